@@ -1,0 +1,75 @@
+package agent
+
+import "encoding/json"
+
+// copilot: GitHub Copilot CLI in prompt mode.
+// Source: https://docs.github.com/en/copilot/how-tos/copilot-cli and
+// shared/agent-formats/copilot.md (JSONL since 0.0.422; --allow-all is
+// --allow-all-tools + paths + urls; --no-ask-user removes the ask tool).
+// Copilot takes the prompt as an argument only: Linux caps one argument at
+// 128 KiB, so very long prompts fail with E2BIG.
+func copilot() Adapter {
+	return Adapter{
+		Name:    "copilot",
+		Binary:  "copilot",
+		KeyVars: []string{"COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"},
+		Hosts:   []string{"api.githubcopilot.com", "api.individual.githubcopilot.com", "api.business.githubcopilot.com", "api.enterprise.githubcopilot.com", "api.github.com"},
+		Source:  "https://docs.github.com/en/copilot/how-tos/copilot-cli",
+		build: func(bin, prompt string, extra []string) Invocation {
+			return Invocation{
+				Argv: withExtra([]string{bin, "-p", prompt, "--output-format", "json", "--allow-all", "--no-ask-user"}, extra),
+			}
+		},
+		newParser: func() Parser { return &copilotParser{} },
+	}
+}
+
+// copilotParser keeps the last non-empty top-level assistant.message
+// (sub-agents carry an agentId); the result event closes the run.
+type copilotParser struct {
+	last string
+	res  Result
+}
+
+func (p *copilotParser) Line(line []byte) {
+	t, _ := topLevelString(line, "type")
+	switch t {
+	case "assistant.message":
+		var ev struct {
+			AgentID string `json:"agentId"`
+			Data    struct {
+				Content string `json:"content"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(line, &ev) == nil && ev.AgentID == "" && ev.Data.Content != "" {
+			p.last = ev.Data.Content
+		}
+	case "session.error":
+		var ev struct {
+			Data struct {
+				Message string `json:"message"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(line, &ev) == nil {
+			p.res.Error = ev.Data.Message
+		}
+	case "result":
+		var ev struct {
+			ExitCode int `json:"exitCode"`
+		}
+		if json.Unmarshal(line, &ev) != nil {
+			return
+		}
+		p.res.Terminal = true
+		if ev.ExitCode != 0 {
+			p.res.Failed = true
+			if p.res.Error == "" {
+				p.res.Error = "copilot: exit code in result event"
+			}
+			return
+		}
+		p.res.Final = p.last
+	}
+}
+
+func (p *copilotParser) Result() Result { return p.res }
