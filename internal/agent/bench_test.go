@@ -48,4 +48,3 @@ func BenchmarkClaudeFinalMessage(b *testing.B) {
 		})
 	}
 }
-
