@@ -1,0 +1,287 @@
+// Package loop is ralph's engine: it runs a fresh agent process per
+// iteration inside a sandbox, reads the agent's final message, and stops
+// only on an explicit promise or the iteration cap.
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/promise"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/tasks"
+)
+
+// Reason is why the loop ended.
+type Reason int
+
+const (
+	Complete Reason = iota // the agent promised COMPLETE and no task is open
+	IterationCap
+	Blocked
+	Decide
+)
+
+func (r Reason) String() string {
+	return [...]string{"complete", "iteration cap reached", "blocked", "decision needed"}[r]
+}
+
+// Outcome is how a run ended.
+type Outcome struct {
+	Reason Reason
+	// Text is the reason (Blocked) or the question (Decide).
+	Text       string
+	Iterations int
+}
+
+// Config is everything one run needs. The loop reads the prompt file at
+// every iteration, so edits between iterations take effect.
+type Config struct {
+	Agent     agent.Adapter
+	AgentBin  string
+	AgentArgs []string
+	// PromptPath and TasksPath are host paths inside Spec.Project;
+	// TasksPath may be empty.
+	PromptPath    string
+	TasksPath     string
+	MaxIterations int
+	TrustComplete bool
+
+	Backend sandbox.Backend
+	Spec    sandbox.Spec
+	// Env is passed into the sandbox as is, on top of the adapter's own.
+	Env map[string]string
+	// Warning, when set, is printed at the start of every iteration.
+	Warning string
+
+	// Log receives ralph's messages; AgentLog, when set, the agent's raw
+	// standard output and error.
+	Log      io.Writer
+	AgentLog io.Writer
+	// StopTimeout bounds the exit trap (default 10s).
+	StopTimeout time.Duration
+}
+
+// ErrAgentFailed marks an iteration whose agent did not finish cleanly.
+var ErrAgentFailed = errors.New("agent run failed")
+
+// Run runs the loop until a promise or the cap. It returns ctx's error when
+// interrupted. On every way out after the sandbox was made ready, the
+// sandbox is stopped exactly once, within StopTimeout.
+func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
+	if cfg.MaxIterations < 1 {
+		return out, errors.New("loop: max iterations must be at least 1")
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = 10 * time.Second
+	}
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StopTimeout)
+			defer cancel()
+			if serr := cfg.Backend.Stop(sctx, cfg.Spec.Name); serr != nil {
+				fmt.Fprintf(cfg.Log, "ralph: stopping sandbox %s: %v\n", cfg.Spec.Name, serr)
+			}
+		})
+	}
+	ready := false
+	defer func() {
+		if ready {
+			stop()
+		}
+	}()
+
+	for i := 1; i <= cfg.MaxIterations; i++ {
+		out.Iterations = i
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		fmt.Fprintf(cfg.Log, "── iteration %d of %d · %s · %s (%s) · %s\n", i, cfg.MaxIterations,
+			cfg.Agent.Name, cfg.Backend.Name(), cfg.Backend.Boundary(), cfg.Spec.Name)
+		if cfg.Warning != "" {
+			fmt.Fprintln(cfg.Log, cfg.Warning)
+		}
+		created, err := cfg.Backend.Ensure(ctx, cfg.Spec)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			return out, err
+		}
+		ready = true
+		if created {
+			fmt.Fprintf(cfg.Log, "ralph: created sandbox %s\n", cfg.Spec.Name)
+		}
+		p, err := iterate(ctx, cfg, i)
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		if err != nil {
+			if !errors.Is(err, ErrAgentFailed) {
+				return out, err
+			}
+			fmt.Fprintf(cfg.Log, "ralph: iteration %d: %v\n", i, err)
+			continue
+		}
+		switch p.Kind {
+		case promise.Blocked:
+			return Outcome{Reason: Blocked, Text: p.Text, Iterations: i}, nil
+		case promise.Decide:
+			return Outcome{Reason: Decide, Text: p.Text, Iterations: i}, nil
+		case promise.Complete:
+			open, err := openTasks(cfg)
+			if err != nil {
+				return out, err
+			}
+			if open > 0 {
+				fmt.Fprintf(cfg.Log, "ralph: COMPLETE not accepted: %d open task(s) left in %s (--trust-complete accepts it)\n", open, rel(cfg, cfg.TasksPath))
+				continue
+			}
+			return Outcome{Reason: Complete, Iterations: i}, nil
+		default:
+			fmt.Fprintf(cfg.Log, "ralph: iteration %d ended without a promise\n", i)
+		}
+	}
+	out.Reason = IterationCap
+	return out, nil
+}
+
+// iterate runs the agent once and returns the promise of its final
+// message. A run that failed returns an error wrapping ErrAgentFailed.
+func iterate(ctx context.Context, cfg Config, i int) (promise.Promise, error) {
+	body, err := os.ReadFile(cfg.PromptPath)
+	if err != nil {
+		return promise.Promise{}, fmt.Errorf("read prompt: %w", err)
+	}
+	inv := cfg.Agent.Command(cfg.AgentBin, prompt(cfg, string(body), i), cfg.AgentArgs)
+	env := make(map[string]string, len(cfg.Env)+len(inv.Env))
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
+	for k, v := range inv.Env {
+		env[k] = v
+	}
+	parser := cfg.Agent.NewParser()
+	stream := agent.NewStream(parser)
+	var stdout, stderr io.Writer = stream, io.Discard
+	tail := &tailWriter{max: 2048}
+	stderr = tail
+	if cfg.AgentLog != nil {
+		stdout = io.MultiWriter(stream, cfg.AgentLog)
+		stderr = io.MultiWriter(tail, cfg.AgentLog)
+	}
+	cmd := sandbox.Cmd{Argv: inv.Argv, Env: env, Stdout: stdout, Stderr: stderr}
+	if inv.Stdin != "" {
+		cmd.Stdin = strings.NewReader(inv.Stdin)
+	}
+	start := time.Now()
+	code, err := cfg.Backend.Exec(ctx, cfg.Spec.Name, cmd)
+	stream.Close()
+	if err != nil {
+		return promise.Promise{}, fmt.Errorf("run agent: %w", err)
+	}
+	res := parser.Result()
+	took := time.Since(start).Round(100 * time.Millisecond)
+	switch {
+	case code != 0:
+		return promise.Promise{}, fmt.Errorf("%w: %s exited %d after %s%s", ErrAgentFailed, inv.Argv[0], code, took, detail(res, tail))
+	case !res.Terminal:
+		return promise.Promise{}, fmt.Errorf("%w: output ended without its final event after %s%s", ErrAgentFailed, took, detail(res, tail))
+	case res.Failed:
+		return promise.Promise{}, fmt.Errorf("%w: %s", ErrAgentFailed, res.Error)
+	}
+	fmt.Fprintf(cfg.Log, "ralph: iteration %d finished in %s%s\n", i, took, usage(res.Usage))
+	if s := summary(res.Final); s != "" {
+		fmt.Fprintf(cfg.Log, "  %s\n", s)
+	}
+	return promise.Parse(res.Final), nil
+}
+
+// prompt is the prompt file followed by where this iteration stands.
+func prompt(cfg Config, body string, i int) string {
+	var b strings.Builder
+	b.WriteString(strings.TrimRight(body, "\n"))
+	fmt.Fprintf(&b, "\n\n---\nralph: this is iteration %d of at most %d.", i, cfg.MaxIterations)
+	if cfg.TasksPath != "" {
+		fmt.Fprintf(&b, " The task file is %s.", rel(cfg, cfg.TasksPath))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func openTasks(cfg Config) (int, error) {
+	if cfg.TrustComplete || cfg.TasksPath == "" {
+		return 0, nil
+	}
+	c, err := tasks.Read(cfg.TasksPath)
+	if err != nil {
+		return 0, fmt.Errorf("read task file: %w", err)
+	}
+	return c.Open, nil
+}
+
+func rel(cfg Config, p string) string {
+	if r, err := filepath.Rel(cfg.Spec.Project, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func detail(res agent.Result, tail *tailWriter) string {
+	if res.Error != "" {
+		return ": " + res.Error
+	}
+	if s := strings.TrimSpace(tail.String()); s != "" {
+		lines := strings.Split(s, "\n")
+		return ": " + lines[len(lines)-1]
+	}
+	return ""
+}
+
+func usage(u agent.Usage) string {
+	var parts []string
+	if u.InputTokens+u.OutputTokens > 0 {
+		parts = append(parts, fmt.Sprintf("%d in / %d out tokens", u.InputTokens, u.OutputTokens))
+	}
+	if u.CostUSD > 0 {
+		parts = append(parts, fmt.Sprintf("$%.4f", u.CostUSD))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// summary is the last non-empty line of the final message, shortened.
+func summary(final string) string {
+	lines := strings.Split(strings.TrimSpace(final), "\n")
+	s := strings.TrimSpace(lines[len(lines)-1])
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:159]) + "…"
+	}
+	return s
+}
+
+type tailWriter struct {
+	max int
+	buf []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string { return string(t.buf) }

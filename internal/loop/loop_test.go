@@ -1,0 +1,186 @@
+package loop
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/agent/agenttest"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// scripted returns a fake backend whose agent plays scripts in order (the
+// last one repeats) in the claude format, and exits with the codes given.
+func scripted(scripts []agenttest.Script, codes ...int) *sandboxtest.Fake {
+	n := 0
+	return &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		i := min(n, len(scripts)-1)
+		n++
+		agenttest.Emit(cmd.Stdout, "claude", scripts[i])
+		if i < len(codes) {
+			return codes[i]
+		}
+		return 0
+	}}
+}
+
+func config(t *testing.T, b sandbox.Backend, tasksBody string) Config {
+	t.Helper()
+	dir := t.TempDir()
+	prompt := filepath.Join(dir, "PROMPT.md")
+	os.WriteFile(prompt, []byte("Do one task. End with <promise>COMPLETE</promise> when all are done."), 0o644)
+	cfg := Config{
+		Agent:         mustAgent(t),
+		PromptPath:    prompt,
+		MaxIterations: 5,
+		Backend:       b,
+		Spec:          sandbox.Spec{Name: "ralph-claude-x-00000000", Project: dir},
+		Log:           io.Discard,
+	}
+	if tasksBody != "" {
+		cfg.TasksPath = filepath.Join(dir, "tasks.md")
+		os.WriteFile(cfg.TasksPath, []byte(tasksBody), 0o644)
+	}
+	return cfg
+}
+
+func mustAgent(t testing.TB) agent.Adapter {
+	a, err := agent.Lookup("claude", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestOutcomes(t *testing.T) {
+	none := agenttest.Script{ToolOutputs: []string{"<promise>COMPLETE</promise>"}, Final: "Did task 1."}
+	tests := []struct {
+		name    string
+		scripts []agenttest.Script
+		codes   []int
+		tasks   string
+		trust   bool
+		want    Outcome
+	}{
+		{"complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "", false, Outcome{Reason: Complete, Iterations: 1}},
+		{"complete on third", []agenttest.Script{none, none, {Final: "<promise>COMPLETE</promise>"}}, nil, "", false, Outcome{Reason: Complete, Iterations: 3}},
+		{"blocked", []agenttest.Script{{Final: "<promise>BLOCKED:need a key</promise>"}}, nil, "", false, Outcome{Reason: Blocked, Text: "need a key", Iterations: 1}},
+		{"decide", []agenttest.Script{none, {Final: "<promise>DECIDE:A or B?</promise>"}}, nil, "", false, Outcome{Reason: Decide, Text: "A or B?", Iterations: 2}},
+		{"cap", []agenttest.Script{none}, nil, "", false, Outcome{Reason: IterationCap, Iterations: 5}},
+		{"open tasks refuse complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "- [ ] a\n", false, Outcome{Reason: IterationCap, Iterations: 5}},
+		{"trust complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "- [ ] a\n", true, Outcome{Reason: Complete, Iterations: 1}},
+		{"done tasks accept complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "- [x] a\n", false, Outcome{Reason: Complete, Iterations: 1}},
+		{"nonzero exit ignores promise", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}, {Final: "<promise>BLOCKED:x</promise>"}}, []int{1}, "", false, Outcome{Reason: Blocked, Text: "x", Iterations: 2}},
+		{"failed result ignores promise", []agenttest.Script{{Narration: []string{"<promise>COMPLETE</promise>"}, Fail: "rate limited"}, {Final: "<promise>DECIDE:q</promise>"}}, nil, "", false, Outcome{Reason: Decide, Text: "q", Iterations: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := scripted(tt.scripts, tt.codes...)
+			cfg := config(t, fake, tt.tasks)
+			cfg.TrustComplete = tt.trust
+			got, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if fake.Stops != 1 || fake.Creates != 1 {
+				t.Errorf("stops=%d creates=%d, want 1 and 1", fake.Stops, fake.Creates)
+			}
+		})
+	}
+}
+
+func TestInterruptStopsOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	fake := &sandboxtest.Fake{Run: func(c context.Context, cmd sandbox.Cmd) int {
+		cancel()
+		<-c.Done()
+		return 130
+	}}
+	cfg := config(t, fake, "")
+	_, err := Run(ctx, cfg)
+	if err != context.Canceled {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if fake.Stops != 1 {
+		t.Errorf("stops = %d, want 1", fake.Stops)
+	}
+}
+
+func TestSandboxRemovedIsRecreated(t *testing.T) {
+	var fake *sandboxtest.Fake
+	n := 0
+	fake = &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		n++
+		if n == 1 {
+			fake.Stop(ctx, "ralph-claude-x-00000000")
+			fake.Remove(ctx, "ralph-claude-x-00000000", true)
+			agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "partial"})
+			return 0
+		}
+		agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "<promise>COMPLETE</promise>"})
+		return 0
+	}}
+	got, err := Run(context.Background(), config(t, fake, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != Complete || fake.Creates != 2 {
+		t.Errorf("outcome %+v creates %d, want complete and 2 creates", got, fake.Creates)
+	}
+}
+
+func TestPromptCarriesIteration(t *testing.T) {
+	var got []string
+	fake := &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		b, _ := io.ReadAll(cmd.Stdin)
+		got = append(got, string(b))
+		agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "ok"})
+		return 0
+	}}
+	cfg := config(t, fake, "- [ ] a\n")
+	cfg.MaxIterations = 2
+	if _, err := Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !strings.Contains(got[1], "iteration 2 of at most 2") || !strings.Contains(got[1], "tasks.md") {
+		t.Errorf("prompts = %q", got)
+	}
+}
+
+// BenchmarkIteration measures the loop's own overhead per iteration with
+// the in-process fake backend and a one-line agent. Goal: under 5 ms.
+func BenchmarkIteration(b *testing.B) {
+	var buf []byte
+	{
+		w := &sliceWriter{}
+		agenttest.Emit(w, "claude", agenttest.Script{Final: "did one task"})
+		buf = w.b
+	}
+	fake := &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		cmd.Stdout.Write(buf)
+		return 0
+	}}
+	dir := b.TempDir()
+	prompt := filepath.Join(dir, "PROMPT.md")
+	os.WriteFile(prompt, []byte("do one task"), 0o644)
+	cfg := Config{Agent: mustAgent(b), PromptPath: prompt, MaxIterations: b.N, Backend: fake,
+		Spec: sandbox.Spec{Name: "n", Project: dir}, Log: io.Discard}
+	b.ResetTimer()
+	if _, err := Run(context.Background(), cfg); err != nil {
+		b.Fatal(err)
+	}
+}
+
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }

@@ -1,0 +1,130 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// Defaults of the hardened flag set.
+const (
+	DefaultMemory = "4g"
+	DefaultCPUs   = "2"
+	DefaultPids   = 512
+	// HomeDir is the agent's HOME: a tmpfs, writable by the agent only.
+	HomeDir = "/home/ralph"
+	// keepAlive is the command under the init: it sleeps until stopped.
+	keepAlive = "2147483647"
+)
+
+// runArgs returns the arguments of `run` that create the sandbox: the
+// seed's hardened set, exactly, plus labels and a minimal init.
+//
+//	non-root --user, --cap-drop=ALL, no-new-privileges, --read-only root,
+//	tmpfs /tmp and HOME, memory/cpu/pids caps (swap capped too), no network,
+//	only the project directory mounted.
+func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
+	workdir := spec.Workdir
+	if workdir == "" {
+		workdir = sandbox.DefaultWorkdir
+	}
+	mem := or(spec.Memory, DefaultMemory)
+	uid, gid := splitUser(user)
+	args := []string{
+		"run", "--detach",
+		"--name", spec.Name,
+		"--label", LabelManaged + "=true",
+		"--label", LabelAgent + "=" + spec.Agent,
+		"--label", LabelProject + "=" + spec.Project,
+		"--label", LabelBackend + "=" + e.name,
+		"--init",
+		"--user", user,
+		"--cap-drop=ALL",
+		"--security-opt=no-new-privileges",
+		"--read-only",
+		"--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777",
+		"--tmpfs", e.homeTmpfs(uid, gid),
+		"--env", "HOME=" + HomeDir,
+		"--memory", mem,
+		"--memory-swap", mem,
+		"--cpus", or(spec.CPUs, DefaultCPUs),
+		"--pids-limit", strconv.Itoa(orInt(spec.Pids, DefaultPids)),
+		"--network", "none",
+		"--volume", spec.Project + ":" + workdir,
+		"--workdir", workdir,
+	}
+	if e.runtime != "" {
+		args = append(args, "--runtime", e.runtime)
+	}
+	return append(args, spec.Image, "sleep", keepAlive)
+}
+
+// homeTmpfs is the agent's HOME, owned by the agent: docker passes
+// uid=/gid= to the kernel; podman 4 refuses them and chowns with U.
+func (e *Engine) homeTmpfs(uid, gid string) string {
+	if e.bin == "podman" {
+		return HomeDir + ":rw,nosuid,nodev,mode=0700,U"
+	}
+	return fmt.Sprintf("%s:rw,nosuid,nodev,uid=%s,gid=%s,mode=0700", HomeDir, uid, gid)
+}
+
+// User returns the uid:gid the agent runs as for a project: the owner of
+// the directory when that is not root, else 1000:1000.
+func User(project string) string {
+	st, err := os.Stat(project)
+	if err == nil {
+		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 {
+			return fmt.Sprintf("%d:%d", s.Uid, s.Gid)
+		}
+	}
+	return "1000:1000"
+}
+
+// WritableWarning says why the agent's user cannot write the project
+// directory, or returns "".
+func WritableWarning(project, user string) string {
+	st, err := os.Stat(project)
+	if err != nil {
+		return ""
+	}
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	uid, gid := splitUser(user)
+	perm := st.Mode().Perm()
+	switch {
+	case strconv.Itoa(int(s.Uid)) == uid && perm&0o200 != 0,
+		strconv.Itoa(int(s.Gid)) == gid && perm&0o020 != 0,
+		perm&0o002 != 0:
+		return ""
+	}
+	return fmt.Sprintf("warning: the agent runs as %s but %s belongs to %d:%d (mode %v): it will not be able to write the workspace; chown -R %s %s, or pass --user",
+		user, project, s.Uid, s.Gid, perm, user, project)
+}
+
+func splitUser(user string) (string, string) {
+	for i := 0; i < len(user); i++ {
+		if user[i] == ':' {
+			return user[:i], user[i+1:]
+		}
+	}
+	return user, user
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func orInt(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}

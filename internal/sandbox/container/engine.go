@@ -1,0 +1,109 @@
+// Package container is the backend for OCI engines driven through their
+// CLIs: docker and podman, with the default runtime (runc: a shared
+// kernel) or gVisor's runsc (a separate kernel in user space). Every
+// container it makes is hardened with the same flag set (see runArgs) and
+// labelled as ralph's.
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// Labels ralph puts on every container it makes.
+const (
+	LabelManaged = "ralph.managed"
+	LabelAgent   = "ralph.agent"
+	LabelProject = "ralph.project"
+	LabelBackend = "ralph.backend"
+)
+
+// Engine is one engine CLI with one runtime.
+type Engine struct {
+	name    string // backend name: docker, podman, gvisor
+	bin     string // docker or podman
+	runtime string // OCI runtime for --runtime; empty for the default
+	home    string // the user's home directory, never shared
+}
+
+var _ sandbox.Backend = (*Engine)(nil)
+
+// Docker returns the docker backend (default runtime).
+func Docker() *Engine { return newEngine("docker", "docker", "") }
+
+// Podman returns the podman backend (default runtime).
+func Podman() *Engine { return newEngine("podman", "podman", "") }
+
+// GVisor returns the gVisor backend: the docker engine with the runsc
+// runtime registered under runtime (normally "runsc").
+func GVisor(runtime string) *Engine {
+	if runtime == "" {
+		runtime = "runsc"
+	}
+	return newEngine("gvisor", "docker", runtime)
+}
+
+func newEngine(name, bin, runtime string) *Engine {
+	home, _ := os.UserHomeDir()
+	return &Engine{name: name, bin: bin, runtime: runtime, home: home}
+}
+
+func (e *Engine) Name() string { return e.name }
+
+func (e *Engine) Boundary() sandbox.Boundary {
+	if e.runtime == "runsc" {
+		return sandbox.UserKernel
+	}
+	return sandbox.SharedKernel
+}
+
+// Available checks that the engine answers and, for gVisor, that the
+// runtime is registered.
+func (e *Engine) Available(ctx context.Context) error {
+	out, err := e.run(ctx, "version", "--format", "{{.Server.Version}}")
+	if errors.Is(err, proc.ErrNotFound) {
+		return fmt.Errorf("%w: %s is not installed; install it (Debian: apt-get install %s)", sandbox.ErrUnavailable, e.bin, pkg(e.bin))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the %s engine is not running: start it (systemctl start %s, or run %s in the background): %v",
+			sandbox.ErrUnavailable, e.bin, e.bin, daemon(e.bin), err)
+	}
+	_ = out
+	if e.runtime != "" {
+		rt, err := e.run(ctx, "info", "--format", "{{json .Runtimes}}")
+		if err != nil {
+			return fmt.Errorf("%w: %s info: %v", sandbox.ErrUnavailable, e.bin, err)
+		}
+		if !strings.Contains(string(rt), `"`+e.runtime+`"`) {
+			return fmt.Errorf("%w: the %s runtime %q is not registered with %s: add it to /etc/docker/daemon.json "+
+				`("runtimes": {"runsc": {"path": "/usr/local/bin/runsc"}}) and restart the daemon`,
+				sandbox.ErrUnavailable, e.name, e.runtime, e.bin)
+		}
+	}
+	return nil
+}
+
+func pkg(bin string) string {
+	if bin == "docker" {
+		return "docker.io"
+	}
+	return bin
+}
+
+func daemon(bin string) string {
+	if bin == "docker" {
+		return "dockerd"
+	}
+	return "podman system service"
+}
+
+// run runs the engine CLI and returns its standard output.
+func (e *Engine) run(ctx context.Context, args ...string) ([]byte, error) {
+	return proc.Output(ctx, proc.Cmd{Argv: append([]string{e.bin}, args...)})
+}

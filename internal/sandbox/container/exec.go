@@ -1,0 +1,68 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// pidFile is where the exec wrapper records its process group inside
+// the sandbox, so a cancelled exec can be killed where it runs: killing the
+// engine client does not kill the process in the container.
+func pidFile(id string) string { return "/tmp/.ralph-exec-" + id + ".pid" }
+
+// Exec runs cmd in the sandbox. Environment values reach the engine client
+// through its own environment and are passed by name (-e NAME), so no
+// secret ever appears on a command line.
+func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error) {
+	args := []string{"exec", "--interactive"}
+	if cmd.TTY {
+		args = append(args, "--tty")
+	}
+	env := proc.MinimalEnv()
+	keys := make([]string, 0, len(cmd.Env))
+	for k := range cmd.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--env", k)
+		env = append(env, k+"="+cmd.Env[k])
+	}
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	args = append(args, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
+	args = append(args, cmd.Argv...)
+	err := proc.Run(ctx, proc.Cmd{
+		Argv: append([]string{e.bin}, args...), Env: env,
+		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
+	})
+	if ctx.Err() != nil {
+		e.killExec(ctx, name, id)
+		return -1, ctx.Err()
+	}
+	if err == nil {
+		return 0, nil
+	}
+	code := proc.ExitCode(err)
+	if code < 0 {
+		return -1, fmt.Errorf("%s: exec in %s: %w", e.name, name, err)
+	}
+	// Exit status 1 is both the agent's own failure and the engine's "no
+	// such container": tell them apart by looking.
+	if st, ierr := e.inspect(ctx, name); ierr == nil && !st.running {
+		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
+	}
+	return code, nil
+}
+
+// killExec kills the process group of the last exec inside the sandbox.
+func (e *Engine) killExec(ctx context.Context, name, id string) {
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)
+}

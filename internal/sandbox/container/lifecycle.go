@@ -1,0 +1,164 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// state is what inspect tells about a container.
+type state struct {
+	exists, running, ours bool
+}
+
+const inspectFormat = `{{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}}`
+
+func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
+	out, err := e.run(ctx, "container", "inspect", "--format", inspectFormat, name)
+	if err != nil {
+		if isNoSuch(err) {
+			return state{}, nil
+		}
+		return state{}, fmt.Errorf("%s: inspect %s: %w", e.name, name, err)
+	}
+	f := strings.Fields(string(out))
+	return state{exists: true, running: len(f) > 0 && f[0] == "true", ours: len(f) > 1 && f[1] == "true"}, nil
+}
+
+func isNoSuch(err error) bool {
+	var ee *proc.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	s := strings.ToLower(ee.Stderr)
+	return strings.Contains(s, "no such") || strings.Contains(s, "no container with")
+}
+
+// Ensure creates the sandbox or starts the existing one.
+func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
+	if err := sandbox.Validate(spec, e.home); err != nil {
+		return false, err
+	}
+	st, err := e.inspect(ctx, spec.Name)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case st.exists && !st.ours:
+		return false, fmt.Errorf("%w: a container named %s exists and was not made by ralph; rename or remove it", sandbox.ErrRefused, spec.Name)
+	case st.running:
+		return false, nil
+	case st.exists:
+		if _, err := e.run(ctx, "start", spec.Name); err != nil {
+			return false, fmt.Errorf("%s: start %s: %w", e.name, spec.Name, err)
+		}
+		return false, nil
+	}
+	if spec.Image == "" {
+		return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
+	}
+	if _, err := e.run(ctx, "image", "inspect", "--format", "{{.Id}}", spec.Image); err != nil {
+		if isNoSuch(err) || proc.ExitCode(err) > 0 {
+			return false, fmt.Errorf("%w: image %s is not present in %s: build it with `ralph image build --agent %s` or pull it",
+				sandbox.ErrUnavailable, spec.Image, e.bin, spec.Agent)
+		}
+		return false, fmt.Errorf("%s: %w", e.name, err)
+	}
+	user := spec.User
+	if user == "" {
+		user = User(spec.Project)
+	}
+	if _, err := e.run(ctx, e.runArgs(spec, user)...); err != nil {
+		// Clean up a half-made container so the next attempt starts fresh.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		e.run(cctx, "rm", "--force", spec.Name)
+		return false, fmt.Errorf("%s: create %s: %w", e.name, spec.Name, err)
+	}
+	return true, nil
+}
+
+// Stop stops the sandbox if it exists and is ralph's.
+func (e *Engine) Stop(ctx context.Context, name string) error {
+	st, err := e.inspect(ctx, name)
+	if err != nil || !st.exists || !st.running {
+		return err
+	}
+	if !st.ours {
+		return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+	}
+	timeout := "5"
+	if dl, ok := ctx.Deadline(); ok {
+		if s := int(time.Until(dl).Seconds()) - 2; s < 5 {
+			timeout = fmt.Sprint(max(s, 0))
+		}
+	}
+	if _, err := e.run(ctx, "stop", "--time", timeout, name); err != nil && !isNoSuch(err) {
+		return fmt.Errorf("%s: stop %s: %w", e.name, name, err)
+	}
+	return nil
+}
+
+// Remove deletes the sandbox if it is ralph's.
+func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
+	st, err := e.inspect(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !st.exists {
+		return fmt.Errorf("%s: %s: %w", e.name, name, sandbox.ErrNotFound)
+	}
+	if !st.ours {
+		return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+	}
+	if st.running && !force {
+		return fmt.Errorf("%s: %s is running: stop it first or pass --force", e.name, name)
+	}
+	args := []string{"rm", name}
+	if force {
+		args = []string{"rm", "--force", name}
+	}
+	if _, err := e.run(ctx, args...); err != nil {
+		return fmt.Errorf("%s: remove %s: %w", e.name, name, err)
+	}
+	return nil
+}
+
+const listFormat = `{{.Name}}	{{.State.Status}}	{{.Config.Image}}	{{index .Config.Labels "` + LabelAgent + `"}}	{{index .Config.Labels "` + LabelProject + `"}}	{{.Created}}`
+
+// List returns the containers that carry ralph's labels for this backend.
+func (e *Engine) List(ctx context.Context) ([]sandbox.Info, error) {
+	ids, err := e.run(ctx, "ps", "--all", "--quiet", "--no-trunc",
+		"--filter", "label="+LabelManaged+"=true", "--filter", "label="+LabelBackend+"="+e.name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list: %w", e.name, err)
+	}
+	idList := strings.Fields(string(ids))
+	if len(idList) == 0 {
+		return nil, nil
+	}
+	out, err := e.run(ctx, append([]string{"container", "inspect", "--format", listFormat}, idList...)...)
+	if err != nil && !isNoSuch(err) {
+		return nil, fmt.Errorf("%s: list: %w", e.name, err)
+	}
+	var infos []sandbox.Info
+	for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		f := strings.Split(string(line), "\t")
+		if len(f) < 6 {
+			continue
+		}
+		infos = append(infos, sandbox.Info{
+			Name: strings.TrimPrefix(f[0], "/"), Backend: e.name, State: f[1], Image: f[2],
+			Agent: f[3], Project: f[4], Created: f[5],
+		})
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
+	return infos, nil
+}

@@ -1,0 +1,105 @@
+// Package sandboxtest holds the shared conformance suite every sandbox
+// backend must pass, and Fake, an in-process backend for the loop's tests.
+package sandboxtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// Fake is an in-process sandbox.Backend. Exec calls Run instead of
+// starting a process. It keeps the state a real backend keeps (exists,
+// running) and counts calls, so tests can check the lifecycle.
+type Fake struct {
+	// Run plays the command; it returns the exit status.
+	Run func(ctx context.Context, cmd sandbox.Cmd) int
+
+	mu      sync.Mutex
+	boxes   map[string]*fakeBox
+	Ensures int
+	Creates int
+	Stops   int
+	Execs   int
+}
+
+type fakeBox struct {
+	spec    sandbox.Spec
+	running bool
+}
+
+var _ sandbox.Backend = (*Fake)(nil)
+
+func (f *Fake) Name() string                        { return "fake" }
+func (f *Fake) Boundary() sandbox.Boundary          { return "fake" }
+func (f *Fake) Available(ctx context.Context) error { return nil }
+
+func (f *Fake) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Ensures++
+	if f.boxes == nil {
+		f.boxes = map[string]*fakeBox{}
+	}
+	b, ok := f.boxes[spec.Name]
+	if !ok {
+		f.Creates++
+		f.boxes[spec.Name] = &fakeBox{spec: spec, running: true}
+		return true, nil
+	}
+	b.running = true
+	return false, nil
+}
+
+func (f *Fake) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error) {
+	f.mu.Lock()
+	b, ok := f.boxes[name]
+	f.Execs++
+	f.mu.Unlock()
+	if !ok || !b.running {
+		return -1, fmt.Errorf("fake: exec %s: %w", name, sandbox.ErrNotFound)
+	}
+	return f.Run(ctx, cmd), nil
+}
+
+func (f *Fake) Stop(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Stops++
+	if b, ok := f.boxes[name]; ok {
+		b.running = false
+	}
+	return nil
+}
+
+func (f *Fake) Remove(ctx context.Context, name string, force bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.boxes[name]
+	if !ok {
+		return fmt.Errorf("fake: %s: %w", name, sandbox.ErrNotFound)
+	}
+	if b.running && !force {
+		return fmt.Errorf("fake: %s is running", name)
+	}
+	delete(f.boxes, name)
+	return nil
+}
+
+func (f *Fake) List(ctx context.Context) ([]sandbox.Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []sandbox.Info
+	for n, b := range f.boxes {
+		state := "stopped"
+		if b.running {
+			state = "running"
+		}
+		out = append(out, sandbox.Info{Name: n, Backend: "fake", Agent: b.spec.Agent, Project: b.spec.Project, State: state})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
