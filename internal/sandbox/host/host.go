@@ -32,9 +32,8 @@ func (h *Host) Available(ctx context.Context) error { return nil }
 func (h *Host) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, had := h.projects[spec.Name]
 	h.projects[spec.Name] = spec.Project
-	return !had, nil
+	return false, nil
 }
 
 // Exec runs cmd in the project directory with cmd.Env plus the host's

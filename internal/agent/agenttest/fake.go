@@ -1,0 +1,125 @@
+package agenttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FakeMain is a fake agent CLI for end-to-end tests. It writes its output
+// in the format of the agent its executable is named after (claude, codex,
+// gemini, copilot, cursor-agent, opencode; any other name writes plain
+// text), reads the prompt from stdin (or copilot's -p argument), and plays
+// one step of FAKE_PLAN per invocation, counting invocations in
+// .fake-agent-n in its working directory. Steps, comma-separated:
+//
+//	none          narration, the prompt echoed in a tool result, no promise
+//	complete      final message ends with <promise>COMPLETE</promise>
+//	blocked:WHY   final message ends with <promise>BLOCKED:WHY</promise>
+//	decide:Q      final message ends with <promise>DECIDE:Q</promise>
+//	fence         the promise only inside a code fence
+//	tick          marks the first open task of .ralph/tasks.md done
+//	fail          terminal error event, exit 1
+//	crash         stream cut before its terminal event, exit 0
+//	exit:N        exits N after a normal stream
+//	sleep:S       sleeps S seconds first (then as none)
+//	write:FILE    writes FILE in the working directory (then as none)
+//
+// The last step repeats. With FAKE_RECORD=1 it appends its argv and the
+// names of its environment variables to .fake-agent-argv as JSON lines.
+func FakeMain() int {
+	name := filepath.Base(os.Args[0])
+	format := strings.TrimSuffix(name, "-agent")
+	prompt := ""
+	if format == "copilot" {
+		for i, a := range os.Args {
+			if a == "-p" && i+1 < len(os.Args) {
+				prompt = os.Args[i+1]
+			}
+		}
+	} else {
+		b, _ := io.ReadAll(os.Stdin)
+		prompt = string(b)
+	}
+	n := 0
+	if b, err := os.ReadFile(".fake-agent-n"); err == nil {
+		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	os.WriteFile(".fake-agent-n", []byte(strconv.Itoa(n+1)), 0o644)
+	if os.Getenv("FAKE_RECORD") == "1" {
+		var names []string
+		for _, kv := range os.Environ() {
+			k, _, _ := strings.Cut(kv, "=")
+			names = append(names, k)
+		}
+		rec, _ := json.Marshal(map[string]any{"argv": os.Args, "env": names, "uid": os.Getuid()})
+		f, err := os.OpenFile(".fake-agent-argv", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Write(append(rec, '\n'))
+			f.Close()
+		}
+	}
+	plan := strings.Split(os.Getenv("FAKE_PLAN"), ",")
+	step := strings.TrimSpace(plan[min(n, len(plan)-1)])
+	kind, arg, _ := strings.Cut(step, ":")
+
+	s := Script{
+		Narration:   []string{fmt.Sprintf("Iteration %d: reading the task list.", n+1)},
+		ToolOutputs: []string{prompt},
+		Final:       fmt.Sprintf("Did one task in iteration %d.", n+1),
+	}
+	code := 0
+	switch kind {
+	case "complete":
+		s.Final += "\n\n<promise>COMPLETE</promise>"
+	case "blocked":
+		s.Final += "\n\n<promise>BLOCKED:" + arg + "</promise>"
+	case "decide":
+		s.Final += "\n\n<promise>DECIDE:" + arg + "</promise>"
+	case "fence":
+		s.Final += "\n\n```\n<promise>COMPLETE</promise>\n```"
+	case "tick":
+		tick(".ralph/tasks.md")
+	case "fail":
+		s.Fail, code = "API Error: 500 Internal Server Error", 1
+		fmt.Fprintln(os.Stderr, "Error: API Error: 500")
+	case "crash":
+		s.NoTerminal = true
+	case "exit":
+		code, _ = strconv.Atoi(arg)
+	case "sleep":
+		sec, _ := strconv.ParseFloat(arg, 64)
+		time.Sleep(time.Duration(sec * float64(time.Second)))
+	case "write":
+		os.WriteFile(arg, []byte("written by the fake agent\n"), 0o644)
+	}
+	if err := Emit(os.Stdout, format, s); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 70
+	}
+	return code
+}
+
+var openBox = regexp.MustCompile(`(?m)^(\s*[-*+]\s+)\[ \]`)
+
+func tick(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	done := false
+	out := openBox.ReplaceAllStringFunc(string(b), func(m string) string {
+		if done {
+			return m
+		}
+		done = true
+		return strings.Replace(m, "[ ]", "[x]", 1)
+	})
+	os.WriteFile(path, []byte(out), 0o644)
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/host"
+)
+
+// isolating lists the isolating backends, strongest boundary first: the
+// order --sandbox auto tries them in.
+func isolating() []sandbox.Backend {
+	return []sandbox.Backend{container.GVisor(""), container.Docker(), container.Podman()}
+}
+
+func backendNames() []string {
+	names := []string{"auto"}
+	for _, b := range isolating() {
+		names = append(names, b.Name())
+	}
+	return append(names, "host")
+}
+
+// describe says in words what a boundary means for the user.
+func describe(b sandbox.Boundary) string {
+	switch b {
+	case sandbox.MicroVM:
+		return "microVM: its own guest kernel behind a virtual machine monitor"
+	case sandbox.UserKernel:
+		return "user-space kernel: gVisor stands between the agent and the host kernel"
+	case sandbox.SharedKernel:
+		return "shared kernel: a hardened container on the host's kernel"
+	}
+	return string(b)
+}
+
+const hostWarning = "ralph: WARNING: --sandbox host: the agent runs on this machine with no isolation, with your files, keys and network"
+
+// backend picks the backend the user asked for, checks it can be used,
+// and returns the warning to print every iteration, if any.
+func (o *runOptions) backend(ctx context.Context) (sandbox.Backend, string, error) {
+	switch o.sandboxName {
+	case "host":
+		if !o.onHost {
+			return nil, "", usageErr("--sandbox host runs the agent with no isolation; pass --dangerously-run-on-host as well if you mean it")
+		}
+		return host.New(), hostWarning, nil
+	case "auto", "":
+		var tried []string
+		for _, b := range isolating() {
+			err := b.Available(ctx)
+			if err == nil {
+				return b, "", nil
+			}
+			tried = append(tried, fmt.Sprintf("  %s: %s", b.Name(), strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")))
+		}
+		return nil, "", fmt.Errorf("%w: no isolating backend is usable here (ralph never falls back to the host):\n%s\n"+
+			"install one: apt-get install docker.io (then start dockerd), or apt-get install podman",
+			sandbox.ErrUnavailable, strings.Join(tried, "\n"))
+	}
+	for _, b := range isolating() {
+		if b.Name() == o.sandboxName {
+			if err := b.Available(ctx); err != nil {
+				return nil, "", err
+			}
+			return b, "", nil
+		}
+	}
+	return nil, "", usageErr("unknown sandbox %q (known: %s)", o.sandboxName, strings.Join(backendNames(), ", "))
+}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ralphloop/ralph/internal/lock"
+	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// Exit codes: a documented contract (README, "Exit codes").
+const (
+	ExitComplete    = 0
+	ExitCap         = 1
+	ExitBlocked     = 2
+	ExitDecide      = 3
+	ExitUsage       = 64  // usage or configuration error
+	ExitUnavailable = 69  // sandbox, engine or agent unavailable
+	ExitInternal    = 70  // ralph's own failure
+	ExitInterrupted = 130 // SIGINT
+	ExitTerminated  = 143 // SIGTERM
+)
+
+// exitError carries an exit code with the error to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr marks err as a usage or configuration error (exit 64).
+func usageErr(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// exitCode maps an error to the documented exit code.
+func exitCode(err error) int {
+	var ee *exitError
+	var held *lock.HeldError
+	var quiet *quietExit
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &quiet):
+		return quiet.code
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.Is(err, sandbox.ErrRefused):
+		return ExitUsage
+	case errors.Is(err, sandbox.ErrUnavailable), errors.Is(err, proc.ErrNotFound), errors.As(err, &held):
+		return ExitUnavailable
+	}
+	return ExitInternal
+}

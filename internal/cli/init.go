@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/scaffold"
+)
+
+func newInit(io IO) *cobra.Command {
+	var o scaffold.Options
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write .ralph/PROMPT.md, the task file, progress.md and config.toml",
+		Long: `init writes the files a loop needs into .ralph/ of the current directory:
+
+  PROMPT.md     the prompt: it teaches the agent the rules (one task per
+                iteration, verify, update the task file and the progress log,
+                commit, end with a promise only when it is true)
+  tasks.md      a Markdown checklist (or prd.json, user stories with "passes")
+  progress.md   the log each iteration appends to
+  config.toml   settings; every key is a flag of ralph run
+
+It never overwrites a file unless you pass --force.`,
+		Example: `  ralph init
+  ralph init --agent codex --tasks json
+  ralph init --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := agent.Lookup(o.Agent, "x"); err != nil {
+				return usageErr("%v", err)
+			}
+			if o.Tasks != "md" && o.Tasks != "json" {
+				return usageErr("--tasks %q: want md or json", o.Tasks)
+			}
+			dir, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			written, err := scaffold.Write(dir, o)
+			if err != nil {
+				if errors.Is(err, fs.ErrExist) {
+					return usageErr("init: %v", err)
+				}
+				return err
+			}
+			fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Agent, "agent", "claude", "agent recorded in config.toml: "+strings.Join(agent.Names(), ", "))
+	cmd.Flags().StringVar(&o.Tasks, "tasks", "md", "task file format: md (checklist) or json (prd.json)")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite existing files")
+	return cmd
+}

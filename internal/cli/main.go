@@ -1,0 +1,60 @@
+// Package cli is ralph's command tree (cobra): each command builds an
+// options struct, validates it, and hands the work to the loop or to a
+// sandbox backend. It owns the exit-code contract and signal handling.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// IO is where commands read and write: data to Out, messages to Err.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Main runs ralph with os.Args and returns the process exit code.
+func Main() int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	var got os.Signal
+	go func() {
+		first, ok := <-sig
+		if !ok {
+			return
+		}
+		got = first
+		fmt.Fprintf(os.Stderr, "\nralph: %v: stopping the agent and the sandbox (press Ctrl-C again to exit at once)\n", first)
+		cancel(context.Canceled)
+		if _, ok := <-sig; ok {
+			fmt.Fprintln(os.Stderr, "ralph: forced exit")
+			os.Exit(ExitInterrupted)
+		}
+	}()
+	io := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	err := NewRoot(io).ExecuteContext(ctx)
+	code := exitCode(err)
+	if code == ExitInterrupted && got == syscall.SIGTERM {
+		code = ExitTerminated
+	}
+	var quiet *quietExit
+	if err != nil && !errors.As(err, &quiet) {
+		fmt.Fprintf(os.Stderr, "ralph: %v\n", err)
+	}
+	return code
+}
+
+// quietExit ends ralph with a code after the command printed its own
+// message (a loop outcome is not an error to print again).
+type quietExit struct{ code int }
+
+func (q *quietExit) Error() string { return fmt.Sprintf("exit %d", q.code) }

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// NewRoot builds the command tree. The root command runs the loop, so
+// `ralph -n 50` and `ralph run -n 50` are the same.
+func NewRoot(io IO) *cobra.Command {
+	opts := &runOptions{io: io}
+	root := &cobra.Command{
+		Use:   "ralph [flags] [-- agent-args...]",
+		Short: "Run a coding agent in a loop, one task per iteration, inside a sandbox",
+		Long: `ralph runs an autonomous coding agent (claude, codex, copilot, cursor, gemini,
+opencode, or any command) in a loop: a fresh agent process per iteration, one
+task each, inside an isolation boundary (gVisor, a hardened docker or podman
+container), until the agent ends its final message with a promise:
+
+  <promise>COMPLETE</promise>          all tasks done      exit 0
+  <promise>BLOCKED:reason</promise>    cannot go on        exit 2
+  <promise>DECIDE:question</promise>   needs a human       exit 3
+  (no promise by the last iteration)                       exit 1
+
+Everything after -- is appended to the agent's own command line.`,
+		Example: `  ralph init                          # write .ralph/PROMPT.md, tasks.md, config.toml
+  ralph -n 50                         # up to 50 iterations of claude in the best sandbox
+  ralph --agent codex -- --model gpt-5.5
+  ralph --sandbox docker --image ralph-claude:latest
+  ralph ls                            # ralph's sandboxes
+  ralph shell ralph-claude-my-app-a1b2c3d4`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return opts.run(cmd, args)
+		},
+	}
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v (see %s --help)", err, c.CommandPath())
+	})
+	addRunFlags(root, opts)
+
+	runCmd := &cobra.Command{
+		Use:   "run [flags] [-- agent-args...]",
+		Short: "Run the loop (the same as ralph with no command)",
+		Example: `  ralph run -n 50
+  ralph run --agent gemini --sandbox gvisor -- --model gemini-3.1-pro`,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	runOpts := &runOptions{io: io}
+	addRunFlags(runCmd, runOpts)
+	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
+
+	root.AddCommand(runCmd, newInit(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io))
+	return root
+}

@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/lock"
+	"github.com/ralphloop/ralph/internal/loop"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/container"
+)
+
+// runOptions are the loop's flags. Every one can also be set in
+// .ralph/config.toml under the same name; a flag given on the command line
+// wins over the file.
+type runOptions struct {
+	io IO
+
+	maxIterations int
+	agentName     string
+	agentCmd      string
+	sandboxName   string
+	image         string
+	promptPath    string
+	tasksPath     string
+	trustComplete bool
+	debug         bool
+	env           []string
+	agentArgs     []string
+	user          string
+	workdir       string
+	memory        string
+	cpus          string
+	pids          int
+	onHost        bool
+}
+
+func addRunFlags(cmd *cobra.Command, o *runOptions) {
+	f := cmd.Flags()
+	f.IntVarP(&o.maxIterations, "max-iterations", "n", 20, "stop after this many iterations (exit 1)")
+	f.StringVar(&o.agentName, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
+	f.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent ({prompt} is replaced by the prompt, else it goes to stdin); with a known --agent, the executable to run instead of its default")
+	f.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, gvisor, docker, podman, host")
+	f.StringVar(&o.image, "image", "", "container image with the agent's CLI (default ralph-<agent>:latest)")
+	f.StringVar(&o.promptPath, "prompt", "", "prompt file (default .ralph/PROMPT.md, else PROMPT.md)")
+	f.StringVar(&o.tasksPath, "tasks", "", "task file (default .ralph/tasks.md or .ralph/prd.json, whichever exists)")
+	f.BoolVar(&o.trustComplete, "trust-complete", false, "accept COMPLETE even while the task file has open tasks")
+	f.BoolVar(&o.debug, "debug", false, "show the agent's command line and raw output")
+	f.StringArrayVar(&o.env, "env", nil, "pass the host variable NAME (or NAME=VALUE) into the sandbox; repeatable")
+	f.StringArrayVar(&o.agentArgs, "agent-args", nil, "arguments appended to the agent's command line (the same as after --)")
+	f.StringVar(&o.user, "user", "", "uid:gid inside the sandbox (default: the owner of the project, or 1000:1000)")
+	f.StringVar(&o.workdir, "workdir", sandbox.DefaultWorkdir, "where the project appears inside the sandbox")
+	f.StringVar(&o.memory, "memory", container.DefaultMemory, "memory cap of the sandbox")
+	f.StringVar(&o.cpus, "cpus", container.DefaultCPUs, "CPU cap of the sandbox")
+	f.IntVar(&o.pids, "pids-limit", container.DefaultPids, "process cap of the sandbox")
+	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
+	f.MarkHidden("agent-args")
+	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("sandbox", cobra.FixedCompletions(backendNames(), cobra.ShellCompDirectiveNoFileComp))
+}
+
+func (o *runOptions) run(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	if dash := cmd.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
+		return usageErr("unknown command or argument %q: agent arguments go after -- (see ralph --help)", args[0])
+	}
+	project, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	project, _ = filepath.EvalSymlinks(project)
+	if err := applyConfig(cmd.Flags(), filepath.Join(project, ".ralph", "config.toml")); err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		o.agentArgs = args
+	}
+	if o.maxIterations < 1 {
+		return usageErr("--max-iterations must be at least 1, got %d", o.maxIterations)
+	}
+	name := o.agentName
+	if cmd.Flags().Changed("agent-cmd") && !cmd.Flags().Changed("agent") && o.agentName == "claude" {
+		name = "custom"
+	}
+	ad, err := agent.Lookup(name, o.agentCmd)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	bin := ""
+	if name != "custom" {
+		bin = o.agentCmd
+	}
+	prompt, err := o.findPrompt(project)
+	if err != nil {
+		return err
+	}
+	tasksPath, err := o.findTasks(project)
+	if err != nil {
+		return err
+	}
+	env, err := passEnv(ad, o.env)
+	if err != nil {
+		return err
+	}
+
+	b, warning, err := o.backend(ctx)
+	if err != nil {
+		return err
+	}
+	spec := sandbox.Spec{
+		Name: sandbox.Name(ad.Name, project), Agent: ad.Name, Project: project,
+		Workdir: o.workdir, Image: o.image, User: o.user,
+		Memory: o.memory, CPUs: o.cpus, Pids: o.pids,
+	}
+	if spec.Image == "" {
+		spec.Image = "ralph-" + ad.Name + ":latest"
+	}
+	if err := sandbox.Validate(spec, os.Getenv("HOME")); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.io.Err, "ralph: sandbox %s: %s (%s) · agent %s · up to %d iterations\n",
+		spec.Name, b.Name(), describe(b.Boundary()), ad.Name, o.maxIterations)
+	if _, ok := b.(*container.Engine); ok {
+		user := spec.User
+		if user == "" {
+			user = container.User(project)
+		}
+		if w := container.WritableWarning(project, user); w != "" {
+			fmt.Fprintln(o.io.Err, "ralph: "+w)
+		}
+	}
+
+	l, err := lock.Acquire(stateDir("locks"), spec.Name)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	if l.Stale.PID != 0 {
+		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
+			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
+	}
+
+	cfg := loop.Config{
+		Agent: ad, AgentBin: bin, AgentArgs: o.agentArgs,
+		PromptPath: prompt, TasksPath: tasksPath,
+		MaxIterations: o.maxIterations, TrustComplete: o.trustComplete,
+		Backend: b, Spec: spec, Env: env, Warning: warning,
+		Log: o.io.Err,
+	}
+	if o.debug {
+		cfg.AgentLog = o.io.Err
+		fmt.Fprintf(o.io.Err, "ralph: agent command: %q (environment: %s)\n",
+			ad.Command(bin, "<prompt>", o.agentArgs).Argv, strings.Join(keys(env), " "))
+	}
+	out, err := loop.Run(ctx, cfg)
+	if err != nil {
+		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+			fmt.Fprintf(o.io.Err, "ralph: interrupted during iteration %d; sandbox %s stopped\n", out.Iterations, spec.Name)
+			return &quietExit{code: ExitInterrupted}
+		}
+		return err
+	}
+	return report(o.io.Err, out)
+}
+
+// report prints how the loop ended and returns the matching exit.
+func report(w io.Writer, out loop.Outcome) error {
+	switch out.Reason {
+	case loop.Complete:
+		fmt.Fprintf(w, "ralph: COMPLETE after %d iteration(s)\n", out.Iterations)
+		return nil
+	case loop.Blocked:
+		fmt.Fprintf(w, "ralph: BLOCKED after %d iteration(s): %s\n", out.Iterations, out.Text)
+		return &quietExit{code: ExitBlocked}
+	case loop.Decide:
+		fmt.Fprintf(w, "ralph: DECISION NEEDED after %d iteration(s): %s\n", out.Iterations, out.Text)
+		return &quietExit{code: ExitDecide}
+	}
+	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
+	return &quietExit{code: ExitCap}
+}
+
+func (o *runOptions) findPrompt(project string) (string, error) {
+	if o.promptPath != "" {
+		p := abs(project, o.promptPath)
+		if _, err := os.Stat(p); err != nil {
+			return "", usageErr("prompt file %s: %v", o.promptPath, errors.Unwrap(err))
+		}
+		return p, nil
+	}
+	for _, p := range []string{".ralph/PROMPT.md", "PROMPT.md"} {
+		if _, err := os.Stat(filepath.Join(project, p)); err == nil {
+			return filepath.Join(project, p), nil
+		}
+	}
+	return "", usageErr("no prompt: neither .ralph/PROMPT.md nor PROMPT.md exists here; run `ralph init` to write one, or pass --prompt FILE")
+}
+
+func (o *runOptions) findTasks(project string) (string, error) {
+	if o.tasksPath != "" {
+		p := abs(project, o.tasksPath)
+		if _, err := os.Stat(p); err != nil {
+			return "", usageErr("task file %s: %v", o.tasksPath, errors.Unwrap(err))
+		}
+		return p, nil
+	}
+	for _, p := range []string{".ralph/tasks.md", ".ralph/prd.json"} {
+		if _, err := os.Stat(filepath.Join(project, p)); err == nil {
+			return filepath.Join(project, p), nil
+		}
+	}
+	return "", nil
+}
+
+// passEnv resolves what enters the sandbox: the adapter's own variables
+// that are set on the host, and those named with --env. Nothing else.
+func passEnv(ad agent.Adapter, named []string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, k := range ad.KeyVars {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	for _, n := range named {
+		k, v, hasValue := strings.Cut(n, "=")
+		if k == "" || strings.ContainsAny(k, " \t\n") {
+			return nil, usageErr("--env %q: want NAME or NAME=VALUE", n)
+		}
+		if !hasValue {
+			var ok bool
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+func abs(project, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(project, p)
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// stateDir is ralph's own state outside any workspace:
+// $XDG_STATE_HOME/ralph/<sub>, default ~/.local/state/ralph/<sub>.
+func stateDir(sub string) string {
+	base := os.Getenv("XDG_STATE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "ralph", sub)
+}
