@@ -8,6 +8,7 @@
 #   runsc          gVisor, built from the Go module proxy (static, systrap)
 #   bubblewrap, busybox-static, catatonit (podman's --init)
 set -euo pipefail
+export PATH=/usr/local/go/bin:$PATH
 
 log() { printf '[engines] %s\n' "$*" >&2; }
 
@@ -25,9 +26,11 @@ fi
 # a current build supports systrap and networking, which the network gate
 # needs. Build it once; the Go build cache makes later builds quick.
 RUNSC=/usr/local/bin/runsc
+# Pinned: the version CI and the README figures were measured with.
+RUNSC_VERSION=v0.0.0-20260905035102-160fafc42237
 if [ ! -x "$RUNSC" ]; then
   log "building runsc (about 5 minutes the first time)"
-  GOBIN=/usr/local/bin CGO_ENABLED=0 GOFLAGS=-mod=mod go install gvisor.dev/gvisor/runsc@latest
+  GOBIN=/usr/local/bin CGO_ENABLED=0 GOFLAGS=-mod=mod go install "gvisor.dev/gvisor/runsc@$RUNSC_VERSION"
 fi
 
 mkdir -p /etc/docker
