@@ -110,18 +110,21 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		if cfg.Warning != "" {
 			fmt.Fprintln(cfg.Log, cfg.Warning)
 		}
-		created, err := cfg.Backend.Ensure(ctx, cfg.Spec)
-		if err != nil {
-			if ctx.Err() != nil {
-				return out, ctx.Err()
+		if !ready {
+			if err := ensure(ctx, cfg); err != nil {
+				return out, err
 			}
-			return out, err
-		}
-		ready = true
-		if created {
-			fmt.Fprintf(cfg.Log, "ralph: created sandbox %s\n", cfg.Spec.Name)
+			ready = true
 		}
 		p, err := iterate(ctx, cfg, i)
+		if errors.Is(err, sandbox.ErrNotFound) && ctx.Err() == nil {
+			// Removed or stopped behind our back: bring it back, run again.
+			fmt.Fprintf(cfg.Log, "ralph: sandbox %s is gone or stopped; bringing it back\n", cfg.Spec.Name)
+			if err := ensure(ctx, cfg); err != nil {
+				return out, err
+			}
+			p, err = iterate(ctx, cfg, i)
+		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
@@ -153,6 +156,21 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	}
 	out.Reason = IterationCap
 	return out, nil
+}
+
+// ensure creates or attaches to the sandbox.
+func ensure(ctx context.Context, cfg Config) error {
+	created, err := cfg.Backend.Ensure(ctx, cfg.Spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	if created {
+		fmt.Fprintf(cfg.Log, "ralph: created sandbox %s\n", cfg.Spec.Name)
+	}
+	return nil
 }
 
 // iterate runs the agent once and returns the promise of its final
@@ -187,6 +205,9 @@ func iterate(ctx context.Context, cfg Config, i int) (promise.Promise, error) {
 	code, err := cfg.Backend.Exec(ctx, cfg.Spec.Name, cmd)
 	stream.Close()
 	if err != nil {
+		if ctx.Err() != nil {
+			return promise.Promise{}, ctx.Err()
+		}
 		return promise.Promise{}, fmt.Errorf("run agent: %w", err)
 	}
 	res := parser.Result()

@@ -34,7 +34,7 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 	mem := or(spec.Memory, DefaultMemory)
 	uid, gid := splitUser(user)
 	args := []string{
-		"run", "--detach",
+		"run", "--detach", "--pull", "never",
 		"--name", spec.Name,
 		"--label", LabelManaged + "=true",
 		"--label", LabelAgent + "=" + spec.Agent,

@@ -1,8 +1,12 @@
 package container
 
 import (
+	"errors"
 	"os/exec"
+	"strings"
 	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
 
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
@@ -41,4 +45,54 @@ func TestConformancePodman(t *testing.T) {
 	}
 	sandboxtest.BusyboxImage(t, "podman", "ralph-test:busybox", nil)
 	sandboxtest.Run(t, sandboxtest.Harness{Backend: e, Image: "ralph-test:busybox", Foreign: foreign("podman", "ralph-test:busybox")})
+}
+
+func TestMissingImageIsUnavailable(t *testing.T) {
+	e := Docker()
+	if err := e.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "docker", err)
+	}
+	proj := sandboxtest.Project(t, 1000, 1000)
+	spec := sandbox.Spec{Name: sandbox.Name("missing", proj), Agent: "claude", Project: proj, Image: "ralph-no-such-image:latest"}
+	sandboxtest.Cleanup(t, "docker", spec.Name)
+	_, err := e.Ensure(t.Context(), spec)
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "ralph image build --agent claude") {
+		t.Errorf("Ensure with a missing image: %v, want ErrUnavailable with a hint", err)
+	}
+	if st, _ := e.inspect(t.Context(), spec.Name); st.exists {
+		t.Error("a failed create left a container behind")
+	}
+}
+
+func TestNotRunningEngine(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	err := Docker().Available(t.Context())
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("Available with no daemon: %v", err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	err = Docker().Available(t.Context())
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "apt-get install docker.io") {
+		t.Errorf("Available with no docker: %v", err)
+	}
+}
+
+func TestRunArgsHardened(t *testing.T) {
+	spec := sandbox.Spec{Name: "ralph-claude-app-12345678", Agent: "claude", Project: "/src/app", Image: "img"}
+	got := strings.Join(GVisor("").runArgs(spec, "1000:1000"), " ")
+	for _, want := range []string{
+		"--user 1000:1000", "--cap-drop=ALL", "--security-opt=no-new-privileges", "--read-only",
+		"--tmpfs /tmp:", "--memory 4g", "--memory-swap 4g", "--cpus 2", "--pids-limit 512",
+		"--network none", "--volume /src/app:/work", "--workdir /work", "--runtime runsc", "--pull never",
+		"--label ralph.managed=true", "--init",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("run args lack %q:\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"--privileged", "--cap-add", "docker.sock", "--network host", "-v /:"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("run args hold %q", bad)
+		}
+	}
 }

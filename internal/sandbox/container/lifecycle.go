@@ -41,6 +41,15 @@ func isNoSuch(err error) bool {
 	return strings.Contains(s, "no such") || strings.Contains(s, "no container with")
 }
 
+func isNoImage(err error) bool {
+	var ee *proc.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	s := strings.ToLower(ee.Stderr)
+	return strings.Contains(s, "no such image") || strings.Contains(s, "image not known")
+}
+
 // Ensure creates the sandbox or starts the existing one.
 func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err := sandbox.Validate(spec, e.home); err != nil {
@@ -64,18 +73,15 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if spec.Image == "" {
 		return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
 	}
-	if _, err := e.run(ctx, "image", "inspect", "--format", "{{.Id}}", spec.Image); err != nil {
-		if isNoSuch(err) || proc.ExitCode(err) > 0 {
-			return false, fmt.Errorf("%w: image %s is not present in %s: build it with `ralph image build --agent %s` or pull it",
-				sandbox.ErrUnavailable, spec.Image, e.bin, spec.Agent)
-		}
-		return false, fmt.Errorf("%s: %w", e.name, err)
-	}
 	user := spec.User
 	if user == "" {
 		user = User(spec.Project)
 	}
 	if _, err := e.run(ctx, e.runArgs(spec, user)...); err != nil {
+		if isNoImage(err) {
+			return false, fmt.Errorf("%w: image %s is not present in %s (ralph never pulls): build it with `ralph image build --agent %s`, or pull or load it yourself",
+				sandbox.ErrUnavailable, spec.Image, e.bin, spec.Agent)
+		}
 		// Clean up a half-made container so the next attempt starts fresh.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()

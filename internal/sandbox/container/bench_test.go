@@ -1,0 +1,87 @@
+package container
+
+import (
+	"context"
+	"io"
+	"os/exec"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// BenchmarkLifecycle compares ralph's sandbox lifecycle with the raw
+// engine, in one run (bench/containers.sh prints the ratios):
+//
+//	raw-run-rm        docker run --rm <same hardened flags> IMAGE true
+//	ralph-create      Ensure (create) + Exec true + Stop
+//	raw-exec          docker exec NAME true
+//	ralph-exec        Exec true (an iteration's attach + exec)
+//
+// Select the engine with -bench 'Lifecycle/docker' (or gvisor, podman).
+func BenchmarkLifecycle(b *testing.B) {
+	for _, e := range []*Engine{Docker(), GVisor(""), Podman()} {
+		b.Run(e.name, func(b *testing.B) {
+			ctx := context.Background()
+			if err := e.Available(ctx); err != nil {
+				b.Skipf("%s: %v", e.name, err)
+			}
+			sandboxtest.BusyboxImage(b, e.bin, "ralph-test:busybox", nil)
+			proj := sandboxtest.Project(b, 1000, 1000)
+			spec := sandbox.Spec{Name: sandbox.Name("bench", proj), Agent: "bench", Project: proj, Image: "ralph-test:busybox"}
+			sandboxtest.Cleanup(b, e.bin, spec.Name)
+			run := e.runArgs(spec, "1000:1000")
+			// The same flags, as docker run --rm ... true.
+			raw := append([]string{"run", "--rm"}, run[2:len(run)-2]...)
+			raw = append(raw, "true")
+			for i, a := range raw {
+				if a == "--name" {
+					raw[i+1] = spec.Name + "-raw"
+				}
+			}
+			trueCmd := sandbox.Cmd{Argv: []string{"true"}, Stdout: io.Discard, Stderr: io.Discard}
+
+			b.Run("raw-run-rm", func(b *testing.B) {
+				for b.Loop() {
+					if out, err := exec.Command(e.bin, raw...).CombinedOutput(); err != nil {
+						b.Fatalf("%v: %s", err, out)
+					}
+				}
+			})
+			b.Run("ralph-create", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := e.Ensure(ctx, spec); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := e.Exec(ctx, spec.Name, trueCmd); err != nil {
+						b.Fatal(err)
+					}
+					if err := e.Stop(ctx, spec.Name); err != nil {
+						b.Fatal(err)
+					}
+					b.StopTimer()
+					e.Remove(ctx, spec.Name, true)
+					b.StartTimer()
+				}
+			})
+			if _, err := e.Ensure(ctx, spec); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("raw-exec", func(b *testing.B) {
+				for b.Loop() {
+					if out, err := exec.Command(e.bin, "exec", spec.Name, "true").CombinedOutput(); err != nil {
+						b.Fatalf("%v: %s", err, out)
+					}
+				}
+			})
+			b.Run("ralph-exec", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := e.Exec(ctx, spec.Name, trueCmd); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			e.Remove(ctx, spec.Name, true)
+		})
+	}
+}
