@@ -41,6 +41,23 @@ func isNoSuch(err error) bool {
 	return strings.Contains(s, "no such") || strings.Contains(s, "no container with")
 }
 
+// quirkHint explains engine set-ups known to fail, with the fix.
+func quirkHint(err error) string {
+	var ee *proc.ExitError
+	if !errors.As(err, &ee) {
+		return ""
+	}
+	s := ee.Stderr
+	switch {
+	case strings.Contains(s, "error setting rlimit"):
+		return "\nhint: the engine tries to raise resource limits past what this machine allows; give podman " +
+			"default_ulimits it may set (containers.conf: [containers] default_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]; see README, Engines)"
+	case strings.Contains(s, "crun") && strings.Contains(s, "cgroup"):
+		return "\nhint: crun refuses this machine's hybrid cgroups; use runc (containers.conf: [engine] runtime = \"runc\")"
+	}
+	return ""
+}
+
 func isNoImage(err error) bool {
 	var ee *proc.ExitError
 	if !errors.As(err, &ee) {
@@ -86,7 +103,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		e.run(cctx, "rm", "--force", spec.Name)
-		return false, fmt.Errorf("%s: create %s: %w", e.name, spec.Name, err)
+		return false, fmt.Errorf("%s: create %s: %w%s", e.name, spec.Name, err, quirkHint(err))
 	}
 	return true, nil
 }
