@@ -1,0 +1,224 @@
+// Package policyfile stores the network gate's rules on disk: global rules
+// and per-sandbox rules in the user's config directory (never in a
+// workspace a sandbox can write), written atomically, and watched so a
+// change reaches new connections without a restart.
+package policyfile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+)
+
+// Global is the scope name of the global rules.
+const Global = ""
+
+// Store is a directory of policy files: global.json and
+// sandboxes/<name>.json.
+type Store struct{ Dir string }
+
+// Default is $XDG_CONFIG_HOME/ralph/policy (default ~/.config/ralph/policy).
+func Default() Store {
+	base := os.Getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".config")
+	}
+	return Store{Dir: filepath.Join(base, "ralph", "policy")}
+}
+
+type file struct {
+	Version int           `json:"version"`
+	Rules   []policy.Rule `json:"rules"`
+}
+
+var validScope = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,200}$`)
+
+// Path is the file of a scope.
+func (s Store) Path(scope string) (string, error) {
+	if scope == Global {
+		return filepath.Join(s.Dir, "global.json"), nil
+	}
+	if !validScope.MatchString(scope) {
+		return "", fmt.Errorf("%w: sandbox name %q", policy.ErrInvalid, scope)
+	}
+	return filepath.Join(s.Dir, "sandboxes", scope+".json"), nil
+}
+
+func scopeName(scope string) string {
+	if scope == Global {
+		return "global"
+	}
+	return scope
+}
+
+// Rules returns the rules of one scope (none when it has no file).
+func (s Store) Rules(scope string) ([]policy.Rule, error) {
+	p, err := s.Path(scope)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f file
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", p, err)
+	}
+	out := make([]policy.Rule, 0, len(f.Rules))
+	for _, r := range f.Rules {
+		pr, err := policy.ParseRule(r.Action, r.Pattern, scopeName(scope))
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p, err)
+		}
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// Add adds rules for patterns to a scope. Every pattern is checked
+// before anything is written; a rule already there is not repeated.
+func (s Store) Add(scope string, a policy.Action, patterns []string) ([]policy.Rule, error) {
+	var add []policy.Rule
+	for _, p := range patterns {
+		r, err := policy.ParseRule(a, p, scopeName(scope))
+		if err != nil {
+			return nil, err
+		}
+		add = append(add, r)
+	}
+	rules, err := s.Rules(scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range add {
+		dup := false
+		for _, x := range rules {
+			if x.Action == r.Action && x.Pattern == r.Pattern {
+				dup = true
+			}
+		}
+		if !dup {
+			rules = append(rules, r)
+		}
+	}
+	return add, s.write(scope, rules)
+}
+
+// Remove removes the rules (allow or deny) with these patterns and
+// returns how many went.
+func (s Store) Remove(scope string, patterns []string) (int, error) {
+	canon := map[string]bool{}
+	for _, p := range patterns {
+		r, err := policy.ParseRule(policy.Allow, p, "")
+		if err != nil {
+			return 0, err
+		}
+		canon[r.Pattern] = true
+	}
+	rules, err := s.Rules(scope)
+	if err != nil {
+		return 0, err
+	}
+	var keep []policy.Rule
+	for _, r := range rules {
+		if !canon[r.Pattern] {
+			keep = append(keep, r)
+		}
+	}
+	n := len(rules) - len(keep)
+	if n == 0 {
+		return 0, nil
+	}
+	return n, s.write(scope, keep)
+}
+
+// Scopes lists the sandboxes that have rules of their own.
+func (s Store) Scopes() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.Dir, "sandboxes"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var out []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, err
+}
+
+// AgentRules are the default allow rules for an agent's API hosts.
+func AgentRules(agent string, hosts []string) []policy.Rule {
+	var out []policy.Rule
+	for _, h := range hosts {
+		if r, err := policy.ParseRule(policy.Allow, h, "agent "+agent); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Effective returns what applies to a sandbox: the agent's defaults, the
+// global rules, the sandbox's own.
+func (s Store) Effective(name string, defaults []policy.Rule) ([]policy.Rule, error) {
+	g, err := s.Rules(Global)
+	if err != nil {
+		return nil, err
+	}
+	own, err := s.Rules(name)
+	if err != nil {
+		return nil, err
+	}
+	out := append(append(append([]policy.Rule{}, defaults...), g...), own...)
+	return out, nil
+}
+
+// write replaces a scope's file atomically: a temporary file in the same
+// directory, synced, then renamed over the old one.
+func (s Store) write(scope string, rules []policy.Rule) error {
+	p, err := s.Path(scope)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	f := file{Version: 1, Rules: make([]policy.Rule, 0, len(rules))}
+	for _, r := range rules {
+		f.Rules = append(f.Rules, policy.Rule{Action: r.Action, Pattern: r.Pattern})
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".policy-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
