@@ -25,6 +25,8 @@ fi
 # gVisor: Debian's runsc (2022) only runs with --network=none and ptrace;
 # a current build supports systrap and networking, which the network gate
 # needs. Build it once; the Go build cache makes later builds quick.
+# --host-uds=open lets a sandbox connect to the network gate's Unix socket
+# that ralph bind-mounts in (the only socket it ever mounts).
 RUNSC=/usr/local/bin/runsc
 # Pinned: the version CI and the README figures were measured with.
 RUNSC_VERSION=v0.0.0-20260905035102-160fafc42237
@@ -35,7 +37,7 @@ fi
 
 mkdir -p /etc/docker
 cat > /etc/docker/daemon.json <<JSON
-{"runtimes": {"runsc": {"path": "$RUNSC", "runtimeArgs": ["--platform=systrap"]}}}
+{"runtimes": {"runsc": {"path": "$RUNSC", "runtimeArgs": ["--platform=systrap", "--host-uds=open"]}}}
 JSON
 
 if ! docker info >/dev/null 2>&1; then
@@ -44,7 +46,7 @@ if ! docker info >/dev/null 2>&1; then
   echo $! > /run/ralph-dockerd.pid
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-if ! docker info --format '{{json .Runtimes}}' | grep -q '"runsc"'; then
+if ! docker info --format '{{json .Runtimes}}' | grep -q 'host-uds=open'; then
   log "dockerd runs without the runsc runtime: reloading its configuration"
   kill -HUP "$(pidof dockerd)"
   sleep 1

@@ -14,6 +14,8 @@ import (
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/loop"
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 )
@@ -41,6 +43,7 @@ type runOptions struct {
 	cpus          string
 	pids          int
 	onHost        bool
+	noAgentHosts  bool
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -62,6 +65,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.cpus, "cpus", container.DefaultCPUs, "CPU cap of the sandbox")
 	f.IntVar(&o.pids, "pids-limit", container.DefaultPids, "process cap of the sandbox")
 	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
+	f.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
 	f.MarkHidden("agent-args")
 	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("sandbox", cobra.FixedCompletions(backendNames(), cobra.ShellCompDirectiveNoFileComp))
@@ -126,8 +130,17 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if err := sandbox.Validate(spec, os.Getenv("HOME")); err != nil {
 		return err
 	}
+	l, err := lock.Acquire(stateDir("locks"), spec.Name)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
 	fmt.Fprintf(o.io.Err, "ralph: sandbox %s: %s (%s) · agent %s · up to %d iterations\n",
 		spec.Name, b.Name(), describe(b.Boundary()), ad.Name, o.maxIterations)
+	if l.Stale.PID != 0 {
+		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
+			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
+	}
 	if _, ok := b.(*container.Engine); ok {
 		user := spec.User
 		if user == "" {
@@ -136,16 +149,19 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		if w := container.WritableWarning(project, user); w != "" {
 			fmt.Fprintln(o.io.Err, "ralph: "+w)
 		}
-	}
-
-	l, err := lock.Acquire(stateDir("locks"), spec.Name)
-	if err != nil {
-		return err
-	}
-	defer l.Release()
-	if l.Stale.PID != 0 {
-		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
-			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
+		var defaults []policy.Rule
+		if !o.noAgentHosts {
+			defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
+		}
+		gate, err := startGate(ctx, spec.Name, defaults)
+		if err != nil {
+			return err
+		}
+		defer gate.Close()
+		spec.GateDir = gate.Mount
+		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
+	} else {
+		fmt.Fprintln(o.io.Err, "ralph: network: unrestricted (the host's own)")
 	}
 
 	cfg := loop.Config{

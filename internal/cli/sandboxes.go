@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -200,7 +201,10 @@ runs that instead.`,
 			f := fs[0]
 			ctx := cmd.Context()
 			if f.info.State != "running" {
-				if _, err := f.backend.Ensure(ctx, sandbox.Spec{Name: f.info.Name, Agent: f.info.Agent, Project: f.info.Project, Image: f.info.Image}); err != nil {
+				// No gate runs for a shell: its proxy leads nowhere.
+				spec := sandbox.Spec{Name: f.info.Name, Agent: f.info.Agent, Project: f.info.Project, Image: f.info.Image,
+					GateDir: filepath.Join(gateDir(f.info.Name), "mnt")}
+				if _, err := f.backend.Ensure(ctx, spec); err != nil {
 					return err
 				}
 			}

@@ -50,6 +50,12 @@ type Spec struct {
 	// User is "uid:gid" inside the sandbox; empty means the owner of
 	// Project, or 1000:1000 when that is root.
 	User string
+	// GateDir, when set, is the host directory holding the network gate's
+	// Unix socket and a static ralph. Backends mount it read-only at
+	// /.ralph and point the sandbox's proxy variables at the forwarder
+	// ralph runs inside: the sandbox's only way out. Empty means no
+	// network at all.
+	GateDir string
 	// Memory ("4g"), CPUs ("2") and Pids (512) cap resources.
 	Memory string
 	CPUs   string

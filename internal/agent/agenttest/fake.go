@@ -1,9 +1,12 @@
 package agenttest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +33,9 @@ import (
 //	exit:N        exits N after a normal stream
 //	sleep:S       sleeps S seconds first (then as none)
 //	write:FILE    writes FILE in the working directory (then as none)
+//	fetch:URL     GET through the proxy variables, result appended to .fake-agent-net
+//	dial:HOST:PORT a direct TCP connection (no proxy), result appended likewise
+//	dns:NAME      a DNS lookup, result appended likewise
 //
 // The last step repeats. With FAKE_RECORD=1 it appends its argv and the
 // names of its environment variables to .fake-agent-argv as JSON lines.
@@ -98,6 +104,8 @@ func FakeMain() int {
 		time.Sleep(time.Duration(sec * float64(time.Second)))
 	case "write":
 		os.WriteFile(arg, []byte("written by the fake agent\n"), 0o644)
+	case "fetch", "dial", "dns":
+		netProbe(kind, arg)
 	}
 	if err := Emit(os.Stdout, format, s); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -122,4 +130,45 @@ func tick(path string) {
 		return strings.Replace(m, "[ ]", "[x]", 1)
 	})
 	os.WriteFile(path, []byte(out), 0o644)
+}
+
+// netProbe tries the network the way an agent would and records the
+// outcome, one line per try, in .fake-agent-net.
+func netProbe(kind, arg string) {
+	var res string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch kind {
+	case "fetch":
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, arg, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			res = "error " + err.Error()
+			break
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		resp.Body.Close()
+		res = fmt.Sprintf("status %d %s", resp.StatusCode, strings.ReplaceAll(string(b), "\n", " "))
+	case "dial":
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", arg)
+		if err != nil {
+			res = "error " + err.Error()
+			break
+		}
+		c.Close()
+		res = "connected"
+	case "dns":
+		addrs, err := net.DefaultResolver.LookupHost(ctx, arg)
+		if err != nil {
+			res = "error " + err.Error()
+			break
+		}
+		res = "resolved " + strings.Join(addrs, " ")
+	}
+	f, err := os.OpenFile(".fake-agent-net", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		fmt.Fprintf(f, "%s %s: %s\n", kind, arg, res)
+		f.Close()
+	}
 }

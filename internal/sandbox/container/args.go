@@ -16,8 +16,13 @@ const (
 	DefaultPids   = 512
 	// HomeDir is the agent's HOME: a tmpfs, writable by the agent only.
 	HomeDir = "/home/ralph"
-	// keepAlive is the command under the init: it sleeps until stopped.
+	// keepAlive is the command under the init when there is no gate: it
+	// sleeps until stopped.
 	keepAlive = "2147483647"
+	// GateMount is where the gate directory appears inside; ProxyAddr is
+	// the loopback address of the forwarder.
+	GateMount = "/.ralph"
+	ProxyAddr = "127.0.0.1:3128"
 )
 
 // runArgs returns the arguments of `run` that create the sandbox: the
@@ -59,7 +64,17 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 	if e.runtime != "" {
 		args = append(args, "--runtime", e.runtime)
 	}
-	return append(args, spec.Image, "sleep", keepAlive)
+	if spec.GateDir == "" {
+		return append(args, "--label", LabelGate+"=false", spec.Image, "sleep", keepAlive)
+	}
+	args = append(args, "--label", LabelGate+"=true", "--volume", spec.GateDir+":"+GateMount+":ro")
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"} {
+		args = append(args, "--env", k+"=http://"+ProxyAddr)
+	}
+	// The forwarder is the sandbox's main process: if it dies, the
+	// sandbox stops, and nothing gets out either way.
+	return append(args, spec.Image, GateMount+"/ralph", "sandbox-helper", "forward",
+		"--listen", ProxyAddr, "--socket", GateMount+"/gate.sock")
 }
 
 // homeTmpfs is the agent's HOME, owned by the agent: docker passes

@@ -22,6 +22,7 @@ const (
 	LabelAgent   = "ralph.agent"
 	LabelProject = "ralph.project"
 	LabelBackend = "ralph.backend"
+	LabelGate    = "ralph.gate"
 )
 
 // Engine is one engine CLI with one runtime.
@@ -80,10 +81,14 @@ func (e *Engine) Available(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s info: %v", sandbox.ErrUnavailable, e.bin, err)
 		}
+		const fix = `("runtimes": {"runsc": {"path": "/usr/local/bin/runsc", "runtimeArgs": ["--host-uds=open"]}}) and restart the daemon (scripts/engines.sh does it)`
 		if !strings.Contains(string(rt), `"`+e.runtime+`"`) {
-			return fmt.Errorf("%w: the %s runtime %q is not registered with %s: add it to /etc/docker/daemon.json "+
-				`("runtimes": {"runsc": {"path": "/usr/local/bin/runsc"}}) and restart the daemon`,
+			return fmt.Errorf("%w: the %s runtime %q is not registered with %s: add it to /etc/docker/daemon.json "+fix,
 				sandbox.ErrUnavailable, e.name, e.runtime, e.bin)
+		}
+		if !strings.Contains(string(rt), "host-uds=open") && !strings.Contains(string(rt), "host-uds=all") {
+			return fmt.Errorf("%w: the %s runtime %q lacks --host-uds=open, which the network gate's socket needs: set it in /etc/docker/daemon.json "+fix,
+				sandbox.ErrUnavailable, e.name, e.runtime)
 		}
 	}
 	return nil

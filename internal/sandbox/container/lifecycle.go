@@ -16,9 +16,10 @@ import (
 // state is what inspect tells about a container.
 type state struct {
 	exists, running, ours bool
+	gate                  string // "true", "false", or "" for older sandboxes
 }
 
-const inspectFormat = `{{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}}`
+const inspectFormat = `{{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}} {{index .Config.Labels "` + LabelGate + `"}}`
 
 func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 	out, err := e.run(ctx, "container", "inspect", "--format", inspectFormat, name)
@@ -29,7 +30,11 @@ func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 		return state{}, fmt.Errorf("%s: inspect %s: %w", e.name, name, err)
 	}
 	f := strings.Fields(string(out))
-	return state{exists: true, running: len(f) > 0 && f[0] == "true", ours: len(f) > 1 && f[1] == "true"}, nil
+	st := state{exists: true, running: len(f) > 0 && f[0] == "true", ours: len(f) > 1 && f[1] == "true"}
+	if len(f) > 2 {
+		st.gate = f[2]
+	}
+	return st, nil
 }
 
 func isNoSuch(err error) bool {
@@ -79,6 +84,9 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	switch {
 	case st.exists && !st.ours:
 		return false, fmt.Errorf("%w: a container named %s exists and was not made by ralph; rename or remove it", sandbox.ErrRefused, spec.Name)
+	case st.exists && st.gate != fmt.Sprint(spec.GateDir != ""):
+		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
+			sandbox.ErrUnavailable, spec.Name, spec.Name)
 	case st.running:
 		return false, nil
 	case st.exists:

@@ -171,6 +171,19 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("no network interface but loopback", func(t *testing.T) {
+		_, out, _ := sh(t, "cat /proc/net/dev", nil)
+		for _, l := range strings.Split(out, "\n") {
+			name, _, ok := strings.Cut(strings.TrimSpace(l), ":")
+			if ok && name != "lo" && !strings.Contains(name, "|") {
+				t.Errorf("interface %q in the sandbox", name)
+			}
+		}
+		if !strings.Contains(out, "lo:") {
+			t.Logf("no lo in /proc/net/dev: %q", out)
+		}
+	})
+
 	t.Run("pids limit holds", func(t *testing.T) {
 		code, out, err := try(`n=0; while [ $n -lt 300 ]; do sleep 5 >/dev/null 2>&1 & [ $? -eq 0 ] || break; n=$((n+1)); done 2>/dev/null; echo $n`)
 		if err == nil && code == 0 && strings.TrimSpace(out) == "300" {

@@ -1,0 +1,317 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+)
+
+// Exit codes of ralph policy check.
+const (
+	ExitAllowed = 0
+	ExitDenied  = 1
+)
+
+func newPolicy(io IO) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Network rules of the sandboxes' egress gate (deny by default)",
+		Long: `A sandbox reaches nothing but ralph's gate, and the gate lets a connection
+through only when a rule allows its host and no rule denies it. Rules are
+global (-g) or per sandbox; deny beats allow whatever the specificity; the
+agent's own API hosts are allowed by default (ralph run --no-agent-hosts
+turns that off). Changes reach running sandboxes within a second.
+
+Patterns: example.com (that host), *.example.com (one label below),
+**.example.com (any depth below), ** (every name), host:443 (a port),
+203.0.113.7:5432 and 198.51.100.0/24 (addresses; the only way to reach a
+private or loopback address). A comma-separated list is several rules.`,
+		Example: `  ralph policy allow network ralph-claude-my-app-a1b2c3d4 "*.npmjs.org,github.com"
+  ralph policy allow network -g "registry.npmjs.org"
+  ralph policy deny network -g "**.evil.example"
+  ralph policy check network --sandbox ralph-claude-my-app-a1b2c3d4 api.github.com
+  ralph policy ls --json
+  ralph policy log ralph-claude-my-app-a1b2c3d4 -f`,
+	}
+	cmd.AddCommand(
+		newPolicyChange(io, "allow", policy.Allow),
+		newPolicyChange(io, "deny", policy.Deny),
+		newPolicyChange(io, "rm", ""),
+		newPolicyLs(io), newPolicyCheck(io), newPolicyLog(io),
+	)
+	return cmd
+}
+
+// scopeArgs reads "network [NAME] PATTERNS" with -g or --sandbox.
+func scopeArgs(args []string, global bool, sandboxFlag string) (scope string, patterns []string, err error) {
+	if len(args) == 0 || args[0] != "network" {
+		return "", nil, usageErr("the rule type comes first: only network rules exist (ralph policy allow network ...)")
+	}
+	args = args[1:]
+	switch {
+	case len(args) == 2 && !global && sandboxFlag == "":
+		scope, patterns = args[0], policy.SplitList(args[1])
+	case len(args) == 1 && global && sandboxFlag == "":
+		scope, patterns = policyfile.Global, policy.SplitList(args[0])
+	case len(args) == 1 && !global && sandboxFlag != "":
+		scope, patterns = sandboxFlag, policy.SplitList(args[0])
+	default:
+		return "", nil, usageErr("say where the rules go: NAME \"PATTERNS\", --sandbox NAME \"PATTERNS\", or -g \"PATTERNS\" for every sandbox")
+	}
+	if len(patterns) == 0 {
+		return "", nil, usageErr("no pattern given")
+	}
+	return scope, patterns, nil
+}
+
+func newPolicyChange(io IO, verb string, action policy.Action) *cobra.Command {
+	var global bool
+	var sandboxName string
+	short := map[string]string{
+		"allow": "Allow hosts (comma-separated patterns) globally or for one sandbox",
+		"deny":  "Deny hosts; a deny beats every allow",
+		"rm":    "Remove rules (allow or deny) with these patterns",
+	}[verb]
+	cmd := &cobra.Command{
+		Use:               verb + " network [NAME] PATTERNS",
+		Short:             short,
+		Example:           fmt.Sprintf("  ralph policy %s network ralph-claude-my-app-a1b2c3d4 \"*.npmjs.org,github.com\"\n  ralph policy %s network -g \"pypi.org\"", verb, verb),
+		Args:              cobra.RangeArgs(1, 3),
+		ValidArgsFunction: completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			scope, patterns, err := scopeArgs(args, global, sandboxName)
+			if err != nil {
+				return err
+			}
+			store := policyfile.Default()
+			where := scope
+			if scope == policyfile.Global {
+				where = "global"
+			}
+			if verb == "rm" {
+				n, err := store.Remove(scope, patterns)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				fmt.Fprintf(io.Out, "removed %d rule(s) from %s\n", n, where)
+				return nil
+			}
+			rules, err := store.Add(scope, action, patterns)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			for _, r := range rules {
+				fmt.Fprintf(io.Out, "%s %s (%s)\n", r.Action, r.Pattern, where)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&global, "global", "g", false, "rules for every sandbox")
+	cmd.Flags().StringVar(&sandboxName, "sandbox", "", "rules for this sandbox")
+	return cmd
+}
+
+type ruleView struct {
+	Scope   string `json:"scope"`
+	Action  string `json:"action"`
+	Pattern string `json:"pattern"`
+}
+
+func newPolicyLs(io IO) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:               "ls [NAME]",
+		Short:             "List rules: global ones, and those of one sandbox or of all",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store := policyfile.Default()
+			scopes := []string{policyfile.Global}
+			if len(args) == 1 {
+				scopes = append(scopes, args[0])
+			} else {
+				more, err := store.Scopes()
+				if err != nil {
+					return err
+				}
+				scopes = append(scopes, more...)
+			}
+			views := []ruleView{}
+			for _, sc := range scopes {
+				rules, err := store.Rules(sc)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				for _, r := range rules {
+					views = append(views, ruleView{Scope: r.Source, Action: string(r.Action), Pattern: r.Pattern})
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(io.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(views)
+			}
+			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SCOPE\tDECISION\tPATTERN")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Scope, v.Action, v.Pattern)
+			}
+			fmt.Fprintln(tw, "(each agent's API hosts are allowed too, unless ralph run --no-agent-hosts)")
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
+
+// agentOf reads the agent from a sandbox name ralph-<agent>-...
+func agentOf(name string) (agent.Adapter, bool) {
+	rest, ok := strings.CutPrefix(name, "ralph-")
+	if !ok {
+		return agent.Adapter{}, false
+	}
+	a, _, _ := strings.Cut(rest, "-")
+	ad, err := agent.Lookup(a, "")
+	return ad, err == nil
+}
+
+func newPolicyCheck(io IO) *cobra.Command {
+	var sandboxName string
+	var noAgentHosts bool
+	cmd := &cobra.Command{
+		Use:   "check network [--sandbox NAME] HOST[:PORT]",
+		Short: "Say whether the gate would let a host through, and which rule decides (exit 0 allowed, 1 denied, 64 invalid)",
+		Long: `check applies the rules in force for a sandbox (its agent's API hosts, the
+global rules, its own) to HOST[:PORT] (port 443 when absent) and prints the
+decision and the rule that made it. It does not resolve the name: the gate
+also refuses, at connection time, a name that resolves only to loopback,
+private, link-local or metadata addresses.`,
+		Example: "  ralph policy check network --sandbox ralph-claude-my-app-a1b2c3d4 registry.npmjs.org\n  ralph policy check network 10.0.0.1:5432",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] != "network" {
+				return usageErr("only network rules exist: ralph policy check network HOST")
+			}
+			hostStr, port, err := policy.SplitHostPort(args[1])
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if port == 0 {
+				port = 443
+			}
+			h, err := policy.ParseHost(hostStr)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			var defaults []policy.Rule
+			if ad, ok := agentOf(sandboxName); ok && !noAgentHosts {
+				defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
+			}
+			rules, err := policyfile.Default().Effective(sandboxName, defaults)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			d := policy.Compile(rules).Decide(h, port)
+			if d.Allowed {
+				fmt.Fprintf(io.Out, "allowed: %s:%d by %s\n", h, port, d.Reason())
+				return nil
+			}
+			fmt.Fprintf(io.Out, "denied: %s:%d: %s\n", h, port, d.Reason())
+			return &quietExit{code: ExitDenied}
+		},
+	}
+	cmd.Flags().StringVar(&sandboxName, "sandbox", "", "the sandbox whose rules apply (default: global rules only)")
+	cmd.Flags().BoolVar(&noAgentHosts, "no-agent-hosts", false, "leave out the agent's API hosts")
+	return cmd
+}
+
+func newPolicyLog(io IO) *cobra.Command {
+	var follow, asJSON bool
+	cmd := &cobra.Command{
+		Use:               "log [NAME]",
+		Short:             "Show the gate's decisions (one sandbox, or all)",
+		Example:           "  ralph policy log ralph-claude-my-app-a1b2c3d4 -f\n  ralph policy log --json | jq 'select(.decision==\"deny\")'",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var files []string
+			if len(args) == 1 {
+				files = []string{filepath.Join(gateDir(args[0]), "log.jsonl")}
+			} else {
+				files, _ = filepath.Glob(filepath.Join(stateDir("gates"), "*", "log.jsonl"))
+			}
+			if follow && len(files) != 1 {
+				return usageErr("-f follows one sandbox's log: name it")
+			}
+			for _, f := range files {
+				if err := printLog(cmd, io.Out, f, follow, asJSON); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new decisions")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON lines")
+	return cmd
+}
+
+func printLog(cmd *cobra.Command, out io.Writer, path string, follow, asJSON bool) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !follow {
+		return nil
+	}
+	for errors.Is(err, os.ErrNotExist) {
+		select {
+		case <-cmd.Context().Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		f, err = os.Open(path)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if len(line) > 0 && line[len(line)-1] == '\n' {
+			if asJSON {
+				out.Write(line)
+			} else {
+				var e netgate.Entry
+				if json.Unmarshal(line, &e) == nil {
+					fmt.Fprintf(out, "%s  %-5s  %-7s %s:%d  %s  %s\n", e.Time.Local().Format(time.DateTime), e.Decision, e.Method, e.Host, e.Port, orDefault(e.Addr, "-"), e.Rule)
+				}
+			}
+			continue
+		}
+		if err != io.EOF || !follow {
+			return nil
+		}
+		select {
+		case <-cmd.Context().Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		// A partial line stays in the reader's buffer for the next round.
+		if len(line) > 0 {
+			r = bufio.NewReader(io.MultiReader(strings.NewReader(string(line)), f))
+		}
+	}
+}
