@@ -122,8 +122,12 @@ type refusal struct {
 
 func (g *Gate) handle(ctx context.Context, c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReaderSize(c, 64<<10)
-	hosts := rawHostHeaders(br)
+	br := bufio.NewReaderSize(c, maxHeader)
+	hosts, ok := rawHostHeaders(br)
+	if !ok {
+		g.refuse(c, Entry{Method: "?"}, refusal{http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request header over %d bytes", maxHeader)})
+		return
+	}
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		return
@@ -136,9 +140,14 @@ func (g *Gate) handle(ctx context.Context, c net.Conn) {
 	g.forward(ctx, c, br, req, hosts)
 }
 
+// maxHeader bounds a request's header block (and the gate's memory per
+// connection).
+const maxHeader = 16 << 10
+
 // rawHostHeaders returns the Host header values of the request waiting in
-// br, read before net/http folds them into the URL's host.
-func rawHostHeaders(br *bufio.Reader) []string {
+// br, read before net/http folds them into the URL's host. ok is false
+// when the header block does not fit in the reader.
+func rawHostHeaders(br *bufio.Reader) (hosts []string, ok bool) {
 	// Peek only what has arrived, one more byte at a time past it, until
 	// the blank line that ends the header block (or the buffer is full).
 	var head []byte
@@ -150,20 +159,22 @@ func rawHostHeaders(br *bufio.Reader) []string {
 			head = b[:i]
 			break
 		}
-		if err != nil || want >= br.Size() {
+		if err != nil {
 			head = b
 			break
 		}
+		if want >= br.Size() {
+			return nil, false
+		}
 		want = max(br.Buffered(), want) + 1
 	}
-	var out []string
 	for _, line := range bytes.Split(head, []byte("\r\n"))[1:] {
 		k, v, ok := bytes.Cut(line, []byte(":"))
 		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), "host") {
-			out = append(out, string(bytes.TrimSpace(v)))
+			hosts = append(hosts, string(bytes.TrimSpace(v)))
 		}
 	}
-	return out
+	return hosts, true
 }
 
 func (g *Gate) refuse(c net.Conn, e Entry, r refusal) {
