@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -35,9 +37,20 @@ func TestScripts(t *testing.T) {
 			// workspace.
 			env.Setenv("XDG_STATE_HOME", env.WorkDir+"/.state")
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			env.Setenv("ORIG_PATH", env.Getenv("PATH"))
+			// The folder of the registered commands (ralph, the fake agents).
+			env.Setenv("CMDS", strings.Split(env.Getenv("PATH"), string(os.PathListSeparator))[0])
 			return nil
 		},
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
+		// [engines]: the real engines are installed and must be used
+		// (set by scripts/test.sh and CI).
+		Condition: func(cond string) (bool, error) {
+			if cond == "engines" {
+				return os.Getenv("RALPH_REQUIRE_ENGINES") == "1", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// exits N CMD ARGS... runs CMD and checks its exit status is N.
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {

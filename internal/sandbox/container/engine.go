@@ -112,3 +112,32 @@ func daemon(bin string) string {
 func (e *Engine) run(ctx context.Context, args ...string) ([]byte, error) {
 	return proc.Output(ctx, proc.Cmd{Argv: append([]string{e.bin}, args...)})
 }
+
+// Version reports the engine's version (and the runtime's, for gVisor),
+// or "" when it does not answer.
+func (e *Engine) Version(ctx context.Context) string {
+	format := "{{.Server.Version}}"
+	if e.bin == "podman" {
+		format = "{{.Version}}"
+	}
+	out, err := e.run(ctx, "version", "--format", format)
+	if err != nil {
+		return ""
+	}
+	v := e.bin + " " + strings.TrimSpace(string(out))
+	if e.runtime != "" {
+		if p, err := proc.Look("runsc"); err == nil {
+			if rv, err := proc.Output(ctx, proc.Cmd{Argv: []string{p, "--version"}}); err == nil {
+				first, _, _ := strings.Cut(string(rv), "\n")
+				v += ", " + strings.TrimSpace(first)
+			}
+		}
+	}
+	return v
+}
+
+// HasImage reports whether the engine has image locally.
+func (e *Engine) HasImage(ctx context.Context, image string) bool {
+	_, err := e.run(ctx, "image", "inspect", "--format", "{{.Id}}", image)
+	return err == nil
+}

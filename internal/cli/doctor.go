@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/container"
+)
+
+// backendReport is one row of ralph doctor.
+type backendReport struct {
+	Name     string `json:"name"`
+	Found    bool   `json:"found"`
+	Version  string `json:"version,omitempty"`
+	Boundary string `json:"boundary"`
+	Usable   bool   `json:"usable"`
+	Problem  string `json:"problem,omitempty"`
+	// Gate says how the network gate is enforced on this backend.
+	Gate string `json:"network_gate"`
+	// Image is whether the agent's default image is present.
+	Image string `json:"image,omitempty"`
+}
+
+type agentReport struct {
+	Name    string   `json:"name"`
+	Binary  string   `json:"binary"`
+	OnHost  bool     `json:"on_host"`
+	KeysSet []string `json:"keys_set"`
+}
+
+type doctorReport struct {
+	Backends []backendReport `json:"backends"`
+	Auto     string          `json:"auto"`
+	Agents   []agentReport   `json:"agents"`
+}
+
+func newDoctor(io IO) *cobra.Command {
+	var asJSON bool
+	var agentName string
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Show which sandboxes work here, what boundary each gives, and how to fix the rest",
+		Long: `doctor checks every backend: installed or not, its version, the boundary it
+gives, whether it can be used right now (engine running, runtime registered,
+agent image present), and the one-line fix for each problem; then the agent
+CLIs on this host and which of their credential variables are set (names
+only, never values). It exits 0 when at least one isolating backend is
+usable, 69 otherwise.`,
+		Example: "  ralph doctor\n  ralph doctor --json | jq '.backends[] | select(.usable)'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			rep := doctorReport{}
+			image := "ralph-" + agentName + ":latest"
+			rep.Backends = append(rep.Backends, backendReport{
+				Name: "sbx", Boundary: string(sandbox.MicroVM), Found: lookOK("sbx"),
+				Problem: "not supported by this version of ralph yet", Gate: "sbx's own policy",
+			})
+			for _, b := range isolating() {
+				e := b.(*container.Engine)
+				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate"}
+				r.Version = e.Version(ctx)
+				r.Found = lookOK(engineBin(b.Name())) && (b.Name() != "gvisor" || lookOK("runsc") || r.Version != "")
+				if err := b.Available(ctx); err != nil {
+					r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
+				} else {
+					r.Usable = true
+					if e.HasImage(ctx, image) {
+						r.Image = image + " present"
+					} else {
+						r.Image = image + " missing: ralph image build --agent " + agentName
+					}
+				}
+				rep.Backends = append(rep.Backends, r)
+			}
+			rep.Backends = append(rep.Backends, backendReport{
+				Name: "bwrap", Boundary: string(sandbox.SharedKernel), Found: lookOK("bwrap"),
+				Problem: "not supported by this version of ralph yet", Gate: "-",
+			}, backendReport{
+				Name: "host", Boundary: string(sandbox.NoBoundary), Found: true,
+				Problem: "no isolation: only with --dangerously-run-on-host", Gate: "not enforced: the host's own network",
+			})
+			for _, r := range rep.Backends {
+				if r.Usable && rep.Auto == "" {
+					rep.Auto = r.Name
+				}
+			}
+			for _, n := range agent.Names() {
+				if n == "custom" {
+					continue
+				}
+				ad, _ := agent.Lookup(n, "")
+				ar := agentReport{Name: n, Binary: ad.Binary, OnHost: lookOK(ad.Binary), KeysSet: []string{}}
+				for _, k := range ad.KeyVars {
+					if _, ok := os.LookupEnv(k); ok {
+						ar.KeysSet = append(ar.KeysSet, k)
+					}
+				}
+				rep.Agents = append(rep.Agents, ar)
+			}
+			if asJSON {
+				enc := json.NewEncoder(io.Out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printDoctor(io, rep)
+			}
+			if rep.Auto == "" {
+				return &quietExit{code: ExitUnavailable}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON report")
+	cmd.Flags().StringVar(&agentName, "agent", "claude", "agent whose image to look for")
+	return cmd
+}
+
+func printDoctor(io IO, rep doctorReport) {
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tFOUND\tUSABLE\tBOUNDARY\tVERSION\tNOTE")
+	for _, r := range rep.Backends {
+		note := r.Problem
+		if note == "" {
+			note = r.Image
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, yesNo(r.Found), yesNo(r.Usable), r.Boundary, orDefault(r.Version, "-"), note)
+	}
+	tw.Flush()
+	if rep.Auto != "" {
+		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\n", rep.Auto, rep.Backends[indexOf(rep, rep.Auto)].Gate)
+	} else {
+		fmt.Fprintln(io.Out, "\nNo isolating backend is usable: ralph will not run an agent here (it never falls back to the host).")
+	}
+	fmt.Fprintln(io.Out)
+	tw = tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCREDENTIALS SET")
+	for _, a := range rep.Agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), orDefault(strings.Join(a.KeysSet, ", "), "-"))
+	}
+	tw.Flush()
+}
+
+func indexOf(rep doctorReport, name string) int {
+	for i, r := range rep.Backends {
+		if r.Name == name {
+			return i
+		}
+	}
+	return 0
+}
+
+func engineBin(backend string) string {
+	if backend == "podman" {
+		return "podman"
+	}
+	return "docker"
+}
+
+func lookOK(bin string) bool {
+	_, err := proc.Look(bin)
+	return err == nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
