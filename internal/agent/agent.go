@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Invocation is one run of an agent CLI.
@@ -40,7 +41,12 @@ type Result struct {
 	Failed bool
 	// Error is the error text the agent reported, if any.
 	Error string
-	Usage Usage
+	// RateLimited is set when the agent's structured events say a rate or
+	// usage limit stopped it (never from tool output or prose); ResetAt is
+	// when the limit lifts, when the agent says.
+	RateLimited bool
+	ResetAt     time.Time
+	Usage       Usage
 }
 
 // Parser consumes an agent's output one line at a time.

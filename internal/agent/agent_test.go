@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -48,10 +49,10 @@ func TestRecorded(t *testing.T) {
 		{"claude-3a", agent.Result{Terminal: true, Final: "Created `stream-test.txt` with the content \"stream works\"."}},
 		{"claude-3b", agent.Result{Terminal: true, Final: "notes.txt has 3 lines (alpha, beta, gamma).\n\n<promise>COMPLETE</promise>"}},
 		{"claude-3c", agent.Result{Terminal: true, Failed: true, Error: "Prompt is too long"}},
-		{"claude-3d", agent.Result{Terminal: true, Failed: true, Error: "You've hit your limit · resets 3pm (UTC)"}},
+		{"claude-3d", agent.Result{Terminal: true, Failed: true, Error: "You've hit your limit · resets 3pm (UTC)", RateLimited: true, ResetAt: time.Unix(1790452800, 0)}},
 		{"codex-3a", agent.Result{Terminal: true, Final: "Created `stream-test.txt` with the content:\n\n`codex stream works`"}},
 		{"codex-3b", agent.Result{Terminal: true, Final: "notes.txt has 3 lines (alpha, beta, gamma).\n\n<promise>COMPLETE</promise>"}},
-		{"codex-3c", agent.Result{Terminal: true, Failed: true, Error: "You've hit your usage limit. To get more access now, send a request to your admin or try again at 12:16 PM."}},
+		{"codex-3c", agent.Result{Terminal: true, Failed: true, RateLimited: true, Error: "You've hit your usage limit. To get more access now, send a request to your admin or try again at 12:16 PM."}},
 		{"codex-3d", agent.Result{Terminal: true, Failed: true, Error: "shared rollout token budget exhausted"}},
 		{"gemini-3a", agent.Result{Terminal: true, Final: "Created `stream-test.txt` with the content 'stream works'."}},
 		{"gemini-3b", agent.Result{Terminal: true, Final: "`notes.txt` has 3 lines (alpha, beta, gamma).\n\n<promise>COMPLETE</promise>"}},
@@ -257,3 +258,36 @@ func FuzzParsers(f *testing.F) {
 }
 
 func agentStream(a agent.Adapter) *agent.Stream { return agent.NewStream(a.NewParser()) }
+
+func TestRateLimits(t *testing.T) {
+	reset := time.Unix(1790452800, 0)
+	for _, name := range agenttest.Agents() {
+		var buf bytes.Buffer
+		agenttest.Emit(&buf, name, agenttest.Script{Limited: true, ResetAt: reset})
+		got := parse(t, mustLookup(t, name), buf.Bytes())
+		want := name != "cursor" // cursor reports limits on stderr only
+		if got.RateLimited != want {
+			t.Errorf("%s: RateLimited = %v, want %v (%+v)", name, got.RateLimited, want, got)
+		}
+		if name == "claude" && !got.ResetAt.Equal(reset) {
+			t.Errorf("claude reset %v, want %v", got.ResetAt, reset)
+		}
+		// "rate limit" in a tool result or a plain failure is not a limit.
+		buf.Reset()
+		agenttest.Emit(&buf, name, agenttest.Script{ToolOutputs: []string{"Error: rate limit exceeded (429), usage limit, quota"}, Final: "done"})
+		if got := parse(t, mustLookup(t, name), buf.Bytes()); got.RateLimited {
+			t.Errorf("%s: prose in a tool result read as a limit", name)
+		}
+		buf.Reset()
+		agenttest.Emit(&buf, name, agenttest.Script{Fail: "API Error: 500 Internal Server Error"})
+		if got := parse(t, mustLookup(t, name), buf.Bytes()); got.RateLimited {
+			t.Errorf("%s: a server error read as a limit", name)
+		}
+	}
+	// An allowed_warning is not a stop.
+	line := `{"type":"rate_limit_event","rate_limit_info":{"status":"allowed_warning","resetsAt":1790452800}}` + "\n" +
+		`{"type":"result","subtype":"success","is_error":false,"result":"ok"}` + "\n"
+	if got := parse(t, mustLookup(t, "claude"), []byte(line)); got.RateLimited {
+		t.Error("allowed_warning read as a limit")
+	}
+}

@@ -1,6 +1,9 @@
 package agent
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // claude: Claude Code headless mode.
 // Source: https://code.claude.com/docs/en/headless and
@@ -26,15 +29,36 @@ func claude() Adapter {
 
 // claudeParser takes the final message from the result event, the only
 // event that closes a run; assistant text before it is narration.
-type claudeParser struct{ res Result }
+type claudeParser struct {
+	res     Result
+	limited bool
+	reset   time.Time
+}
 
 func (p *claudeParser) Line(line []byte) {
-	if t, _ := topLevelString(line, "type"); t != "result" {
+	t, _ := topLevelString(line, "type")
+	if t == "rate_limit_event" {
+		var ev struct {
+			Info struct {
+				Status   string `json:"status"`
+				ResetsAt int64  `json:"resetsAt"`
+			} `json:"rate_limit_info"`
+		}
+		if json.Unmarshal(line, &ev) == nil && ev.Info.Status == "rejected" {
+			p.limited = true
+			if ev.Info.ResetsAt > 0 {
+				p.reset = time.Unix(ev.Info.ResetsAt, 0)
+			}
+		}
+		return
+	}
+	if t != "result" {
 		return
 	}
 	var ev struct {
 		Subtype      string  `json:"subtype"`
 		IsError      bool    `json:"is_error"`
+		Status       int     `json:"api_error_status"`
 		Result       string  `json:"result"`
 		TotalCostUSD float64 `json:"total_cost_usd"`
 		Usage        struct {
@@ -57,6 +81,8 @@ func (p *claudeParser) Line(line []byte) {
 		},
 	}
 	if ev.IsError {
+		p.res.RateLimited = p.limited || ev.Status == 429
+		p.res.ResetAt = p.reset
 		p.res.Error = ev.Result
 		if p.res.Error == "" {
 			p.res.Error = ev.Subtype

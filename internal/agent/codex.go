@@ -65,7 +65,7 @@ func (p *codexParser) Line(line []byte) {
 		if json.Unmarshal(line, &ev) != nil {
 			return
 		}
-		p.res = Result{Terminal: true, Failed: true, Error: ev.Error.Message}
+		p.res = Result{Terminal: true, Failed: true, Error: ev.Error.Message, RateLimited: limitText(ev.Error.Message)}
 	}
 }
 

@@ -27,8 +27,9 @@ func copilot() Adapter {
 // copilotParser keeps the last non-empty top-level assistant.message
 // (sub-agents carry an agentId); the result event closes the run.
 type copilotParser struct {
-	last string
-	res  Result
+	last    string
+	limited bool
+	res     Result
 }
 
 func (p *copilotParser) Line(line []byte) {
@@ -47,11 +48,13 @@ func (p *copilotParser) Line(line []byte) {
 	case "session.error":
 		var ev struct {
 			Data struct {
-				Message string `json:"message"`
+				ErrorType string `json:"errorType"`
+				Message   string `json:"message"`
 			} `json:"data"`
 		}
 		if json.Unmarshal(line, &ev) == nil {
 			p.res.Error = ev.Data.Message
+			p.limited = ev.Data.ErrorType == "rate_limit" || ev.Data.ErrorType == "quota"
 		}
 	case "result":
 		var ev struct {
@@ -63,6 +66,7 @@ func (p *copilotParser) Line(line []byte) {
 		p.res.Terminal = true
 		if ev.ExitCode != 0 {
 			p.res.Failed = true
+			p.res.RateLimited = p.limited
 			if p.res.Error == "" {
 				p.res.Error = "copilot: exit code in result event"
 			}

@@ -66,6 +66,7 @@ func (p *geminiParser) Line(line []byte) {
 		if ev.Status != "success" {
 			p.res.Failed = true
 			p.res.Error = ev.Error.Message
+			p.res.RateLimited = limitText(ev.Error.Message)
 			return
 		}
 		p.res.Final = p.cur.String()

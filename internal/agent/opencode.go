@@ -82,9 +82,12 @@ func (p *opencodeParser) Line(line []byte) {
 	case "error":
 		var ev struct {
 			Error struct {
+				Type    string `json:"type"`
+				Status  int    `json:"status"`
 				Message string `json:"message"`
 				Data    struct {
-					Message string `json:"message"`
+					Message    string `json:"message"`
+					StatusCode int    `json:"statusCode"`
 				} `json:"data"`
 			} `json:"error"`
 		}
@@ -96,6 +99,7 @@ func (p *opencodeParser) Line(line []byte) {
 			msg = ev.Error.Data.Message
 		}
 		p.res.Terminal, p.res.Failed, p.res.Error, p.res.Final = true, true, msg, ""
+		p.res.RateLimited = ev.Error.Type == "provider.rate-limit" || ev.Error.Status == 429 || ev.Error.Data.StatusCode == 429
 	}
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // MaxLine is the longest output line a parser looks at. Longer lines (a
@@ -189,4 +190,12 @@ func skipValue(b []byte, i int) int {
 		}
 		return i
 	}
+}
+
+// limitText reads a rate or usage limit from the message of an agent's
+// terminal error event (a structured field, not tool output).
+func limitText(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "usage limit") || strings.Contains(m, "rate limit") ||
+		strings.Contains(m, "quota") || strings.Contains(m, "429")
 }

@@ -44,6 +44,13 @@ type runOptions struct {
 	pids          int
 	onHost        bool
 	noAgentHosts  bool
+
+	iterationTimeout time.Duration
+	maxRetries       int
+	stallAfter       int
+	noWait           bool
+	retryBackoff     time.Duration
+	limitBackoff     time.Duration
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -66,7 +73,15 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.IntVar(&o.pids, "pids-limit", container.DefaultPids, "process cap of the sandbox")
 	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
 	f.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
+	f.DurationVar(&o.iterationTimeout, "iteration-timeout", 60*time.Minute, "kill an agent that runs longer, and go on")
+	f.IntVar(&o.maxRetries, "max-retries", 3, "failed agent runs in a row retried (not counted as iterations) before stopping with exit 5")
+	f.IntVar(&o.stallAfter, "stall-after", 3, "stop with exit 5 after this many iterations in a row change no file (0: never)")
+	f.BoolVar(&o.noWait, "no-wait", false, "on a rate or usage limit, stop with exit 5 instead of waiting for the reset")
+	f.DurationVar(&o.retryBackoff, "retry-backoff", 2*time.Second, "first wait before retrying a failed run (doubles, up to a minute)")
+	f.DurationVar(&o.limitBackoff, "limit-backoff", time.Minute, "first wait on a rate limit that gives no reset time (doubles, up to 30 minutes)")
 	f.MarkHidden("agent-args")
+	f.MarkHidden("retry-backoff")
+	f.MarkHidden("limit-backoff")
 	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("sandbox", cobra.FixedCompletions(backendNames(), cobra.ShellCompDirectiveNoFileComp))
 }
@@ -169,7 +184,19 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		PromptPath: prompt, TasksPath: tasksPath,
 		MaxIterations: o.maxIterations, TrustComplete: o.trustComplete,
 		Backend: b, Spec: spec, Env: env, Warning: warning,
-		Log: o.io.Err,
+		Log:              o.io.Err,
+		IterationTimeout: o.iterationTimeout,
+		MaxRetries:       o.maxRetries,
+		StallAfter:       o.stallAfter,
+		NoWait:           o.noWait,
+		RetryBackoff:     o.retryBackoff,
+		LimitBackoff:     o.limitBackoff,
+	}
+	if o.maxRetries == 0 {
+		cfg.MaxRetries = -1
+	}
+	if o.stallAfter == 0 {
+		cfg.StallAfter = -1
 	}
 	if o.debug {
 		cfg.AgentLog = o.io.Err
@@ -199,6 +226,9 @@ func report(w io.Writer, out loop.Outcome) error {
 	case loop.Decide:
 		fmt.Fprintf(w, "ralph: DECISION NEEDED after %d iteration(s): %s\n", out.Iterations, out.Text)
 		return &quietExit{code: ExitDecide}
+	case loop.Stopped:
+		fmt.Fprintf(w, "ralph: stopped after %d iteration(s): %s\n", out.Iterations, out.Text)
+		return &quietExit{code: ExitStopped}
 	}
 	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
 	return &quietExit{code: ExitCap}

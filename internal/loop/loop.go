@@ -28,10 +28,13 @@ const (
 	IterationCap
 	Blocked
 	Decide
+	// Stopped: a breaker tripped (crashes in a row, a stall, a rate limit
+	// with NoWait); Text says which.
+	Stopped
 )
 
 func (r Reason) String() string {
-	return [...]string{"complete", "iteration cap reached", "blocked", "decision needed"}[r]
+	return [...]string{"complete", "iteration cap reached", "blocked", "decision needed", "stopped"}[r]
 }
 
 // Outcome is how a run ended.
@@ -68,21 +71,39 @@ type Config struct {
 	AgentLog io.Writer
 	// StopTimeout bounds the exit trap (default 10s).
 	StopTimeout time.Duration
+
+	// IterationTimeout kills an agent that runs longer (default 60m).
+	IterationTimeout time.Duration
+	// MaxRetries is how many failed runs in a row are retried (with
+	// backoff, not counted as iterations) before the loop stops
+	// (default 3; negative: none).
+	MaxRetries int
+	// RetryBackoff is the first retry's wait, doubled each time up to a
+	// minute (default 2s).
+	RetryBackoff time.Duration
+	// StallAfter stops the loop when that many iterations in a row change
+	// no file in the project (default 3; negative: never).
+	StallAfter int
+	// NoWait stops the loop on a rate limit instead of waiting for it.
+	NoWait bool
+	// LimitBackoff is the first wait on a rate limit that gives no reset
+	// time, doubled each time up to 30 minutes (default 1m); MaxLimitWait
+	// caps any single wait (default 6h).
+	LimitBackoff time.Duration
+	MaxLimitWait time.Duration
 }
 
 // ErrAgentFailed marks an iteration whose agent did not finish cleanly.
 var ErrAgentFailed = errors.New("agent run failed")
 
-// Run runs the loop until a promise or the cap. It returns ctx's error when
-// interrupted. On every way out after the sandbox was made ready, the
-// sandbox is stopped exactly once, within StopTimeout.
+// Run runs the loop until a promise, the cap or a breaker. It returns
+// ctx's error when interrupted. On every way out after the sandbox was
+// made ready, the sandbox is stopped exactly once, within StopTimeout.
 func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	if cfg.MaxIterations < 1 {
 		return out, errors.New("loop: max iterations must be at least 1")
 	}
-	if cfg.StopTimeout == 0 {
-		cfg.StopTimeout = 10 * time.Second
-	}
+	cfg = withDefaults(cfg)
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {
@@ -100,7 +121,11 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		}
 	}()
 
-	for i := 1; i <= cfg.MaxIterations; i++ {
+	var (
+		failures, limits, stalls int
+		lastPrint                = fingerprint(cfg.Spec.Project)
+	)
+	for i := 1; i <= cfg.MaxIterations; {
 		out.Iterations = i
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -116,46 +141,101 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 			}
 			ready = true
 		}
-		p, err := iterate(ctx, cfg, i)
+		r, err := iterate(ctx, cfg, i)
 		if errors.Is(err, sandbox.ErrNotFound) && ctx.Err() == nil {
 			// Removed or stopped behind our back: bring it back, run again.
 			fmt.Fprintf(cfg.Log, "ralph: sandbox %s is gone or stopped; bringing it back\n", cfg.Spec.Name)
 			if err := ensure(ctx, cfg); err != nil {
 				return out, err
 			}
-			p, err = iterate(ctx, cfg, i)
+			r, err = iterate(ctx, cfg, i)
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		if err != nil {
-			if !errors.Is(err, ErrAgentFailed) {
+		switch {
+		case err != nil && !errors.Is(err, ErrAgentFailed):
+			return out, err
+		case r.limited:
+			limits++
+			if cfg.NoWait {
+				return Outcome{Reason: Stopped, Text: "rate or usage limit reached (--no-wait): " + r.detail, Iterations: i}, nil
+			}
+			if err := waitLimit(ctx, cfg, r.resetAt, limits); err != nil {
 				return out, err
 			}
-			fmt.Fprintf(cfg.Log, "ralph: iteration %d: %v\n", i, err)
-			continue
+			continue // the wait is not an iteration
+		case err != nil:
+			failures++
+			if failures > cfg.MaxRetries {
+				return Outcome{Reason: Stopped, Text: fmt.Sprintf("circuit open: %d failed runs in a row; last: %v", failures, err), Iterations: i}, nil
+			}
+			wait := backoff(cfg.RetryBackoff, failures, time.Minute)
+			fmt.Fprintf(cfg.Log, "ralph: iteration %d: %v; retry %d of %d in %s\n", i, err, failures, cfg.MaxRetries, wait)
+			if err := sleep(ctx, wait); err != nil {
+				return out, err
+			}
+			continue // a retry is not an iteration
 		}
-		switch p.Kind {
+		failures, limits = 0, 0
+		switch r.promise.Kind {
 		case promise.Blocked:
-			return Outcome{Reason: Blocked, Text: p.Text, Iterations: i}, nil
+			return Outcome{Reason: Blocked, Text: r.promise.Text, Iterations: i}, nil
 		case promise.Decide:
-			return Outcome{Reason: Decide, Text: p.Text, Iterations: i}, nil
+			return Outcome{Reason: Decide, Text: r.promise.Text, Iterations: i}, nil
 		case promise.Complete:
 			open, err := openTasks(cfg)
 			if err != nil {
 				return out, err
 			}
-			if open > 0 {
-				fmt.Fprintf(cfg.Log, "ralph: COMPLETE not accepted: %d open task(s) left in %s (--trust-complete accepts it)\n", open, rel(cfg, cfg.TasksPath))
-				continue
+			if open == 0 {
+				return Outcome{Reason: Complete, Iterations: i}, nil
 			}
-			return Outcome{Reason: Complete, Iterations: i}, nil
+			fmt.Fprintf(cfg.Log, "ralph: COMPLETE not accepted: %d open task(s) left in %s (--trust-complete accepts it)\n", open, rel(cfg, cfg.TasksPath))
 		default:
-			fmt.Fprintf(cfg.Log, "ralph: iteration %d ended without a promise\n", i)
+			if !r.timedOut {
+				fmt.Fprintf(cfg.Log, "ralph: iteration %d ended without a promise\n", i)
+			}
 		}
+		print := fingerprint(cfg.Spec.Project)
+		if print == lastPrint {
+			stalls++
+		} else {
+			stalls = 0
+		}
+		lastPrint = print
+		if cfg.StallAfter > 0 && stalls >= cfg.StallAfter {
+			return Outcome{Reason: Stopped, Text: fmt.Sprintf("stalled: %d iterations in a row changed no file in the project", stalls), Iterations: i}, nil
+		}
+		i++
 	}
 	out.Reason = IterationCap
 	return out, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = 10 * time.Second
+	}
+	if cfg.IterationTimeout == 0 {
+		cfg.IterationTimeout = 60 * time.Minute
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 3
+	}
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = 2 * time.Second
+	}
+	if cfg.StallAfter == 0 {
+		cfg.StallAfter = 3
+	}
+	if cfg.LimitBackoff == 0 {
+		cfg.LimitBackoff = time.Minute
+	}
+	if cfg.MaxLimitWait == 0 {
+		cfg.MaxLimitWait = 6 * time.Hour
+	}
+	return cfg
 }
 
 // ensure creates or attaches to the sandbox.
@@ -173,12 +253,23 @@ func ensure(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// iterate runs the agent once and returns the promise of its final
-// message. A run that failed returns an error wrapping ErrAgentFailed.
-func iterate(ctx context.Context, cfg Config, i int) (promise.Promise, error) {
+// result is what one agent run gave the loop.
+type result struct {
+	promise  promise.Promise
+	limited  bool
+	resetAt  time.Time
+	timedOut bool
+	detail   string
+}
+
+// iterate runs the agent once. A run that failed returns an error
+// wrapping ErrAgentFailed; a rate-limited run returns limited (and the
+// error); a run killed by the iteration timeout counts as an iteration
+// without a promise.
+func iterate(ctx context.Context, cfg Config, i int) (result, error) {
 	body, err := os.ReadFile(cfg.PromptPath)
 	if err != nil {
-		return promise.Promise{}, fmt.Errorf("read prompt: %w", err)
+		return result{}, fmt.Errorf("read prompt: %w", err)
 	}
 	inv := cfg.Agent.Command(cfg.AgentBin, prompt(cfg, string(body), i), cfg.AgentArgs)
 	env := make(map[string]string, len(cfg.Env)+len(inv.Env))
@@ -202,29 +293,42 @@ func iterate(ctx context.Context, cfg Config, i int) (promise.Promise, error) {
 		cmd.Stdin = strings.NewReader(inv.Stdin)
 	}
 	start := time.Now()
-	code, err := cfg.Backend.Exec(ctx, cfg.Spec.Name, cmd)
+	ictx, cancel := context.WithTimeout(ctx, cfg.IterationTimeout)
+	defer cancel()
+	code, err := cfg.Backend.Exec(ictx, cfg.Spec.Name, cmd)
 	stream.Close()
+	took := time.Since(start).Round(100 * time.Millisecond)
+	if ctx.Err() != nil {
+		return result{}, ctx.Err()
+	}
+	if ictx.Err() != nil {
+		fmt.Fprintf(cfg.Log, "ralph: iteration %d timed out after %s; the agent was killed\n", i, cfg.IterationTimeout)
+		return result{timedOut: true}, nil
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return promise.Promise{}, ctx.Err()
-		}
-		return promise.Promise{}, fmt.Errorf("run agent: %w", err)
+		return result{}, fmt.Errorf("run agent: %w", err)
 	}
 	res := parser.Result()
-	took := time.Since(start).Round(100 * time.Millisecond)
+	if res.RateLimited {
+		d := res.Error
+		if d == "" {
+			d = "rate limited"
+		}
+		return result{limited: true, resetAt: res.ResetAt, detail: d}, fmt.Errorf("%w: %s", ErrAgentFailed, d)
+	}
 	switch {
 	case code != 0:
-		return promise.Promise{}, fmt.Errorf("%w: %s exited %d after %s%s", ErrAgentFailed, inv.Argv[0], code, took, detail(res, tail))
+		return result{}, fmt.Errorf("%w: %s exited %d after %s%s", ErrAgentFailed, inv.Argv[0], code, took, detail(res, tail))
 	case !res.Terminal:
-		return promise.Promise{}, fmt.Errorf("%w: output ended without its final event after %s%s", ErrAgentFailed, took, detail(res, tail))
+		return result{}, fmt.Errorf("%w: output ended without its final event after %s%s", ErrAgentFailed, took, detail(res, tail))
 	case res.Failed:
-		return promise.Promise{}, fmt.Errorf("%w: %s", ErrAgentFailed, res.Error)
+		return result{}, fmt.Errorf("%w: %s", ErrAgentFailed, res.Error)
 	}
 	fmt.Fprintf(cfg.Log, "ralph: iteration %d finished in %s%s\n", i, took, usage(res.Usage))
 	if s := summary(res.Final); s != "" {
 		fmt.Fprintf(cfg.Log, "  %s\n", s)
 	}
-	return promise.Parse(res.Final), nil
+	return result{promise: promise.Parse(res.Final)}, nil
 }
 
 // prompt is the prompt file followed by where this iteration stands.

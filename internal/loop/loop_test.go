@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -43,6 +44,9 @@ func config(t *testing.T, b sandbox.Backend, tasksBody string) Config {
 		Backend:       b,
 		Spec:          sandbox.Spec{Name: "ralph-claude-x-00000000", Project: dir},
 		Log:           io.Discard,
+		RetryBackoff:  time.Millisecond,
+		LimitBackoff:  time.Millisecond,
+		StallAfter:    -1,
 	}
 	if tasksBody != "" {
 		cfg.TasksPath = filepath.Join(dir, "tasks.md")
@@ -77,8 +81,11 @@ func TestOutcomes(t *testing.T) {
 		{"open tasks refuse complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "- [ ] a\n", false, Outcome{Reason: IterationCap, Iterations: 5}},
 		{"trust complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "- [ ] a\n", true, Outcome{Reason: Complete, Iterations: 1}},
 		{"done tasks accept complete", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}}, nil, "- [x] a\n", false, Outcome{Reason: Complete, Iterations: 1}},
-		{"nonzero exit ignores promise", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}, {Final: "<promise>BLOCKED:x</promise>"}}, []int{1}, "", false, Outcome{Reason: Blocked, Text: "x", Iterations: 2}},
-		{"failed result ignores promise", []agenttest.Script{{Narration: []string{"<promise>COMPLETE</promise>"}, Fail: "rate limited"}, {Final: "<promise>DECIDE:q</promise>"}}, nil, "", false, Outcome{Reason: Decide, Text: "q", Iterations: 2}},
+		{"nonzero exit ignores promise", []agenttest.Script{{Final: "<promise>COMPLETE</promise>"}, {Final: "<promise>BLOCKED:x</promise>"}}, []int{1}, "", false, Outcome{Reason: Blocked, Text: "x", Iterations: 1}},
+		{"failed result ignores promise", []agenttest.Script{{Narration: []string{"<promise>COMPLETE</promise>"}, Fail: "server error"}, {Final: "<promise>DECIDE:q</promise>"}}, nil, "", false, Outcome{Reason: Decide, Text: "q", Iterations: 1}},
+		{"circuit opens", []agenttest.Script{{Fail: "server error"}}, nil, "", false, Outcome{Reason: Stopped, Text: "circuit open: 4 failed runs in a row; last: agent run failed: server error", Iterations: 1}},
+		{"retries do not count", []agenttest.Script{none, {Fail: "e"}, {Fail: "e"}, {Fail: "e"}, none, {Final: "<promise>COMPLETE</promise>"}}, nil, "", false, Outcome{Reason: Complete, Iterations: 3}},
+		{"rate limit waits, not an iteration", []agenttest.Script{{Limited: true}, {Limited: true}, {Limited: true}, {Limited: true}, {Limited: true}, {Final: "<promise>COMPLETE</promise>"}}, nil, "", false, Outcome{Reason: Complete, Iterations: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +181,7 @@ func BenchmarkIteration(b *testing.B) {
 	prompt := filepath.Join(dir, "PROMPT.md")
 	os.WriteFile(prompt, []byte("do one task"), 0o644)
 	cfg := Config{Agent: mustAgent(b), PromptPath: prompt, MaxIterations: b.N, Backend: fake,
-		Spec: sandbox.Spec{Name: "n", Project: dir}, Log: io.Discard}
+		Spec: sandbox.Spec{Name: "n", Project: dir}, Log: io.Discard, StallAfter: -1}
 	b.ResetTimer()
 	if _, err := Run(context.Background(), cfg); err != nil {
 		b.Fatal(err)
@@ -184,3 +191,74 @@ func BenchmarkIteration(b *testing.B) {
 type sliceWriter struct{ b []byte }
 
 func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+func TestStall(t *testing.T) {
+	fake := scripted([]agenttest.Script{{Final: "did nothing"}})
+	cfg := config(t, fake, "")
+	cfg.StallAfter = 3
+	cfg.MaxIterations = 10
+	got, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != Stopped || got.Iterations != 3 || !strings.Contains(got.Text, "stalled: 3 iterations") {
+		t.Errorf("outcome %+v", got)
+	}
+	// An agent that writes a file every time never stalls.
+	n := 0
+	writer := &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		n++
+		os.WriteFile(filepath.Join(cfg.Spec.Project, "out.txt"), []byte(strings.Repeat("x", n)), 0o644)
+		agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "wrote"})
+		return 0
+	}}
+	cfg.Backend = writer
+	got, _ = Run(context.Background(), cfg)
+	if got.Reason != IterationCap {
+		t.Errorf("a working agent stopped: %+v", got)
+	}
+}
+
+func TestNoWait(t *testing.T) {
+	fake := scripted([]agenttest.Script{{Limited: true}})
+	cfg := config(t, fake, "")
+	cfg.NoWait = true
+	got, _ := Run(context.Background(), cfg)
+	if got.Reason != Stopped || !strings.Contains(got.Text, "--no-wait") {
+		t.Errorf("outcome %+v", got)
+	}
+}
+
+func TestLimitWaitsUntilReset(t *testing.T) {
+	reset := time.Now().Add(1500 * time.Millisecond)
+	fake := scripted([]agenttest.Script{{Limited: true, ResetAt: reset}, {Final: "<promise>COMPLETE</promise>"}})
+	cfg := config(t, fake, "")
+	cfg.LimitBackoff = time.Hour // must not be used: the agent gave a reset time
+	start := time.Now()
+	got, err := Run(context.Background(), cfg)
+	if err != nil || got.Reason != Complete {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if waited := time.Since(start); waited < time.Second || waited > 10*time.Second {
+		t.Errorf("waited %s for a reset 1.5s ahead", waited)
+	}
+}
+
+func TestIterationTimeout(t *testing.T) {
+	n := 0
+	fake := &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		n++
+		if n == 1 {
+			<-ctx.Done() // hangs until killed
+			return -1
+		}
+		agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "<promise>COMPLETE</promise>"})
+		return 0
+	}}
+	cfg := config(t, fake, "")
+	cfg.IterationTimeout = 100 * time.Millisecond
+	got, err := Run(context.Background(), cfg)
+	if err != nil || got.Reason != Complete || got.Iterations != 2 {
+		t.Errorf("%+v %v", got, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Script is what one fake run says and does.
@@ -22,6 +23,10 @@ type Script struct {
 	Fail string
 	// NoTerminal cuts the stream before its terminal event.
 	NoTerminal bool
+	// Limited makes the run end on the agent's own rate-limit events;
+	// ResetAt, when set, is the reset time the agent reports (claude only).
+	Limited bool
+	ResetAt time.Time
 }
 
 // Agents lists the formats Emit knows.
@@ -96,8 +101,17 @@ func (e *emitter) claude(s Script) {
 	if s.NoTerminal {
 		return
 	}
+	if s.Limited {
+		info := m{"status": "rejected", "rateLimitType": "five_hour", "overageStatus": "rejected", "isUsingOverage": false}
+		if !s.ResetAt.IsZero() {
+			info["resetsAt"] = s.ResetAt.Unix()
+		}
+		e.line(m{"type": "rate_limit_event", "rate_limit_info": info, "session_id": sid})
+		e.line(m{"type": "result", "subtype": "success", "is_error": true, "api_error_status": 429, "result": "You've hit your limit · resets 3pm (UTC)", "session_id": sid, "total_cost_usd": 0, "usage": m{"input_tokens": 0, "output_tokens": 0}})
+		return
+	}
 	if s.Fail != "" {
-		e.line(m{"type": "result", "subtype": "success", "is_error": true, "api_error_status": 429, "result": s.Fail, "session_id": sid, "total_cost_usd": 0, "usage": m{"input_tokens": 0, "output_tokens": 0}})
+		e.line(m{"type": "result", "subtype": "success", "is_error": true, "api_error_status": 500, "result": s.Fail, "session_id": sid, "total_cost_usd": 0, "usage": m{"input_tokens": 0, "output_tokens": 0}})
 		return
 	}
 	asst(m{"type": "text", "text": s.Final})
@@ -123,6 +137,12 @@ func (e *emitter) codex(s Script) {
 	if s.NoTerminal {
 		return
 	}
+	if s.Limited {
+		msg := "You've hit your usage limit. Upgrade to Pro or try again at Sep 19th, 2026 7:10 AM."
+		e.line(m{"type": "error", "message": msg})
+		e.line(m{"type": "turn.failed", "error": m{"message": msg}})
+		return
+	}
 	if s.Fail != "" {
 		e.line(m{"type": "error", "message": s.Fail})
 		e.line(m{"type": "turn.failed", "error": m{"message": s.Fail}})
@@ -144,6 +164,10 @@ func (e *emitter) gemini(s Script) {
 		e.line(m{"type": "tool_result", "timestamp": ts, "tool_id": id, "status": "success", "output": out})
 	}
 	if s.NoTerminal {
+		return
+	}
+	if s.Limited {
+		e.line(m{"type": "result", "timestamp": ts, "status": "error", "error": m{"type": "unknown", "message": "[API Error: You have exhausted your daily quota on this model.]"}})
 		return
 	}
 	if s.Fail != "" {
@@ -173,7 +197,7 @@ func (e *emitter) cursor(s Script) {
 		e.line(m{"type": "tool_call", "subtype": "started", "call_id": id, "tool_call": m{"shellToolCall": m{"args": m{"command": "cat PROMPT.md"}}}, "session_id": sid})
 		e.line(m{"type": "tool_call", "subtype": "completed", "call_id": id, "tool_call": m{"shellToolCall": m{"args": m{"command": "cat PROMPT.md"}, "result": m{"success": m{"stdout": out, "exitCode": 0}}}}, "session_id": sid})
 	}
-	if s.NoTerminal || s.Fail != "" {
+	if s.NoTerminal || s.Fail != "" || s.Limited {
 		return // cursor reports errors on stderr and ends without a result
 	}
 	asst(s.Final)
@@ -198,8 +222,12 @@ func (e *emitter) opencode(s Script) {
 	if s.NoTerminal {
 		return
 	}
+	if s.Limited {
+		e.line(m{"type": "error", "timestamp": 1786440000200, "sessionID": sid, "error": m{"type": "provider.rate-limit", "message": "Error 429: rate limited, resets in 1d 5h", "status": 429}})
+		return
+	}
 	if s.Fail != "" {
-		e.line(m{"type": "error", "timestamp": 1786440000200, "sessionID": sid, "error": m{"name": "APIError", "data": m{"message": s.Fail, "statusCode": 429, "isRetryable": false}}})
+		e.line(m{"type": "error", "timestamp": 1786440000200, "sessionID": sid, "error": m{"name": "APIError", "data": m{"message": s.Fail, "statusCode": 500, "isRetryable": false}}})
 		return
 	}
 	part("step_start", m{"type": "step-start"})
@@ -226,8 +254,13 @@ func (e *emitter) copilot(s Script) {
 	result := func(code int) {
 		e.line(m{"type": "result", "timestamp": "2026-08-20T10:00:04.400Z", "sessionId": "7d3b0c52", "exitCode": code, "usage": m{"premiumRequests": 1}})
 	}
+	if s.Limited {
+		ev("session.error", m{"errorType": "rate_limit", "message": "Sorry, you've hit a rate limit. Please try again in 2 hours.", "statusCode": 429})
+		result(1)
+		return
+	}
 	if s.Fail != "" {
-		ev("session.error", m{"errorType": "rate_limit", "message": s.Fail, "statusCode": 429})
+		ev("session.error", m{"errorType": "server", "message": s.Fail, "statusCode": 500})
 		result(1)
 		return
 	}

@@ -20,7 +20,8 @@ import (
 // gemini, copilot, cursor-agent, opencode; any other name writes plain
 // text), reads the prompt from stdin (or copilot's -p argument), and plays
 // one step of FAKE_PLAN per invocation, counting invocations in
-// .fake-agent-n in its working directory. Steps, comma-separated:
+// .fake-agent-n in its working directory (in $FAKE_STATE_DIR when set, to
+// leave the workspace untouched). Steps, comma-separated:
 //
 //	none          narration, the prompt echoed in a tool result, no promise
 //	complete      final message ends with <promise>COMPLETE</promise>
@@ -30,6 +31,8 @@ import (
 //	tick          marks the first open task of .ralph/tasks.md done
 //	fail          terminal error event, exit 1
 //	crash         stream cut before its terminal event, exit 0
+//	limit[:S]     the agent's own rate-limit events (reset in S seconds), exit 1
+//	limitprose    "rate limit" only in a tool result; a normal run
 //	exit:N        exits N after a normal stream
 //	sleep:S       sleeps S seconds first (then as none)
 //	write:FILE    writes FILE in the working directory (then as none)
@@ -53,11 +56,15 @@ func FakeMain() int {
 		b, _ := io.ReadAll(os.Stdin)
 		prompt = string(b)
 	}
+	counter := ".fake-agent-n"
+	if d := os.Getenv("FAKE_STATE_DIR"); d != "" {
+		counter = filepath.Join(d, "fake-agent-n") // outside the workspace
+	}
 	n := 0
-	if b, err := os.ReadFile(".fake-agent-n"); err == nil {
+	if b, err := os.ReadFile(counter); err == nil {
 		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 	}
-	os.WriteFile(".fake-agent-n", []byte(strconv.Itoa(n+1)), 0o644)
+	os.WriteFile(counter, []byte(strconv.Itoa(n+1)), 0o644)
 	if os.Getenv("FAKE_RECORD") == "1" {
 		var names []string
 		for _, kv := range os.Environ() {
@@ -97,6 +104,13 @@ func FakeMain() int {
 		fmt.Fprintln(os.Stderr, "Error: API Error: 500")
 	case "crash":
 		s.NoTerminal = true
+	case "limit":
+		s.Limited, code = true, 1
+		if sec, err := strconv.Atoi(arg); err == nil {
+			s.ResetAt = time.Now().Add(time.Duration(sec) * time.Second)
+		}
+	case "limitprose":
+		s.ToolOutputs = append(s.ToolOutputs, "Error: rate limit exceeded, usage limit reached (429)")
 	case "exit":
 		code, _ = strconv.Atoi(arg)
 	case "sleep":
