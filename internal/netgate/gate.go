@@ -185,19 +185,26 @@ func (g *Gate) refuse(c net.Conn, e Entry, r refusal) {
 		r.status, http.StatusText(r.status), len(body), body)
 }
 
-// decide checks the policy and picks the address to dial.
-func (g *Gate) decide(ctx context.Context, hostStr string, port int) (policy.Host, netip.AddrPort, string, *refusal) {
+// allowed checks the policy for host:port.
+func (g *Gate) allowed(hostStr string, port int) (policy.Host, *policy.Policy, string, *refusal) {
 	h, err := policy.ParseHost(hostStr)
 	if err != nil {
-		return h, netip.AddrPort{}, "", &refusal{http.StatusBadRequest, err.Error()}
+		return h, nil, "", &refusal{http.StatusBadRequest, err.Error()}
 	}
 	p := g.Policy()
 	d := p.Decide(h, port)
 	if !d.Allowed {
-		return h, netip.AddrPort{}, "", &refusal{http.StatusForbidden, d.Reason()}
+		return h, p, "", &refusal{http.StatusForbidden, d.Reason()}
 	}
+	return h, p, d.Reason(), nil
+}
+
+// resolve picks the address to dial for an allowed host: the literal
+// itself, or the first resolved address that is not special (unless an
+// IP rule allows it).
+func (g *Gate) resolve(ctx context.Context, h policy.Host, p *policy.Policy, port int) (netip.AddrPort, *refusal) {
 	if h.IP.IsValid() {
-		return h, netip.AddrPortFrom(h.IP, uint16(port)), d.Reason(), nil
+		return netip.AddrPortFrom(h.IP, uint16(port)), nil
 	}
 	res := g.Resolver
 	if res == nil {
@@ -207,16 +214,26 @@ func (g *Gate) decide(ctx context.Context, hostStr string, port int) (policy.Hos
 	defer cancel()
 	addrs, err := res.LookupNetIP(rctx, "ip", h.Name)
 	if err != nil || len(addrs) == 0 {
-		return h, netip.AddrPort{}, "", &refusal{http.StatusBadGateway, fmt.Sprintf("cannot resolve %s", h.Name)}
+		return netip.AddrPort{}, &refusal{http.StatusBadGateway, fmt.Sprintf("cannot resolve %s", h.Name)}
 	}
 	for _, a := range addrs {
 		a = a.Unmap().WithZone("")
 		if !Special(a) || p.AllowsAddr(a, port) || (g.testAllow != nil && g.testAllow(netip.AddrPortFrom(a, uint16(port)))) {
-			return h, netip.AddrPortFrom(a, uint16(port)), d.Reason(), nil
+			return netip.AddrPortFrom(a, uint16(port)), nil
 		}
 	}
-	return h, netip.AddrPort{}, "", &refusal{http.StatusForbidden,
+	return netip.AddrPort{}, &refusal{http.StatusForbidden,
 		fmt.Sprintf("%s resolves only to loopback, private, link-local or metadata addresses (%v); allow one with an IP rule", h.Name, addrs[0])}
+}
+
+// decide checks the policy and picks the address to dial.
+func (g *Gate) decide(ctx context.Context, hostStr string, port int) (policy.Host, netip.AddrPort, string, *refusal) {
+	h, p, rule, r := g.allowed(hostStr, port)
+	if r != nil {
+		return h, netip.AddrPort{}, "", r
+	}
+	a, r := g.resolve(ctx, h, p, port)
+	return h, a, rule, r
 }
 
 func dial(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
@@ -233,22 +250,16 @@ func (g *Gate) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, req *ht
 		g.refuse(c, e, refusal{http.StatusBadRequest, "CONNECT needs host:port"})
 		return
 	}
-	h, addr, rule, r := g.decide(ctx, hostStr, port)
+	h, p, rule, r := g.allowed(hostStr, port)
 	e.Host = h.String()
 	if r != nil {
 		g.refuse(c, e, *r)
 		return
 	}
-	e.Addr = addr.String()
-	up, err := dial(ctx, addr)
-	if err != nil {
-		g.refuse(c, e, refusal{http.StatusBadGateway, "dial " + addr.String() + ": " + err.Error()})
-		return
-	}
-	defer up.Close()
+	// The tunnel is accepted on the policy alone, so the TLS name is
+	// checked before anything leaves: a spoofed SNI never reaches the
+	// network, not even as a DNS query.
 	io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-	// A tunnel that starts with TLS must name the CONNECT host in its
-	// SNI; port 443 must carry TLS. Other ports may carry anything.
 	var first []byte
 	if port == 443 || startsWithTLS(c, br) {
 		sni, hello, err := readClientHello(ctx, c, br)
@@ -264,6 +275,20 @@ func (g *Gate) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, req *ht
 		}
 		first = hello
 	}
+	addr, r := g.resolve(ctx, h, p, port)
+	if r != nil {
+		e.Decision, e.Rule = "deny", r.msg
+		g.log(e)
+		return
+	}
+	e.Addr = addr.String()
+	up, err := dial(ctx, addr)
+	if err != nil {
+		e.Decision, e.Rule = "deny", "dial "+addr.String()+": "+err.Error()
+		g.log(e)
+		return
+	}
+	defer up.Close()
 	e.Decision, e.Rule = "allow", rule
 	g.log(e)
 	if len(first) > 0 {

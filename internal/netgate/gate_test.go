@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 )
@@ -249,19 +250,34 @@ func TestSNISpoofing(t *testing.T) {
 func TestIPLiteralsAndPrivateRanges(t *testing.T) {
 	e := newEnv(t, rules(t, "allow **"))
 	p := port(e.plain)
+	// Literals are refused on the policy, before any tunnel opens.
 	for _, target := range []string{
 		"127.0.0.1:" + p, "2130706433:" + p, "0x7f.1:" + p, "0177.0.0.1:" + p, "127.1:" + p,
-		"[::1]:" + p, "[::ffff:127.0.0.1]:" + p, "169.254.169.254:80", "[fd00:ec2::254]:80",
-		"10.0.0.1:80", "rebind.test:9", "private.test:80", "metadata.test:80",
+		"[::1]:" + p, "[::ffff:127.0.0.1]:" + p, "169.254.169.254:80", "[fd00:ec2::254]:80", "10.0.0.1:80",
 	} {
 		resp, _ := raw(t, e, "CONNECT "+target+" HTTP/1.1\r\n\r\n")
 		if !strings.HasPrefix(resp.String(), "HTTP/1.1 403") && !strings.HasPrefix(resp.String(), "HTTP/1.1 400") {
 			t.Errorf("CONNECT %s: %q", target, resp)
 		}
 	}
-	resp, _ := raw(t, e, "CONNECT rebind.test:9 HTTP/1.1\r\n\r\n")
-	if !strings.Contains(resp.String(), "resolves only to loopback") {
-		t.Errorf("rebinding refusal: %q", resp)
+	// Allowed names that resolve to special addresses: the tunnel opens on
+	// the policy, then closes without carrying a byte.
+	for _, target := range []string{"rebind.test:9", "private.test:80", "metadata.test:80"} {
+		resp, c := raw(t, e, "CONNECT "+target+" HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rest, _ := io.ReadAll(c)
+		if got := resp.String() + string(rest); got != "HTTP/1.1 200 Connection established\r\n\r\n" {
+			t.Errorf("CONNECT %s carried: %q", target, got)
+		}
+	}
+	found := 0
+	for _, en := range e.log.entries(t) {
+		if en.Decision == "deny" && strings.Contains(en.Rule, "resolves only to loopback, private, link-local or metadata") {
+			found++
+		}
+	}
+	if found != 3 {
+		t.Errorf("%d rebinding refusals logged, want 3: %+v", found, e.log.entries(t))
 	}
 	// An explicit IP rule is the way to reach a private address.
 	e.policy.Store(rules(t, "allow 10.0.0.7:80"))
