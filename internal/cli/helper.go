@@ -3,6 +3,10 @@ package cli
 import (
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +36,35 @@ func newHelper() *cobra.Command {
 	}
 	fwd.Flags().StringVar(&listen, "listen", "127.0.0.1:3128", "loopback address for HTTP_PROXY")
 	fwd.Flags().StringVar(&socket, "socket", "/.ralph/gate.sock", "the gate's Unix socket")
-	cmd.AddCommand(fwd)
+	execCmd := &cobra.Command{
+		Use:   "exec PIDFILE -- ARGV...",
+		Short: "record this process group in PIDFILE, then become ARGV",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			syscall.Setpgid(0, 0)
+			os.WriteFile(args[0], []byte(strconv.Itoa(os.Getpid())), 0o600)
+			path, err := exec.LookPath(args[1])
+			if err != nil {
+				return &quietExit{code: 127}
+			}
+			return syscall.Exec(path, args[1:], os.Environ())
+		},
+	}
+	killCmd := &cobra.Command{
+		Use:   "kill PIDFILE",
+		Short: "kill the process group recorded in PIDFILE",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return nil
+			}
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(-pid, syscall.SIGKILL)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(fwd, execCmd, killCmd)
 	return cmd
 }

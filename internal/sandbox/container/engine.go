@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -31,6 +32,9 @@ type Engine struct {
 	bin     string // docker or podman
 	runtime string // OCI runtime for --runtime; empty for the default
 	home    string // the user's home directory, never shared
+
+	mu    sync.Mutex
+	gated map[string]bool // sandboxes known to have the gate mount
 }
 
 var _ sandbox.Backend = (*Engine)(nil)
@@ -52,7 +56,7 @@ func GVisor(runtime string) *Engine {
 
 func newEngine(name, bin, runtime string) *Engine {
 	home, _ := os.UserHomeDir()
-	return &Engine{name: name, bin: bin, runtime: runtime, home: home}
+	return &Engine{name: name, bin: bin, runtime: runtime, home: home, gated: map[string]bool{}}
 }
 
 func (e *Engine) Name() string { return e.name }

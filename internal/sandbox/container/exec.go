@@ -35,7 +35,12 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		env = append(env, k+"="+cmd.Env[k])
 	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
-	args = append(args, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
+	if e.isGated(name) {
+		// ralph's own helper: no shell needed in the image.
+		args = append(args, name, GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
+	} else {
+		args = append(args, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
+	}
 	args = append(args, cmd.Argv...)
 	err := proc.Run(ctx, proc.Cmd{
 		Argv: append([]string{e.bin}, args...), Env: env,
@@ -64,5 +69,17 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 func (e *Engine) killExec(ctx context.Context, name, id string) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if e.isGated(name) {
+		e.run(kctx, "exec", name, GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id))
+		return
+	}
 	e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)
+}
+
+// isGated reports whether Ensure made or found name with the gate mount
+// (and so with ralph's helper inside).
+func (e *Engine) isGated(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gated[name]
 }

@@ -81,6 +81,9 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	e.mu.Lock()
+	e.gated[spec.Name] = spec.GateDir != ""
+	e.mu.Unlock()
 	switch {
 	case st.exists && !st.ours:
 		return false, fmt.Errorf("%w: a container named %s exists and was not made by ralph; rename or remove it", sandbox.ErrRefused, spec.Name)
