@@ -10,3 +10,8 @@ export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1
 go vet ./...
 go test -count=1 -timeout 20m ./... "$@"
+
+# The attack battery on every real backend, as users run it (the Go tests
+# above run it too and check each row; this prints the table in the log).
+CGO_ENABLED=0 go build -o /tmp/ralph-ci ./cmd/ralph
+/tmp/ralph-ci selftest --sandbox all

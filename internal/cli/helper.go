@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/selftest"
 )
 
 // newHelper is the part of ralph that runs inside a sandbox: the same
@@ -65,6 +67,26 @@ func newHelper() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(fwd, execCmd, killCmd)
+	probe := &cobra.Command{
+		Use:   "probe CONFIG",
+		Short: "run the selftest's attack battery here and print the results as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cfg selftest.ProbeConfig
+			if err := json.Unmarshal([]byte(args[0]), &cfg); err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			selftest.Probe(cfg, func(r selftest.Result) { enc.Encode(r) })
+			return nil
+		},
+	}
+	attack := &cobra.Command{
+		Use:   "attack KIND [ARG]",
+		Short: "one attack of the battery, in a child process",
+		Args:  cobra.MinimumNArgs(1),
+		RunE:  func(cmd *cobra.Command, args []string) error { return selftest.Attack(args) },
+	}
+	cmd.AddCommand(fwd, execCmd, killCmd, probe, attack)
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -145,3 +146,11 @@ func (e *Engine) HasImage(ctx context.Context, image string) bool {
 	_, err := e.run(ctx, "image", "inspect", "--format", "{{.Id}}", image)
 	return err == nil
 }
+
+// Import makes an image named tag from a root filesystem tarball.
+func (e *Engine) Import(ctx context.Context, tag string, rootfs io.Reader) error {
+	return proc.Run(ctx, proc.Cmd{Argv: []string{e.bin, "import", "-", tag}, Stdin: rootfs, Stdout: io.Discard})
+}
+
+// Bin is the engine's CLI (docker or podman).
+func (e *Engine) Bin() string { return e.bin }

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+	"github.com/ralphloop/ralph/internal/selftest"
+)
+
+func runSelftest(t *testing.T, ralph string, args ...string) ([]selftest.Report, int, string) {
+	t.Helper()
+	cmd := exec.Command(ralph, append([]string{"selftest", "--json"}, args...)...)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Run()
+	var reps []selftest.Report
+	if err := json.Unmarshal(out.Bytes(), &reps); err != nil {
+		t.Fatalf("selftest %v: %v\nstdout %s\nstderr %s", args, err, out.String(), errb.String())
+	}
+	return reps, cmd.ProcessState.ExitCode(), errb.String()
+}
+
+// TestSelftestHolds runs the attack battery in every real backend: every
+// property must hold.
+func TestSelftestHolds(t *testing.T) {
+	for _, b := range []string{"docker", "gvisor", "podman"} {
+		if err := map[string]func() error{
+			"docker": func() error { return container.Docker().Available(t.Context()) },
+			"gvisor": func() error { return container.GVisor("").Available(t.Context()) },
+			"podman": func() error { return container.Podman().Available(t.Context()) },
+		}[b](); err != nil {
+			sandboxtest.Require(t, b, err)
+		}
+	}
+	ralph, _ := build(t)
+	reps, code, stderr := runSelftest(t, ralph, "--sandbox", "all")
+	if code != 0 || len(reps) != 3 {
+		t.Errorf("exit %d, %d reports:\n%s", code, len(reps), stderr)
+	}
+	for _, rep := range reps {
+		if len(rep.Results) != 14 {
+			t.Errorf("%s: %d rows, want 14", rep.Backend, len(rep.Results))
+		}
+		for _, r := range rep.Results {
+			if r.Status != selftest.Held {
+				t.Errorf("%s: %d %s: %s: %s", rep.Backend, r.ID, r.Property, r.Status, r.Detail)
+			}
+		}
+	}
+}
+
+// TestSelftestCanFail runs the same battery on the host, unsandboxed:
+// every attack the host allows must be reported, so no probe is one that
+// cannot fail.
+func TestSelftestCanFail(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the host battery's expectations are written for root (CI runs as root)")
+	}
+	ralph, _ := build(t)
+	reps, code, stderr := runSelftest(t, ralph, "--sandbox", "host", "--dangerously-run-on-host")
+	if code != 1 || len(reps) != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, stderr)
+	}
+	for _, r := range reps[0].Results {
+		if r.Status != selftest.Failed {
+			t.Errorf("on the host, %d %s %s: the probe did not detect the breach (%s)", r.ID, r.Property, r.Status, r.Tried)
+		}
+	}
+	if len(reps[0].Results) != 14 {
+		t.Errorf("%d rows, want 14", len(reps[0].Results))
+	}
+}

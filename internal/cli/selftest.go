@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/host"
+	"github.com/ralphloop/ralph/internal/selftest"
+)
+
+func newSelftest(io IO) *cobra.Command {
+	var which, image, memory string
+	var pids int
+	var asJSON, onHost bool
+	cmd := &cobra.Command{
+		Use:   "selftest",
+		Short: "Prove the sandbox holds: run an attack battery inside it and print what held",
+		Long: `selftest starts a sandbox exactly as a loop would (same hardening, same
+network gate, same policy), runs a battery of attacks inside it with ralph
+itself as the attacker, and prints a table: each property, what was tried,
+and whether it held. Before the run it plants canaries where an agent would
+look (an SSH key, cloud credentials, a .env beside the project, a secret
+variable) and starts host listeners the sandbox must not reach; after the
+run it checks that no canary leaked and nothing outside the workspace
+changed.
+
+--sandbox all proves every usable backend. --sandbox host
+--dangerously-run-on-host runs the same battery unsandboxed: there the
+attacks succeed and the rows say FAILED, which shows the probes can fail.
+Exit 0 only when every applicable property held.`,
+		Example: "  ralph selftest\n  ralph selftest --sandbox all --json\n  ralph selftest --sandbox host --dangerously-run-on-host",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			var backends []sandbox.Backend
+			switch which {
+			case "host":
+				if !onHost {
+					return usageErr("--sandbox host runs the attacks on this machine with no isolation; pass --dangerously-run-on-host as well if you mean it")
+				}
+				backends = []sandbox.Backend{host.New()}
+			case "all":
+				for _, b := range isolating() {
+					if b.Available(ctx) == nil {
+						backends = append(backends, b)
+					}
+				}
+				if len(backends) == 0 {
+					return fmt.Errorf("%w: no isolating backend is usable (ralph doctor)", sandbox.ErrUnavailable)
+				}
+			default:
+				o := &runOptions{sandboxName: which}
+				b, _, err := o.backend(ctx)
+				if err != nil {
+					return err
+				}
+				backends = []sandbox.Backend{b}
+			}
+			var reports []selftest.Report
+			allOK := true
+			for _, b := range backends {
+				t, err := selftestTarget(ctx, b, image, memory, pids)
+				if err != nil {
+					return err
+				}
+				rep, err := selftest.Run(ctx, t, io.Err)
+				if err != nil {
+					return err
+				}
+				reports = append(reports, rep)
+				allOK = allOK && rep.OK
+				if !asJSON {
+					printSelftest(io, rep)
+				}
+			}
+			if asJSON {
+				enc := json.NewEncoder(io.Out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(reports); err != nil {
+					return err
+				}
+			}
+			if !allOK {
+				return &quietExit{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&which, "sandbox", "auto", "backend to prove: auto, gvisor, docker, podman, all, host")
+	cmd.Flags().StringVar(&image, "image", "", "image to run in (default: a tool-less image ralph makes, "+selftest.ScratchImage+")")
+	cmd.Flags().StringVar(&memory, "memory", container.DefaultMemory, "memory cap, as for a loop")
+	cmd.Flags().IntVar(&pids, "pids-limit", container.DefaultPids, "process cap, as for a loop")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	cmd.Flags().BoolVar(&onHost, "dangerously-run-on-host", false, "with --sandbox host: attack this machine for real")
+	return cmd
+}
+
+// selftestTarget sets a backend up as a loop would.
+func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string, pids int) (selftest.Target, error) {
+	claude, _ := agent.Lookup("claude", "")
+	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, AllowedName: claude.Hosts[0],
+		PolicyDir: policyfile.Default().Dir, StateDir: stateDir("")}
+	e, ok := b.(*container.Engine)
+	if !ok {
+		return t, nil
+	}
+	if image == "" {
+		image = selftest.ScratchImage
+		if !e.HasImage(ctx, image) {
+			if err := e.Import(ctx, image, selftest.ScratchRootfs()); err != nil {
+				return t, fmt.Errorf("selftest: make %s: %w", image, err)
+			}
+		}
+	}
+	t.Image = image
+	defaults := policyfile.AgentRules("claude", claude.Hosts)
+	t.Gate = func(ctx context.Context, name string) (string, func(), error) {
+		g, err := startGate(ctx, name, defaults)
+		if err != nil {
+			return "", nil, err
+		}
+		return g.Mount, func() { g.Close() }, nil
+	}
+	t.AllowRebind = func(name, h string) (func(), error) {
+		store := policyfile.Default()
+		if _, err := store.Add(name, policy.Allow, []string{h}); err != nil {
+			return nil, err
+		}
+		return func() {
+			store.Remove(name, []string{h})
+			if p, err := store.Path(name); err == nil {
+				if rules, _ := store.Rules(name); len(rules) == 0 {
+					os.Remove(p)
+				}
+			}
+		}, nil
+	}
+	return t, nil
+}
+
+func printSelftest(io IO, rep selftest.Report) {
+	fmt.Fprintf(io.Out, "\n%s (%s)\n", rep.Backend, rep.Boundary)
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tPROPERTY\tRESULT\tWHAT WAS TRIED")
+	for _, r := range rep.Results {
+		tried := r.Tried
+		if len(tried) > 90 {
+			tried = tried[:87] + "..."
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.ID, r.Property, r.Status, tried)
+		if r.Detail != "" {
+			fmt.Fprintf(tw, "\t\t\t  %s\n", strings.ReplaceAll(r.Detail, "\n", " "))
+		}
+	}
+	tw.Flush()
+	if rep.OK {
+		fmt.Fprintln(io.Out, "every property held")
+	} else {
+		fmt.Fprintln(io.Out, "some properties FAILED")
+	}
+}

@@ -1,0 +1,121 @@
+package selftest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func tlsClient(c net.Conn, sni string) *tls.Conn {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return tls.Client(c, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+}
+
+// helper runs one attack in a child process of the probe.
+func helper(ctx context.Context, bin string, args ...string) (string, error) {
+	if bin == "" {
+		return "", errNoHelper
+	}
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, append([]string{"sandbox-helper", "attack"}, args...)...)
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Attack is the child side of an attack; it prints "done" when the attack
+// went through entirely.
+func Attack(args []string) error {
+	if len(args) < 1 {
+		return errors.New("attack: what?")
+	}
+	switch args[0] {
+	case "threads":
+		n, _ := strconv.Atoi(args[1])
+		var wg sync.WaitGroup
+		release := make(chan struct{})
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runtime.LockOSThread()
+				<-release
+			}()
+		}
+		time.Sleep(2 * time.Second) // let the runtime start every thread
+		close(release)
+		wg.Wait()
+		fmt.Println("done")
+	case "alloc":
+		total, _ := strconv.ParseInt(args[1], 10, 64)
+		var keep [][]byte
+		for got := int64(0); got < total; got += 64 << 20 {
+			b := make([]byte, 64<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			keep = append(keep, b)
+		}
+		runtime.KeepAlive(keep)
+		fmt.Println("done")
+	case "unshare":
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			return err
+		}
+		fmt.Println("done")
+	case "ptrace":
+		runtime.LockOSThread()
+		pid, _ := strconv.Atoi(args[1])
+		if err := unix.PtraceAttach(pid); err != nil {
+			return err
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		unix.PtraceDetach(pid)
+		fmt.Println("done")
+	default:
+		return fmt.Errorf("attack: unknown %q", args[0])
+	}
+	return nil
+}
+
+// escapeSyscalls tries the privileged system calls a runtime escape needs.
+func escapeSyscalls(f *finding) {
+	dir, err := os.MkdirTemp("", "ralph-selftest-mnt")
+	if err == nil {
+		merr := unix.Mount("tmpfs", dir, "tmpfs", 0, "")
+		if merr == nil {
+			unix.Unmount(dir, 0)
+		}
+		f.try("mount a tmpfs", merr == nil, "mounted")
+		os.Remove(dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	self, _ := os.Executable()
+	out, err := helper(ctx, self, "unshare")
+	f.try("unshare a mount namespace", err == nil && bytes.Contains([]byte(out), []byte("done")), "unshared")
+	if ppid := os.Getppid(); ppid > 1 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", ppid)); err == nil {
+			out, err := helper(ctx, self, "ptrace", strconv.Itoa(ppid))
+			f.try(fmt.Sprintf("ptrace the process that started the probe (pid %d)", ppid), err == nil && bytes.Contains([]byte(out), []byte("done")), "attached")
+		}
+	} else {
+		f.try("ptrace a process outside (none is visible)", false, "")
+	}
+	merr := unix.FinitModule(-1, "", 0)
+	f.try("load a kernel module", !errors.Is(merr, unix.EPERM) && !errors.Is(merr, unix.ENOSYS), fmt.Sprintf("finit_module answered %v, not EPERM", merr))
+}

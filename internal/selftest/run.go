@@ -1,0 +1,332 @@
+package selftest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
+)
+
+// Target is a backend to prove, set up exactly as a loop sets it up.
+type Target struct {
+	Backend sandbox.Backend
+	Image   string
+	Memory  string // as the loop's --memory (default 4g)
+	Pids    int    // as the loop's --pids-limit (default 512)
+	// Gate starts the network gate for a sandbox name and returns its
+	// mount directory and a stop function; nil for the host backend.
+	Gate func(ctx context.Context, name string) (mount string, stop func(), err error)
+	// AllowRebind lets RebindName through the policy of the sandbox, so the
+	// gate's own resolution check is what refuses it; it returns the undo.
+	AllowRebind func(name, host string) (undo func(), err error)
+	// PolicyDir and StateDir are ralph's files that must not change.
+	PolicyDir, StateDir string
+	// AllowedName is an agent API host the gate allows by default.
+	AllowedName string
+}
+
+// Report is the outcome on one backend.
+type Report struct {
+	Backend  string   `json:"backend"`
+	Boundary string   `json:"boundary"`
+	Results  []Result `json:"results"`
+	OK       bool     `json:"ok"`
+}
+
+// counter counts connections or datagrams that reach a host listener.
+type counter struct{ n atomic.Int64 }
+
+// Run plants the canaries, starts the sandbox as a loop would, runs the
+// probe inside, and checks on the host that nothing leaked.
+func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
+	rep := Report{Backend: t.Backend.Name(), Boundary: string(t.Backend.Boundary())}
+	root, err := os.MkdirTemp("", "ralph-selftest-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(root)
+	proj := filepath.Join(root, "project")
+	canary := "ralph-canary-" + randHex()
+	if err := plant(root, canary); err != nil {
+		return rep, err
+	}
+	if os.Getuid() == 0 {
+		os.Chown(proj, 1000, 1000) // a user's checkout, not root's
+	}
+	// The canary variable in ralph's own environment: a backend must pass
+	// only what is named.
+	os.Setenv("RALPH_SELFTEST_SECRET", canary)
+	defer os.Unsetenv("RALPH_SELFTEST_SECRET")
+
+	tcp, tcpN, err := listenTCP("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return rep, err
+	}
+	defer tcp.Close()
+	var tcp6Addr string
+	var tcp6N *counter
+	if l6, n6, err := listenTCP("tcp6", "[::1]:0"); err == nil {
+		defer l6.Close()
+		tcp6Addr, tcp6N = l6.Addr().String(), n6
+	}
+	udp, udpN, err := listenUDP()
+	if err != nil {
+		return rep, err
+	}
+	defer udp.Close()
+
+	name := sandbox.Name("selftest", proj)
+	memory, pids := t.Memory, t.Pids
+	if memory == "" {
+		memory = "4g"
+	}
+	if pids == 0 {
+		pids = 512
+	}
+	spec := sandbox.Spec{Name: name, Agent: "selftest", Project: proj, Image: t.Image, Memory: memory, Pids: pids}
+	cfg := ProbeConfig{
+		CanaryFiles: []string{filepath.Join(root, "home", ".ssh", "id_ed25519"), filepath.Join(root, "home", ".aws", "credentials"), filepath.Join(root, ".env")},
+		CanaryValue: canary,
+		Outside:     []string{filepath.Join(root, "home", "pwned.txt"), filepath.Join(root, "pwned.txt"), filepath.Join(root, "home", ".ssh", "authorized_keys")},
+		StatePaths:  []string{filepath.Join(t.PolicyDir, "global.json.new"), filepath.Join(t.StateDir, "pwned")},
+		TCP:         tcp.Addr().String(), TCP6: tcp6Addr, UDP: udp.LocalAddr().String(),
+		AllowedName: t.AllowedName, RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
+		MemoryBytes: parseBytes(memory) * 3 / 2, Threads: pids * 2,
+	}
+	var argv []string
+	if t.Gate != nil {
+		if t.AllowRebind != nil {
+			undo, err := t.AllowRebind(name, cfg.RebindName)
+			if err != nil {
+				return rep, err
+			}
+			defer undo()
+		}
+		mount, stop, err := t.Gate(ctx, name)
+		if err != nil {
+			return rep, err
+		}
+		defer stop()
+		spec.GateDir = mount
+		cfg.Workspace, cfg.HelperBinary = sandbox.DefaultWorkdir, "/.ralph/ralph"
+	} else {
+		self, _ := os.Executable()
+		cfg.Workspace, cfg.HelperBinary = proj, self
+	}
+	// ralph's own files exist, as after any run: the probe tries to write
+	// beside them.
+	for _, d := range []string{t.PolicyDir, t.StateDir} {
+		if d != "" {
+			os.MkdirAll(d, 0o700)
+		}
+	}
+	before := snapshot(root, proj, t.PolicyDir, t.StateDir)
+
+	cfgJSON, _ := json.Marshal(cfg)
+	argv = []string{cfg.HelperBinary, "sandbox-helper", "probe", string(cfgJSON)}
+	fmt.Fprintf(log, "ralph: selftest on %s (%s): sandbox %s\n", rep.Backend, rep.Boundary, name)
+	if _, err := t.Backend.Ensure(ctx, spec); err != nil {
+		return rep, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		t.Backend.Stop(cctx, name)
+		t.Backend.Remove(cctx, name, true)
+	}()
+	var stdout, stderr bytes.Buffer
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	code, execErr := t.Backend.Exec(pctx, name, sandbox.Cmd{Argv: argv, Stdout: &stdout, Stderr: &stderr})
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var r Result
+		if json.Unmarshal([]byte(line), &r) == nil && r.ID > 0 {
+			rep.Results = append(rep.Results, r)
+		}
+	}
+	if len(rep.Results) == 0 {
+		return rep, fmt.Errorf("selftest: the probe exited %d without a report: %v %s", code, execErr, strings.TrimSpace(stderr.String()))
+	}
+	if len(rep.Results) == 13 && rep.Results[12].ID == 14 {
+		// The resource attacks ran last; the sandbox died under them.
+		st := Held
+		if execErr == nil && code == 0 {
+			st = Failed
+		}
+		rep.Results = append(rep.Results, Result{ID: 13, Property: "The pids and memory limits hold (disk: no quota, not applicable)",
+			Tried: "start threads past the pids limit; allocate past the memory limit", Status: st,
+			Detail: "the attack took the whole sandbox down (the runtime's own processes share its limits); the host is untouched"})
+	}
+
+	// What the host saw overrides what the probe believed.
+	seen := func(id int, what string, n int64) {
+		if n > 0 {
+			fail(rep.Results, id, fmt.Sprintf("the host's %s saw %d connection(s) from the sandbox", what, n))
+		}
+	}
+	seen(6, "loopback TCP listener", tcpN.n.Load())
+	seen(11, "loopback TCP listener", tcpN.n.Load())
+	seen(9, "UDP listener", udpN.n.Load())
+	seen(10, "UDP listener", udpN.n.Load())
+	if tcp6N != nil {
+		seen(10, "IPv6 listener", tcp6N.n.Load())
+	}
+	after := snapshot(root, proj, t.PolicyDir, t.StateDir)
+	for k, v := range before {
+		if after[k] != v {
+			id := 2
+			if k == "policy" || k == "state" {
+				id = 12
+			}
+			fail(rep.Results, id, fmt.Sprintf("%s changed on the host", k))
+		}
+	}
+	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].ID < rep.Results[j].ID })
+	rep.OK = true
+	for _, r := range rep.Results {
+		if r.Status == Failed {
+			rep.OK = false
+		}
+	}
+	return rep, nil
+}
+
+func fail(rs []Result, id int, why string) {
+	for i := range rs {
+		if rs[i].ID == id {
+			rs[i].Status = Failed
+			if rs[i].Detail != "" {
+				why = rs[i].Detail + "; " + why
+			}
+			rs[i].Detail = why
+		}
+	}
+}
+
+// plant writes the canaries where an agent would look: a fake home with
+// an SSH key and cloud credentials, and a .env beside the project.
+func plant(root, canary string) error {
+	for p, body := range map[string]string{
+		"home/.ssh/id_ed25519":  "-----BEGIN OPENSSH PRIVATE KEY-----\n" + canary + "\n-----END OPENSSH PRIVATE KEY-----\n",
+		"home/.aws/credentials": "[default]\naws_access_key_id = AKIA" + canary + "\naws_secret_access_key = " + canary + "\n",
+		".env":                  "DATABASE_URL=postgres://admin:" + canary + "@db/prod\n",
+		"project/README.md":     "the workspace\n",
+	} {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(full, []byte(body), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshot hashes what must not change: the canaries' tree (all but the
+// workspace), ralph's policy files, and its state (but the gate's log and
+// socket, which change by design).
+func snapshot(root, proj, policyDir, stateDir string) map[string]string {
+	return map[string]string{
+		"outside the workspace": hashTree(root, func(p string) bool { return p == proj || strings.HasPrefix(p, proj+"/") }),
+		"policy":                hashTree(policyDir, nil),
+		"state": hashTree(stateDir, func(p string) bool {
+			b := filepath.Base(p)
+			return b == "log.jsonl" || b == "gate.sock" || strings.HasPrefix(b, ".ralph-") || b == "ralph" || strings.HasSuffix(b, ".lock")
+		}),
+	}
+}
+
+func hashTree(dir string, skip func(string) bool) string {
+	h := sha256.New()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || (skip != nil && skip(p)) {
+			if err == nil && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		fmt.Fprintf(h, "%s\n", p)
+		if d.Type().IsRegular() {
+			if b, err := os.ReadFile(p); err == nil {
+				h.Write(b)
+			}
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func listenTCP(network, addr string) (net.Listener, *counter, error) {
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &counter{}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.n.Add(1)
+			conn.Close()
+		}
+	}()
+	return l, c, nil
+}
+
+func listenUDP() (*net.UDPConn, *counter, error) {
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &counter{}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := u.ReadFrom(buf); err != nil {
+				return
+			}
+			c.n.Add(1)
+		}
+	}()
+	return u, c, nil
+}
+
+func randHex() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// parseBytes reads an engine size such as 4g, 512m.
+func parseBytes(s string) int64 {
+	s = strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "g"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "g")
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "m")
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "k")
+	}
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n * mult
+}
