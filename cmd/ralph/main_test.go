@@ -33,10 +33,10 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "../../testdata/script",
 		Setup: func(env *testscript.Env) error {
-			// ralph keeps its locks in the state directory, never in the
-			// workspace.
-			env.Setenv("XDG_STATE_HOME", env.WorkDir+"/.state")
-			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			// ralph keeps its state and config outside the workspace.
+			outside := env.WorkDir + "-home"
+			env.Setenv("XDG_STATE_HOME", outside+"/state")
+			env.Setenv("XDG_CONFIG_HOME", outside+"/config")
 			env.Setenv("ORIG_PATH", env.Getenv("PATH"))
 			// The folder of the registered commands (ralph, the fake agents).
 			env.Setenv("CMDS", strings.Split(env.Getenv("PATH"), string(os.PathListSeparator))[0])

@@ -16,6 +16,7 @@ const (
 	ExitCap         = 1
 	ExitBlocked     = 2
 	ExitDecide      = 3
+	ExitBudget      = 4   // --max-cost or --max-runtime reached
 	ExitStopped     = 5   // a breaker: failures in a row, a stall, a rate limit with --no-wait
 	ExitUsage       = 64  // usage or configuration error
 	ExitUnavailable = 69  // sandbox, engine or agent unavailable

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/ralphloop/ralph/internal/loop"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 )
@@ -51,6 +53,14 @@ type runOptions struct {
 	noWait           bool
 	retryBackoff     time.Duration
 	limitBackoff     time.Duration
+
+	asJSON     bool
+	quiet      bool
+	maxCost    float64
+	maxRuntime time.Duration
+	onExit     string
+	fresh      bool
+	keepBytes  int64
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -79,6 +89,13 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.noWait, "no-wait", false, "on a rate or usage limit, stop with exit 5 instead of waiting for the reset")
 	f.DurationVar(&o.retryBackoff, "retry-backoff", 2*time.Second, "first wait before retrying a failed run (doubles, up to a minute)")
 	f.DurationVar(&o.limitBackoff, "limit-backoff", time.Minute, "first wait on a rate limit that gives no reset time (doubles, up to 30 minutes)")
+	f.BoolVar(&o.asJSON, "json", false, "write one JSON event a line to stdout (iteration start and end, agent events, promises, the end)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "show only a summary line per iteration")
+	f.Float64Var(&o.maxCost, "max-cost", 0, "stop with exit 4 once the agents report this much spent, in USD (0: no limit)")
+	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop with exit 4 once the run has lasted this long (0: no limit)")
+	f.StringVar(&o.onExit, "on-exit", "", "shell command run when the loop ends, with RALPH_OUTCOME, RALPH_EXIT_CODE, RALPH_REASON, RALPH_RUN_ID, RALPH_COST_USD in its environment")
+	f.BoolVar(&o.fresh, "fresh", false, "start a new run even if the last one was interrupted (default: resume it)")
+	f.Int64Var(&o.keepBytes, "runs-max-bytes", runlog.DefaultKeepBytes, "prune the oldest run records past this total size")
 	f.MarkHidden("agent-args")
 	f.MarkHidden("retry-backoff")
 	f.MarkHidden("limit-backoff")
@@ -191,6 +208,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		NoWait:           o.noWait,
 		RetryBackoff:     o.retryBackoff,
 		LimitBackoff:     o.limitBackoff,
+		MaxCost:          o.maxCost,
+		MaxRuntime:       o.maxRuntime,
 	}
 	if o.maxRetries == 0 {
 		cfg.MaxRetries = -1
@@ -198,20 +217,88 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if o.stallAfter == 0 {
 		cfg.StallAfter = -1
 	}
+	if o.quiet {
+		cfg.Log = io.Discard
+	}
 	if o.debug {
 		cfg.AgentLog = o.io.Err
 		fmt.Fprintf(o.io.Err, "ralph: agent command: %q (environment: %s)\n",
 			ad.Command(bin, "<prompt>", o.agentArgs).Argv, strings.Join(keys(env), " "))
 	}
-	out, err := loop.Run(ctx, cfg)
+
+	rec, err := o.record(project, spec, b, ad.Name, &cfg)
 	if err != nil {
-		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
-			fmt.Fprintf(o.io.Err, "ralph: interrupted during iteration %d; sandbox %s stopped\n", out.Iterations, spec.Name)
-			return &quietExit{code: ExitInterrupted}
-		}
 		return err
 	}
-	return report(o.io.Err, out)
+	obs := &observer{rec: rec, io: o.io, quiet: o.quiet}
+	if o.asJSON {
+		obs.json = json.NewEncoder(o.io.Out)
+	}
+	defer obs.Close()
+	cfg.Observer = obs
+	out, err := loop.Run(ctx, cfg)
+	obs.Close()
+	if err != nil {
+		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+			rec.Finish("interrupted", ExitInterrupted, "interrupted")
+			obs.emit(event{Event: "end", Outcome: "interrupted", ExitCode: ptr(ExitInterrupted)})
+			fmt.Fprintf(o.io.Err, "ralph: interrupted during iteration %d; sandbox %s stopped; run ralph again to resume run %s (--fresh starts anew)\n",
+				out.Iterations, spec.Name, rec.Run().ID)
+			onExit(o.onExit, rec.Run(), "interrupted", ExitInterrupted, "interrupted", o.io.Err)
+			return &quietExit{code: ExitInterrupted}
+		}
+		rec.Finish("error", exitCode(err), err.Error())
+		onExit(o.onExit, rec.Run(), "error", exitCode(err), err.Error(), o.io.Err)
+		return err
+	}
+	rerr := report(o.io.Err, out)
+	code := exitCode(rerr)
+	rec.Finish(statusOf(out), code, out.Text)
+	obs.emit(event{Event: "end", Outcome: statusOf(out), Text: out.Text, ExitCode: &code})
+	summary(o.io.Err, rec.Run(), out.Reason.String())
+	onExit(o.onExit, rec.Run(), statusOf(out), code, out.Text, o.io.Err)
+	runlog.Prune(stateDir("runs"), o.keepBytes, rec.Dir())
+	return rerr
+}
+
+func ptr(n int) *int { return &n }
+
+// record starts the run's record, or resumes the last run of this sandbox
+// when it was interrupted (numbering and budgets go on), unless --fresh.
+func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend, agentName string, cfg *loop.Config) (*runlog.Recorder, error) {
+	dir := runlog.ProjectDir(stateDir("runs"), project)
+	runs, _ := runlog.List(dir)
+	for i := len(runs) - 1; i >= 0 && !o.fresh; i-- {
+		last := runs[i]
+		if last.Sandbox != spec.Name {
+			continue
+		}
+		if last.Status != "running" && last.Status != "interrupted" {
+			break
+		}
+		next, spent := 1, time.Duration(0)
+		for _, it := range last.Iterations {
+			spent += time.Duration(it.DurationMS) * time.Millisecond
+			switch it.Outcome {
+			case "failed", "rate limited", "error":
+				next = max(next, it.N)
+			default:
+				next = max(next, it.N+1)
+			}
+		}
+		cfg.FirstIteration, cfg.SpentCost, cfg.SpentTime = next, last.CostUSD, spent
+		how := "was interrupted"
+		if last.Status == "running" {
+			how = fmt.Sprintf("ended without a word (pid %d killed?)", last.PID)
+		}
+		fmt.Fprintf(o.io.Err, "ralph: run %s %s; resuming it at iteration %d ($%.4f spent; --fresh starts a new run)\n", last.ID, how, next, last.CostUSD)
+		last.PID, last.MaxIterations = os.Getpid(), o.maxIterations
+		return runlog.Resume(dir, last)
+	}
+	run := runlog.Run{ID: runlog.NewID(time.Now()), Project: project, Agent: agentName, Backend: b.Name(),
+		Boundary: string(b.Boundary()), Sandbox: spec.Name, MaxIterations: o.maxIterations, PID: os.Getpid(), Start: time.Now()}
+	fmt.Fprintf(o.io.Err, "ralph: run %s\n", run.ID)
+	return runlog.Start(dir, run)
 }
 
 // report prints how the loop ended and returns the matching exit.
@@ -229,6 +316,9 @@ func report(w io.Writer, out loop.Outcome) error {
 	case loop.Stopped:
 		fmt.Fprintf(w, "ralph: stopped after %d iteration(s): %s\n", out.Iterations, out.Text)
 		return &quietExit{code: ExitStopped}
+	case loop.Budget:
+		fmt.Fprintf(w, "ralph: budget reached after %d iteration(s): %s\n", out.Iterations, out.Text)
+		return &quietExit{code: ExitBudget}
 	}
 	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
 	return &quietExit{code: ExitCap}

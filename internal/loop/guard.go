@@ -3,36 +3,57 @@ package loop
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"path/filepath"
 	"time"
 )
 
-// fingerprint summarizes the project tree (paths, sizes, modes and
-// modification times) so the loop can tell whether an iteration changed
-// anything. It stops after 200,000 entries and then reports a fresh value,
-// so a huge tree never looks stalled.
-func fingerprint(root string) uint64 {
-	h := fnv.New64a()
-	n := 0
+// stamp is what the loop remembers of a file to tell it changed.
+type stamp struct {
+	size  int64
+	mtime int64
+	mode  fs.FileMode
+}
+
+// snapshot records the project tree (but .git, which every commit churns)
+// so the loop can count the files an iteration changed. It stops after
+// 200,000 entries; past that, every iteration counts as a change, so a
+// huge tree never looks stalled.
+func snapshot(root string) map[string]stamp {
+	m := map[string]stamp{}
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
-		n++
-		if n > 200000 {
-			fmt.Fprint(h, time.Now().UnixNano())
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if len(m) > 200000 {
+			m["\x00overflow"] = stamp{mtime: time.Now().UnixNano()}
 			return filepath.SkipAll
 		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
+		if info, err := d.Info(); err == nil && !d.IsDir() {
+			m[p] = stamp{info.Size(), info.ModTime().UnixNano(), info.Mode()}
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\n", p, info.Size(), info.Mode(), info.ModTime().UnixNano())
 		return nil
 	})
-	return h.Sum64()
+	return m
+}
+
+// changed counts files added, removed or modified between two snapshots.
+func changed(a, b map[string]stamp) int {
+	n := 0
+	for p, s := range b {
+		if t, ok := a[p]; !ok || t != s {
+			n++
+		}
+	}
+	for p := range a {
+		if _, ok := b[p]; !ok {
+			n++
+		}
+	}
+	return n
 }
 
 // backoff is base doubled per attempt after the first, capped.

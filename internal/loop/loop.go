@@ -31,10 +31,34 @@ const (
 	// Stopped: a breaker tripped (crashes in a row, a stall, a rate limit
 	// with NoWait); Text says which.
 	Stopped
+	// Budget: --max-cost or --max-runtime reached between iterations.
+	Budget
 )
 
 func (r Reason) String() string {
-	return [...]string{"complete", "iteration cap reached", "blocked", "decision needed", "stopped"}[r]
+	return [...]string{"complete", "iteration cap reached", "blocked", "decision needed", "stopped", "budget reached"}[r]
+}
+
+// Observer watches the loop: run records, JSON events. Methods are called
+// from the loop's goroutine only.
+type Observer interface {
+	// IterationStart returns where the agent's raw output and ralph's log
+	// of this iteration go (either may be nil). attempt counts retries.
+	IterationStart(n, attempt int) (raw, log io.Writer)
+	// IterationEnd reports how it went.
+	IterationEnd(it IterationInfo)
+}
+
+// IterationInfo describes one finished agent run.
+type IterationInfo struct {
+	N, Attempt   int
+	Start        time.Time
+	Duration     time.Duration
+	Outcome      string // complete, blocked, decide, no promise, refused complete, failed, rate limited, timed out
+	Promise      promise.Promise
+	Usage        agent.Usage
+	FilesChanged int
+	Err          error
 }
 
 // Outcome is how a run ended.
@@ -91,6 +115,18 @@ type Config struct {
 	// caps any single wait (default 6h).
 	LimitBackoff time.Duration
 	MaxLimitWait time.Duration
+
+	// MaxCost (USD, as the agents report it) and MaxRuntime stop the loop
+	// between iterations when reached (0: no limit). SpentCost and
+	// SpentTime carry over from an earlier part of the same run.
+	MaxCost    float64
+	MaxRuntime time.Duration
+	SpentCost  float64
+	SpentTime  time.Duration
+	// FirstIteration is where numbering starts (a resumed run goes on).
+	FirstIteration int
+
+	Observer Observer
 }
 
 // ErrAgentFailed marks an iteration whose agent did not finish cleanly.
@@ -123,55 +159,89 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 
 	var (
 		failures, limits, stalls int
-		lastPrint                = fingerprint(cfg.Spec.Project)
+		files                    = snapshot(cfg.Spec.Project)
+		cost                     = cfg.SpentCost
+		began                    = time.Now().Add(-cfg.SpentTime)
+		log                      = cfg.Log
 	)
-	for i := 1; i <= cfg.MaxIterations; {
+	first := max(cfg.FirstIteration, 1)
+	for i := first; i <= cfg.MaxIterations; {
 		out.Iterations = i
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		fmt.Fprintf(cfg.Log, "── iteration %d of %d · %s · %s (%s) · %s\n", i, cfg.MaxIterations,
+		if cfg.MaxCost > 0 && cost >= cfg.MaxCost {
+			return Outcome{Reason: Budget, Text: fmt.Sprintf("cost $%.4f reached --max-cost $%.2f", cost, cfg.MaxCost), Iterations: i - 1}, nil
+		}
+		if cfg.MaxRuntime > 0 && time.Since(began) >= cfg.MaxRuntime {
+			return Outcome{Reason: Budget, Text: fmt.Sprintf("runtime %s reached --max-runtime %s", time.Since(began).Round(time.Second), cfg.MaxRuntime), Iterations: i - 1}, nil
+		}
+		icfg := cfg
+		var raw io.Writer
+		if cfg.Observer != nil {
+			var ilog io.Writer
+			raw, ilog = cfg.Observer.IterationStart(i, failures+limits)
+			if ilog != nil {
+				icfg.Log = io.MultiWriter(log, ilog)
+			}
+		}
+		fmt.Fprintf(icfg.Log, "── iteration %d of %d · %s · %s (%s) · %s\n", i, cfg.MaxIterations,
 			cfg.Agent.Name, cfg.Backend.Name(), cfg.Backend.Boundary(), cfg.Spec.Name)
 		if cfg.Warning != "" {
-			fmt.Fprintln(cfg.Log, cfg.Warning)
+			fmt.Fprintln(icfg.Log, cfg.Warning)
 		}
 		if !ready {
-			if err := ensure(ctx, cfg); err != nil {
+			if err := ensure(ctx, icfg); err != nil {
 				return out, err
 			}
 			ready = true
 		}
-		r, err := iterate(ctx, cfg, i)
+		start := time.Now()
+		r, err := iterate(ctx, icfg, i, raw)
 		if errors.Is(err, sandbox.ErrNotFound) && ctx.Err() == nil {
 			// Removed or stopped behind our back: bring it back, run again.
-			fmt.Fprintf(cfg.Log, "ralph: sandbox %s is gone or stopped; bringing it back\n", cfg.Spec.Name)
-			if err := ensure(ctx, cfg); err != nil {
+			fmt.Fprintf(icfg.Log, "ralph: sandbox %s is gone or stopped; bringing it back\n", cfg.Spec.Name)
+			if err := ensure(ctx, icfg); err != nil {
 				return out, err
 			}
-			r, err = iterate(ctx, cfg, i)
+			r, err = iterate(ctx, icfg, i, raw)
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
+		cost += r.usage.CostUSD
+		now := snapshot(cfg.Spec.Project)
+		info := IterationInfo{N: i, Attempt: failures + limits, Start: start, Duration: time.Since(start),
+			Promise: r.promise, Usage: r.usage, FilesChanged: changed(files, now), Err: err}
+		files = now
+		report := func(outcome string) {
+			if cfg.Observer != nil {
+				info.Outcome = outcome
+				cfg.Observer.IterationEnd(info)
+			}
+		}
 		switch {
 		case err != nil && !errors.Is(err, ErrAgentFailed):
+			report("error")
 			return out, err
 		case r.limited:
+			report("rate limited")
 			limits++
 			if cfg.NoWait {
 				return Outcome{Reason: Stopped, Text: "rate or usage limit reached (--no-wait): " + r.detail, Iterations: i}, nil
 			}
-			if err := waitLimit(ctx, cfg, r.resetAt, limits); err != nil {
+			if err := waitLimit(ctx, icfg, r.resetAt, limits); err != nil {
 				return out, err
 			}
 			continue // the wait is not an iteration
 		case err != nil:
+			report("failed")
 			failures++
 			if failures > cfg.MaxRetries {
 				return Outcome{Reason: Stopped, Text: fmt.Sprintf("circuit open: %d failed runs in a row; last: %v", failures, err), Iterations: i}, nil
 			}
 			wait := backoff(cfg.RetryBackoff, failures, time.Minute)
-			fmt.Fprintf(cfg.Log, "ralph: iteration %d: %v; retry %d of %d in %s\n", i, err, failures, cfg.MaxRetries, wait)
+			fmt.Fprintf(icfg.Log, "ralph: iteration %d: %v; retry %d of %d in %s\n", i, err, failures, cfg.MaxRetries, wait)
 			if err := sleep(ctx, wait); err != nil {
 				return out, err
 			}
@@ -180,8 +250,10 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		failures, limits = 0, 0
 		switch r.promise.Kind {
 		case promise.Blocked:
+			report("blocked")
 			return Outcome{Reason: Blocked, Text: r.promise.Text, Iterations: i}, nil
 		case promise.Decide:
+			report("decide")
 			return Outcome{Reason: Decide, Text: r.promise.Text, Iterations: i}, nil
 		case promise.Complete:
 			open, err := openTasks(cfg)
@@ -189,21 +261,24 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 				return out, err
 			}
 			if open == 0 {
+				report("complete")
 				return Outcome{Reason: Complete, Iterations: i}, nil
 			}
-			fmt.Fprintf(cfg.Log, "ralph: COMPLETE not accepted: %d open task(s) left in %s (--trust-complete accepts it)\n", open, rel(cfg, cfg.TasksPath))
+			report("refused complete")
+			fmt.Fprintf(icfg.Log, "ralph: COMPLETE not accepted: %d open task(s) left in %s (--trust-complete accepts it)\n", open, rel(cfg, cfg.TasksPath))
 		default:
-			if !r.timedOut {
-				fmt.Fprintf(cfg.Log, "ralph: iteration %d ended without a promise\n", i)
+			if r.timedOut {
+				report("timed out")
+			} else {
+				report("no promise")
+				fmt.Fprintf(icfg.Log, "ralph: iteration %d ended without a promise\n", i)
 			}
 		}
-		print := fingerprint(cfg.Spec.Project)
-		if print == lastPrint {
+		if info.FilesChanged == 0 {
 			stalls++
 		} else {
 			stalls = 0
 		}
-		lastPrint = print
 		if cfg.StallAfter > 0 && stalls >= cfg.StallAfter {
 			return Outcome{Reason: Stopped, Text: fmt.Sprintf("stalled: %d iterations in a row changed no file in the project", stalls), Iterations: i}, nil
 		}
@@ -255,6 +330,7 @@ func ensure(ctx context.Context, cfg Config) error {
 
 // result is what one agent run gave the loop.
 type result struct {
+	usage    agent.Usage
 	promise  promise.Promise
 	limited  bool
 	resetAt  time.Time
@@ -266,7 +342,7 @@ type result struct {
 // wrapping ErrAgentFailed; a rate-limited run returns limited (and the
 // error); a run killed by the iteration timeout counts as an iteration
 // without a promise.
-func iterate(ctx context.Context, cfg Config, i int) (result, error) {
+func iterate(ctx context.Context, cfg Config, i int, raw io.Writer) (result, error) {
 	body, err := os.ReadFile(cfg.PromptPath)
 	if err != nil {
 		return result{}, fmt.Errorf("read prompt: %w", err)
@@ -287,6 +363,9 @@ func iterate(ctx context.Context, cfg Config, i int) (result, error) {
 	if cfg.AgentLog != nil {
 		stdout = io.MultiWriter(stream, cfg.AgentLog)
 		stderr = io.MultiWriter(tail, cfg.AgentLog)
+	}
+	if raw != nil {
+		stdout = io.MultiWriter(stdout, raw)
 	}
 	cmd := sandbox.Cmd{Argv: inv.Argv, Env: env, Stdout: stdout, Stderr: stderr}
 	if inv.Stdin != "" {
@@ -314,11 +393,11 @@ func iterate(ctx context.Context, cfg Config, i int) (result, error) {
 		if d == "" {
 			d = "rate limited"
 		}
-		return result{limited: true, resetAt: res.ResetAt, detail: d}, fmt.Errorf("%w: %s", ErrAgentFailed, d)
+		return result{limited: true, resetAt: res.ResetAt, detail: d, usage: res.Usage}, fmt.Errorf("%w: %s", ErrAgentFailed, d)
 	}
 	switch {
 	case code != 0:
-		return result{}, fmt.Errorf("%w: %s exited %d after %s%s", ErrAgentFailed, inv.Argv[0], code, took, detail(res, tail))
+		return result{usage: res.Usage}, fmt.Errorf("%w: %s exited %d after %s%s", ErrAgentFailed, inv.Argv[0], code, took, detail(res, tail))
 	case !res.Terminal:
 		return result{}, fmt.Errorf("%w: output ended without its final event after %s%s", ErrAgentFailed, took, detail(res, tail))
 	case res.Failed:
@@ -328,7 +407,7 @@ func iterate(ctx context.Context, cfg Config, i int) (result, error) {
 	if s := summary(res.Final); s != "" {
 		fmt.Fprintf(cfg.Log, "  %s\n", s)
 	}
-	return result{promise: promise.Parse(res.Final)}, nil
+	return result{promise: promise.Parse(res.Final), usage: res.Usage}, nil
 }
 
 // prompt is the prompt file followed by where this iteration stands.

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -260,5 +261,43 @@ func TestIterationTimeout(t *testing.T) {
 	got, err := Run(context.Background(), cfg)
 	if err != nil || got.Reason != Complete || got.Iterations != 2 {
 		t.Errorf("%+v %v", got, err)
+	}
+}
+
+type recorder struct {
+	outcomes []string
+	raw      strings.Builder
+}
+
+func (r *recorder) IterationStart(n, attempt int) (io.Writer, io.Writer) { return &r.raw, nil }
+func (r *recorder) IterationEnd(it IterationInfo) {
+	r.outcomes = append(r.outcomes, fmt.Sprintf("%d.%d %s files=%d cost=%.4f", it.N, it.Attempt, it.Outcome, it.FilesChanged, it.Usage.CostUSD))
+}
+
+func TestBudgetAndObserver(t *testing.T) {
+	none := agenttest.Script{Final: "did one"}
+	fake := scripted([]agenttest.Script{none, {Fail: "boom"}, none, none, none})
+	cfg := config(t, fake, "")
+	cfg.MaxCost = 0.05 // each successful claude run here reports $0.0213
+	rec := &recorder{}
+	cfg.Observer = rec
+	got, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != Budget || got.Iterations != 3 || !strings.Contains(got.Text, "--max-cost $0.05") {
+		t.Errorf("outcome %+v", got)
+	}
+	want := []string{"1.0 no promise files=0 cost=0.0213", "2.0 failed files=0 cost=0.0000", "2.1 no promise files=0 cost=0.0213", "3.0 no promise files=0 cost=0.0213"}
+	if diff := cmp.Diff(want, rec.outcomes); diff != "" {
+		t.Errorf("observed (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(rec.raw.String(), `"type":"result"`) {
+		t.Error("raw output not passed to the observer")
+	}
+	cfg.MaxCost, cfg.MaxRuntime, cfg.Observer = 0, time.Nanosecond, nil
+	got, _ = Run(context.Background(), cfg)
+	if got.Reason != Budget || !strings.Contains(got.Text, "--max-runtime") {
+		t.Errorf("runtime budget: %+v", got)
 	}
 }

@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/lock"
+	"github.com/ralphloop/ralph/internal/runlog"
+)
+
+func projectRuns() (string, []runlog.Run, error) {
+	project, err := os.Getwd()
+	if err != nil {
+		return "", nil, err
+	}
+	project, _ = filepath.EvalSymlinks(project)
+	dir := runlog.ProjectDir(stateDir("runs"), project)
+	runs, err := runlog.List(dir)
+	return dir, runs, err
+}
+
+// live tells whether a run marked running still has its ralph.
+func live(run runlog.Run) string {
+	if run.Status != "running" {
+		return run.Status
+	}
+	l, err := lock.Acquire(stateDir("locks"), run.Sandbox)
+	if err != nil {
+		return "running"
+	}
+	l.Release()
+	return "interrupted (ralph died; run ralph to resume)"
+}
+
+func findRun(runs []runlog.Run, id string) (runlog.Run, error) {
+	if len(runs) == 0 {
+		return runlog.Run{}, usageErr("no run recorded for this project yet")
+	}
+	if id == "" {
+		return runs[len(runs)-1], nil
+	}
+	for _, r := range runs {
+		if r.ID == id || strings.HasPrefix(r.ID, id) {
+			return r, nil
+		}
+	}
+	return runlog.Run{}, usageErr("no run %q here (ralph history lists them)", id)
+}
+
+func newStatus(io IO) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "The running or last run of this project: iteration, elapsed, last outcome",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, runs, err := projectRuns()
+			if err != nil {
+				return err
+			}
+			run, err := findRun(runs, "")
+			if err != nil {
+				return err
+			}
+			state := live(run)
+			if asJSON {
+				v := struct {
+					runlog.Run
+					State string `json:"state"`
+				}{run, state}
+				enc := json.NewEncoder(io.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(v)
+			}
+			end := time.Now()
+			if run.End != nil {
+				end = *run.End
+			}
+			last := "-"
+			n := 0
+			if k := len(run.Iterations); k > 0 {
+				it := run.Iterations[k-1]
+				last, n = it.Outcome, it.N
+				if it.Text != "" {
+					last += ": " + it.Text
+				}
+			}
+			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "run\t%s\n", run.ID)
+			fmt.Fprintf(tw, "state\t%s\n", state)
+			if run.Reason != "" {
+				fmt.Fprintf(tw, "reason\t%s\n", run.Reason)
+			}
+			fmt.Fprintf(tw, "agent\t%s\n", run.Agent)
+			fmt.Fprintf(tw, "sandbox\t%s (%s, %s)\n", run.Sandbox, run.Backend, run.Boundary)
+			fmt.Fprintf(tw, "iteration\t%d of %d\n", n, run.MaxIterations)
+			fmt.Fprintf(tw, "elapsed\t%s\n", end.Sub(run.Start).Round(time.Second))
+			fmt.Fprintf(tw, "last outcome\t%s\n", last)
+			fmt.Fprintf(tw, "cost\t$%.4f (%d in / %d out tokens)\n", run.CostUSD, run.InputTokens, run.OutputTokens)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print run.json with the live state")
+	return cmd
+}
+
+func newHistory(io IO) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Past runs of this project, one a line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, runs, err := projectRuns()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if runs == nil {
+					runs = []runlog.Run{}
+				}
+				enc := json.NewEncoder(io.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(runs)
+			}
+			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tAGENT\tBACKEND\tITERATIONS\tOUTCOME\tCOST")
+			for _, r := range runs {
+				end := time.Now()
+				if r.End != nil {
+					end = *r.End
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t$%.4f\n", r.ID, r.Start.Local().Format(time.DateTime),
+					end.Sub(r.Start).Round(time.Second), r.Agent, r.Backend, len(r.Iterations), live(r), r.CostUSD)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the runs as JSON")
+	return cmd
+}
+
+func newLogs(io IO) *cobra.Command {
+	var iter int
+	var follow, raw bool
+	cmd := &cobra.Command{
+		Use:   "logs [RUN]",
+		Short: "Show an iteration's log (the last one of the last run by default)",
+		Example: `  ralph logs                 # the last iteration of the last run
+  ralph logs -i 37           # iteration 37
+  ralph logs 20261127-1530 -i 2 --raw   # the agent's own output
+  ralph logs -f              # follow the live iteration`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, runs, err := projectRuns()
+			if err != nil {
+				return err
+			}
+			id := ""
+			if len(args) == 1 {
+				id = args[0]
+			}
+			run, err := findRun(runs, id)
+			if err != nil {
+				return err
+			}
+			kind := "log"
+			if raw {
+				kind = "jsonl"
+			}
+			n := iter
+			if n == 0 {
+				files, _ := filepath.Glob(filepath.Join(dir, run.ID, "iter-*."+kind))
+				if len(files) == 0 {
+					return usageErr("run %s has no iteration log yet", run.ID)
+				}
+				fmt.Sscanf(filepath.Base(files[len(files)-1]), "iter-%d.", &n)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, run.ID, fmt.Sprintf("iter-%04d*.%s", n, kind)))
+			if len(files) == 0 {
+				return usageErr("run %s has no iteration %d", run.ID, n)
+			}
+			for i, f := range files {
+				if err := catFile(cmd, io.Out, f, follow && i == len(files)-1, run); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&iter, "iteration", "i", 0, "iteration number (default: the last)")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the run goes on")
+	cmd.Flags().BoolVar(&raw, "raw", false, "the agent's raw output instead of ralph's log")
+	return cmd
+}
+
+func catFile(cmd *cobra.Command, out io.Writer, path string, follow bool, run runlog.Run) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReader(f)
+	for {
+		if _, err := io.Copy(out, r); err != nil {
+			return err
+		}
+		if !follow || live(run) != "running" {
+			return nil
+		}
+		select {
+		case <-cmd.Context().Done():
+			return nil
+		case <-time.After(250 * time.Millisecond):
+		}
+		if runs, _ := runlog.List(filepath.Dir(filepath.Dir(path))); len(runs) > 0 {
+			for _, x := range runs {
+				if x.ID == run.ID {
+					run = x
+				}
+			}
+		}
+	}
+}
