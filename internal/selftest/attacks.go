@@ -76,16 +76,6 @@ func Attack(args []string) error {
 			return err
 		}
 		fmt.Println("done")
-	case "ptrace":
-		runtime.LockOSThread()
-		pid, _ := strconv.Atoi(args[1])
-		if err := unix.PtraceAttach(pid); err != nil {
-			return err
-		}
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
-		unix.PtraceDetach(pid)
-		fmt.Println("done")
 	default:
 		return fmt.Errorf("attack: unknown %q", args[0])
 	}
@@ -108,11 +98,14 @@ func escapeSyscalls(f *finding) {
 	self, _ := os.Executable()
 	out, err := helper(ctx, self, "unshare")
 	f.try("unshare a mount namespace", err == nil && bytes.Contains([]byte(out), []byte("done")), "unshared")
+	// May the agent ptrace the process that started it? Opening its memory
+	// needs the same permission as attaching, without stopping it.
 	if ppid := os.Getppid(); ppid > 1 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", ppid)); err == nil {
-			out, err := helper(ctx, self, "ptrace", strconv.Itoa(ppid))
-			f.try(fmt.Sprintf("ptrace the process that started the probe (pid %d)", ppid), err == nil && bytes.Contains([]byte(out), []byte("done")), "attached")
+		fh, err := os.Open(fmt.Sprintf("/proc/%d/mem", ppid))
+		if err == nil {
+			fh.Close()
 		}
+		f.try(fmt.Sprintf("ptrace access to the process that started the probe (pid %d)", ppid), err == nil, "granted")
 	} else {
 		f.try("ptrace a process outside (none is visible)", false, "")
 	}
