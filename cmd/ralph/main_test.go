@@ -13,6 +13,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/agent/agenttest"
 	"github.com/ralphloop/ralph/internal/cli"
+	"github.com/ralphloop/ralph/internal/sandbox/sbx/sbxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 		"cursor-agent": fake,
 		"opencode":     fake,
 		"myagent":      fake,
+		"sbx":          func() { sbxtest.Main(); os.Exit(0) },
 	})
 }
 

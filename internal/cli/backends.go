@@ -8,12 +8,13 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/host"
+	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
 // isolating lists the isolating backends, strongest boundary first: the
 // order --sandbox auto tries them in.
 func isolating() []sandbox.Backend {
-	return []sandbox.Backend{container.GVisor(""), container.Docker(), container.Podman()}
+	return []sandbox.Backend{sbx.New(), container.GVisor(""), container.Docker(), container.Podman()}
 }
 
 func backendNames() []string {
@@ -58,7 +59,7 @@ func (o *runOptions) backend(ctx context.Context) (sandbox.Backend, string, erro
 			tried = append(tried, fmt.Sprintf("  %s: %s", b.Name(), strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")))
 		}
 		return nil, "", fmt.Errorf("%w: no isolating backend is usable here (ralph never falls back to the host):\n%s\n"+
-			"install one: apt-get install docker.io (then start dockerd), or apt-get install podman",
+			"install one: Docker Sandboxes (sbx), or apt-get install docker.io (then start dockerd), or apt-get install podman; ralph doctor says more",
 			sandbox.ErrUnavailable, strings.Join(tried, "\n"))
 	}
 	for _, b := range isolating() {

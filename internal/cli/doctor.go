@@ -13,6 +13,7 @@ import (
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
 // backendReport is one row of ralph doctor.
@@ -60,11 +61,19 @@ usable, 69 otherwise.`,
 			ctx := cmd.Context()
 			rep := doctorReport{}
 			image := "ralph-" + agentName + ":latest"
-			rep.Backends = append(rep.Backends, backendReport{
-				Name: "sbx", Boundary: string(sandbox.MicroVM), Found: lookOK("sbx"),
-				Problem: "not supported by this version of ralph yet", Gate: "sbx's own policy",
-			})
 			for _, b := range isolating() {
+				if s, ok := b.(*sbx.SBX); ok {
+					r := backendReport{Name: "sbx", Boundary: string(sandbox.MicroVM), Found: lookOK("sbx"),
+						Gate: "sbx's own network policy (ralph policy allow|deny is forwarded to it); ralph's gate not in front"}
+					r.Version, _ = s.Version(ctx)
+					if err := s.Available(ctx); err != nil {
+						r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
+					} else {
+						r.Usable = true
+					}
+					rep.Backends = append(rep.Backends, r)
+					continue
+				}
 				e := b.(*container.Engine)
 				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate"}
 				r.Version = e.Version(ctx)

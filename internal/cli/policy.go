@@ -18,6 +18,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
 // Exit codes of ralph policy check.
@@ -116,6 +117,17 @@ func newPolicyChange(io IO, verb string, action policy.Action) *cobra.Command {
 			}
 			for _, r := range rules {
 				fmt.Fprintf(io.Out, "%s %s (%s)\n", r.Action, r.Pattern, where)
+			}
+			// sbx enforces its own policy: the same words go to it.
+			if s := sbx.New(); s.Available(cmd.Context()) == nil {
+				var canon []string
+				for _, r := range rules {
+					canon = append(canon, r.Pattern)
+				}
+				if err := s.Policy(cmd.Context(), verb, scope, canon); err != nil {
+					return fmt.Errorf("forward to sbx policy: %w", err)
+				}
+				fmt.Fprintln(io.Out, "forwarded to sbx policy")
 			}
 			return nil
 		},

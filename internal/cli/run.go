@@ -68,7 +68,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.IntVarP(&o.maxIterations, "max-iterations", "n", 20, "stop after this many iterations (exit 1)")
 	f.StringVar(&o.agentName, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
 	f.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent ({prompt} is replaced by the prompt, else it goes to stdin); with a known --agent, the executable to run instead of its default")
-	f.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, gvisor, docker, podman, host")
+	f.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, sbx, gvisor, docker, podman, host")
 	f.StringVar(&o.image, "image", "", "container image with the agent's CLI (default ralph-<agent>:latest)")
 	f.StringVar(&o.promptPath, "prompt", "", "prompt file (default .ralph/PROMPT.md, else PROMPT.md)")
 	f.StringVar(&o.tasksPath, "tasks", "", "task file (default .ralph/tasks.md or .ralph/prd.json, whichever exists)")
@@ -192,6 +192,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		defer gate.Close()
 		spec.GateDir = gate.Mount
 		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
+	} else if b.Name() == "sbx" {
+		fmt.Fprintln(o.io.Err, "ralph: network: sbx's own policy (sbx policy ls; ralph policy allow|deny network is forwarded to it)")
 	} else {
 		fmt.Fprintln(o.io.Err, "ralph: network: unrestricted (the host's own)")
 	}

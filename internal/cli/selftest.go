@@ -52,6 +52,9 @@ Exit 0 only when every applicable property held.`,
 				backends = []sandbox.Backend{host.New()}
 			case "all":
 				for _, b := range isolating() {
+					if b.Name() == "sbx" {
+						continue // not yet: the probe needs ralph inside the microVM
+					}
 					if b.Available(ctx) == nil {
 						backends = append(backends, b)
 					}
@@ -64,6 +67,9 @@ Exit 0 only when every applicable property held.`,
 				b, _, err := o.backend(ctx)
 				if err != nil {
 					return err
+				}
+				if b.Name() == "sbx" {
+					return fmt.Errorf("%w: selftest does not run on sbx yet (the probe needs ralph inside the microVM); --sandbox gvisor|docker|podman", sandbox.ErrUnavailable)
 				}
 				backends = []sandbox.Backend{b}
 			}
