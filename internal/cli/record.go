@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ralphloop/ralph/internal/loop"
+	"github.com/ralphloop/ralph/internal/render"
 	"github.com/ralphloop/ralph/internal/runlog"
 )
 
@@ -23,7 +24,9 @@ type observer struct {
 	io     IO
 	json   *json.Encoder // nil without --json
 	quiet  bool
+	agent  string
 	closer []io.Closer
+	render *render.Renderer
 }
 
 type event struct {
@@ -50,22 +53,29 @@ func (o *observer) emit(e event) {
 }
 
 func (o *observer) IterationStart(n, attempt int) (io.Writer, io.Writer) {
-	for _, c := range o.closer {
-		c.Close()
-	}
-	o.closer = nil
+	o.Close()
 	raw := o.rec.Output(n, attempt, "jsonl")
 	lg := o.rec.Output(n, attempt, "log")
 	o.closer = append(o.closer, raw, lg)
 	o.emit(event{Event: "iteration_start", Iteration: n, Attempt: attempt})
-	var rawW io.Writer = raw
+	ws := []io.Writer{raw}
 	if o.json != nil {
-		rawW = io.MultiWriter(raw, &lineEvents{o: o, n: n, attempt: attempt})
+		ws = append(ws, &lineEvents{o: o, n: n, attempt: attempt})
 	}
-	return rawW, lg
+	if !o.quiet {
+		// The agent's stream as readable lines, in ralph's log too.
+		width, color := termWidth(o.io.Err)
+		o.render = render.New(io.MultiWriter(o.io.Err, lg), o.agent, width, color)
+		ws = append(ws, o.render)
+	}
+	return io.MultiWriter(ws...), lg
 }
 
 func (o *observer) IterationEnd(it loop.IterationInfo) {
+	if o.render != nil {
+		o.render.Flush()
+		o.render = nil
+	}
 	rec := runlog.Iteration{
 		N: it.N, Attempt: it.Attempt, Start: it.Start, DurationMS: it.Duration.Milliseconds(), Outcome: it.Outcome,
 		FilesChanged: it.FilesChanged, InputTokens: it.Usage.InputTokens, OutputTokens: it.Usage.OutputTokens, CostUSD: it.Usage.CostUSD,
@@ -91,9 +101,14 @@ func (o *observer) IterationEnd(it loop.IterationInfo) {
 }
 
 func (o *observer) Close() {
+	if o.render != nil {
+		o.render.Flush()
+		o.render = nil
+	}
 	for _, c := range o.closer {
 		c.Close()
 	}
+	o.closer = nil
 }
 
 // lineEvents turns the agent's output lines into agent events.

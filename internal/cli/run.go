@@ -232,7 +232,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	obs := &observer{rec: rec, io: o.io, quiet: o.quiet}
+	obs := &observer{rec: rec, io: o.io, quiet: o.quiet, agent: ad.Name}
 	if o.asJSON {
 		obs.json = json.NewEncoder(o.io.Out)
 	}

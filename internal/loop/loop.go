@@ -404,9 +404,6 @@ func iterate(ctx context.Context, cfg Config, i int, raw io.Writer) (result, err
 		return result{}, fmt.Errorf("%w: %s", ErrAgentFailed, res.Error)
 	}
 	fmt.Fprintf(cfg.Log, "ralph: iteration %d finished in %s%s\n", i, took, usage(res.Usage))
-	if s := summary(res.Final); s != "" {
-		fmt.Fprintf(cfg.Log, "  %s\n", s)
-	}
 	return result{promise: promise.Parse(res.Final), usage: res.Usage}, nil
 }
 
@@ -463,16 +460,6 @@ func usage(u agent.Usage) string {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
-}
-
-// summary is the last non-empty line of the final message, shortened.
-func summary(final string) string {
-	lines := strings.Split(strings.TrimSpace(final), "\n")
-	s := strings.TrimSpace(lines[len(lines)-1])
-	if r := []rune(s); len(r) > 160 {
-		s = string(r[:159]) + "…"
-	}
-	return s
 }
 
 type tailWriter struct {

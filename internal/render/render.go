@@ -1,0 +1,133 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Renderer writes an agent's events as lines that fit the width.
+type Renderer struct {
+	w     io.Writer
+	agent string
+	width int
+	color bool
+
+	buf     []byte // a partial line of the agent's output
+	pending strings.Builder
+}
+
+// New returns a renderer for agent's format. color adds ANSI colours
+// (on a terminal only); width is the terminal's (0: 100).
+func New(w io.Writer, agent string, width int, color bool) *Renderer {
+	if width <= 20 {
+		width = 100
+	}
+	return &Renderer{w: w, agent: agent, width: width, color: color}
+}
+
+// Write takes the agent's raw output; it never fails.
+func (r *Renderer) Write(p []byte) (int, error) {
+	r.buf = append(r.buf, p...)
+	for {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			break
+		}
+		r.line(r.buf[:i])
+		r.buf = r.buf[i+1:]
+	}
+	if len(r.buf) > 16<<20 {
+		r.buf = r.buf[:0] // a line too long to show: skipped, as by the parser
+	}
+	return len(p), nil
+}
+
+// Flush prints what is pending.
+func (r *Renderer) Flush() {
+	if len(r.buf) > 0 {
+		r.line(r.buf)
+		r.buf = r.buf[:0]
+	}
+	r.flushText()
+}
+
+func (r *Renderer) line(l []byte) {
+	for _, e := range Decode(r.agent, l) {
+		if e.Kind == Text && e.Name == "delta" {
+			r.pending.WriteString(e.Text) // gemini's deltas join up
+			continue
+		}
+		r.flushText()
+		r.show(e)
+	}
+}
+
+func (r *Renderer) flushText() {
+	if r.pending.Len() > 0 {
+		r.show(Event{Kind: Text, Text: r.pending.String()})
+		r.pending.Reset()
+	}
+}
+
+const (
+	dim, bold, red, cyan, reset = "\x1b[2m", "\x1b[1m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
+)
+
+func (r *Renderer) paint(code, s string) string {
+	if !r.color {
+		return s
+	}
+	return code + s + reset
+}
+
+func (r *Renderer) show(e Event) {
+	switch e.Kind {
+	case Text:
+		for _, l := range strings.Split(strings.TrimSpace(e.Text), "\n") {
+			if l = strings.TrimRight(l, " \t"); l != "" {
+				fmt.Fprintf(r.w, "  %s\n", r.fit(l, 2))
+			}
+		}
+	case Tool:
+		head := "▸ " + e.Name
+		fmt.Fprintf(r.w, "  %s %s\n", r.paint(bold+cyan, head), r.paint(dim, r.fit(oneLine(e.Text), 4+utf8.RuneCountInString(head))))
+	case Result:
+		lines := strings.Split(strings.TrimSpace(e.Text), "\n")
+		first := oneLine(lines[0])
+		if first == "" {
+			first = "(no output)"
+		}
+		if len(lines) > 1 {
+			first += fmt.Sprintf(" (+%d lines)", len(lines)-1)
+		}
+		mark := "↳"
+		if e.Fail {
+			fmt.Fprintf(r.w, "    %s\n", r.paint(red, r.fit(mark+" "+first, 4)))
+			return
+		}
+		fmt.Fprintf(r.w, "    %s\n", r.paint(dim, r.fit(mark+" "+first, 4)))
+	case Error:
+		fmt.Fprintf(r.w, "  %s\n", r.paint(bold+red, r.fit("✗ "+oneLine(e.Text), 2)))
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + " …"
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// fit cuts s to the width left after indent columns.
+func (r *Renderer) fit(s string, indent int) string {
+	max := r.width - indent
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	rs := []rune(s)
+	return string(rs[:max-1]) + "…"
+}
