@@ -87,6 +87,6 @@ func newHelper() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE:  func(cmd *cobra.Command, args []string) error { return selftest.Attack(args) },
 	}
-	cmd.AddCommand(fwd, execCmd, killCmd, probe, attack)
+	cmd.AddCommand(fwd, execCmd, killCmd, probe, attack, newCgexec(), newRunForward())
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -80,6 +81,8 @@ func Project(t testing.TB, uid, gid int) string {
 	if err := os.Chown(dir, uid, gid); err != nil {
 		t.Fatal(err)
 	}
+	// A checkout's parents are open to its owner (t.TempDir's are not).
+	os.Chmod(filepath.Dir(dir), 0o755)
 	return dir
 }
 

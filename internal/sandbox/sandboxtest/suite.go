@@ -67,6 +67,14 @@ func Run(t *testing.T, h Harness) {
 		}
 		return code, out.String(), errb.String()
 	}
+	// alive is the positive control of every negative test: a refusal
+	// only counts when the sandbox runs commands at all.
+	alive := func(t *testing.T) {
+		t.Helper()
+		if code, out, errs := sh(t, "echo alive", nil); code != 0 || strings.TrimSpace(out) != "alive" {
+			t.Fatalf("the sandbox does not run commands (exit %d, %q, %q): no refusal below would mean anything", code, out, errs)
+		}
+	}
 	// recover restarts the sandbox after an attack, which may have left
 	// processes behind or taken the sandbox down.
 	recover := func(t *testing.T) {
@@ -148,6 +156,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("no writes outside the workspace", func(t *testing.T) {
+		alive(t)
 		parent := filepath.Dir(proj)
 		before, _ := os.ReadDir(parent)
 		for _, p := range []string{"/etc/x", "/x", "/bin/x", "/usr/x", "/work/../escape", "/proc/sys/kernel/hostname", "/new/dir/file"} {
@@ -165,6 +174,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("no engine or agent socket", func(t *testing.T) {
+		alive(t)
 		_, out, _ := sh(t, "find / -xdev -type s 2>/dev/null; for p in /var/run/docker.sock /run/docker.sock /run/containerd/containerd.sock /run/podman/podman.sock \"$SSH_AUTH_SOCK\"; do [ -e \"$p\" ] && echo \"found $p\"; done; true", nil)
 		if strings.TrimSpace(out) != "" {
 			t.Errorf("sockets reachable: %q", out)
@@ -172,6 +182,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("no network interface but loopback", func(t *testing.T) {
+		alive(t)
 		_, out, _ := sh(t, "cat /proc/net/dev", nil)
 		for _, l := range strings.Split(out, "\n") {
 			name, _, ok := strings.Cut(strings.TrimSpace(l), ":")
@@ -185,6 +196,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("pids limit holds", func(t *testing.T) {
+		alive(t)
 		code, out, err := try(`n=0; while [ $n -lt 300 ]; do sleep 5 >/dev/null 2>&1 & [ $? -eq 0 ] || break; n=$((n+1)); done 2>/dev/null; echo $n`)
 		if err == nil && code == 0 && strings.TrimSpace(out) == "300" {
 			t.Errorf("started 300 processes under a limit of %d", spec.Pids)
@@ -194,6 +206,7 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("memory limit holds", func(t *testing.T) {
+		alive(t)
 		// awk doubles a string past 600 MB against a 256 MiB cap.
 		code, out, err := try(`awk 'BEGIN { s = "xxxxxxxxxxxxxxxx"; while (length(s) < 600000000) s = s s; print length(s) }'`)
 		if err == nil && code == 0 && strings.TrimSpace(out) != "" {
