@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
+	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/host"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
@@ -14,7 +17,17 @@ import (
 // isolating lists the isolating backends, strongest boundary first: the
 // order --sandbox auto tries them in.
 func isolating() []sandbox.Backend {
-	return []sandbox.Backend{sbx.New(), container.GVisor(""), container.Docker(), container.Podman()}
+	self, _ := os.Executable()
+	held := func(name string) bool {
+		l, err := lock.Acquire(stateDir("locks"), name)
+		if err != nil {
+			return true
+		}
+		l.Release()
+		return false
+	}
+	return []sandbox.Backend{sbx.New(), container.GVisor(""), container.Docker(), container.Podman(),
+		bwrap.New(self, stateDir("bwrap"), held)}
 }
 
 func backendNames() []string {

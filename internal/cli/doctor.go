@@ -12,6 +12,7 @@ import (
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
@@ -74,6 +75,24 @@ usable, 69 otherwise.`,
 					rep.Backends = append(rep.Backends, r)
 					continue
 				}
+				if bw, ok := b.(*bwrap.Bwrap); ok {
+					r := backendReport{Name: "bwrap", Boundary: string(sandbox.SharedKernel), Found: lookOK("bwrap"),
+						Gate: "enforced: no interface but loopback, Unix socket to ralph's gate"}
+					if out, err := proc.Output(ctx, proc.Cmd{Argv: []string{"bwrap", "--version"}}); err == nil {
+						r.Version = strings.TrimSpace(string(out))
+					}
+					if err := bw.Available(ctx); err != nil {
+						r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
+					} else {
+						r.Usable = true
+						r.Image = "no image needed (the host's /usr, read-only)"
+						if !bw.LimitsEnforced() {
+							r.Image += "; pids and memory caps NOT enforced (need root)"
+						}
+					}
+					rep.Backends = append(rep.Backends, r)
+					continue
+				}
 				e := b.(*container.Engine)
 				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate"}
 				r.Version = e.Version(ctx)
@@ -91,9 +110,6 @@ usable, 69 otherwise.`,
 				rep.Backends = append(rep.Backends, r)
 			}
 			rep.Backends = append(rep.Backends, backendReport{
-				Name: "bwrap", Boundary: string(sandbox.SharedKernel), Found: lookOK("bwrap"),
-				Problem: "not supported by this version of ralph yet", Gate: "-",
-			}, backendReport{
 				Name: "host", Boundary: string(sandbox.NoBoundary), Found: true,
 				Problem: "no isolation: only with --dangerously-run-on-host", Gate: "not enforced: the host's own network",
 			})

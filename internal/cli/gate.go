@@ -38,17 +38,30 @@ func (g *runningGate) Close() error {
 }
 
 // startGate prepares the gate directory of a sandbox and serves its
-// policy on the Unix socket there.
-func startGate(ctx context.Context, name string, defaults []policy.Rule) (*runningGate, error) {
+// policy on the Unix socket there. owner, when set, is the uid:gid that
+// reaches the folder itself (bwrap runs as the agent's uid): the folder
+// then lives under /run/ralph/gates, owned by it and closed to others.
+func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int) (*runningGate, error) {
 	dir := gateDir(name)
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}
+	if owner != nil && os.Geteuid() == 0 {
+		for _, d := range []string{"/run/ralph", "/run/ralph/gates"} {
+			os.MkdirAll(d, 0o711)
+			os.Chmod(d, 0o711)
+		}
+		mnt = filepath.Join("/run/ralph/gates", name)
+	}
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}
 	os.Chmod(mnt, 0o755)
+	if owner != nil && os.Geteuid() == 0 {
+		os.Chown(mnt, owner[0], owner[1])
+		os.Chmod(mnt, 0o700)
+	}
 	if err := installSelf(filepath.Join(mnt, "ralph")); err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.IntVarP(&o.maxIterations, "max-iterations", "n", 20, "stop after this many iterations (exit 1)")
 	f.StringVar(&o.agentName, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
 	f.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent ({prompt} is replaced by the prompt, else it goes to stdin); with a known --agent, the executable to run instead of its default")
-	f.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, sbx, gvisor, docker, podman, host")
+	f.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, sbx, gvisor, docker, podman, bwrap, host")
 	f.StringVar(&o.image, "image", "", "container image with the agent's CLI (default ralph-<agent>:latest)")
 	f.StringVar(&o.promptPath, "prompt", "", "prompt file (default .ralph/PROMPT.md, else PROMPT.md)")
 	f.StringVar(&o.tasksPath, "tasks", "", "task file (default .ralph/tasks.md or .ralph/prd.json, whichever exists)")
@@ -185,13 +185,28 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		if !o.noAgentHosts {
 			defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
 		}
-		gate, err := startGate(ctx, spec.Name, defaults)
+		gate, err := startGate(ctx, spec.Name, defaults, nil)
 		if err != nil {
 			return err
 		}
 		defer gate.Close()
 		spec.GateDir = gate.Mount
 		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
+	} else if b.Name() == "bwrap" {
+		var defaults []policy.Rule
+		if !o.noAgentHosts {
+			defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
+		}
+		gate, err := startGate(ctx, spec.Name, defaults, bwrapOwner(spec))
+		if err != nil {
+			return err
+		}
+		defer gate.Close()
+		spec.GateDir = gate.Mount
+		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
+		if os.Geteuid() != 0 {
+			fmt.Fprintln(o.io.Err, "ralph: warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
+		}
 	} else if b.Name() == "sbx" {
 		fmt.Fprintln(o.io.Err, "ralph: network: sbx's own policy (sbx policy ls; ralph policy allow|deny network is forwarded to it)")
 	} else {
@@ -407,4 +422,15 @@ func stateDir(sub string) string {
 		base = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(base, "ralph", sub)
+}
+
+// bwrapOwner is the uid:gid a bwrap sandbox runs as.
+func bwrapOwner(spec sandbox.Spec) *[2]int {
+	user := spec.User
+	if user == "" {
+		user = container.User(spec.Project)
+	}
+	var o [2]int
+	fmt.Sscanf(strings.Replace(user, ":", " ", 1), "%d %d", &o[0], &o[1])
+	return &o
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/host"
 	"github.com/ralphloop/ralph/internal/selftest"
@@ -117,6 +118,21 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string
 	claude, _ := agent.Lookup("claude", "")
 	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, AllowedName: claude.Hosts[0],
 		PolicyDir: policyfile.Default().Dir, StateDir: stateDir("")}
+	if _, ok := b.(*bwrap.Bwrap); ok {
+		t.Gate = func(ctx context.Context, name string) (string, func(), error) {
+			uid := 1000
+			if os.Geteuid() != 0 {
+				uid = os.Geteuid()
+			}
+			g, err := startGate(ctx, name, policyfile.AgentRules("claude", claude.Hosts), &[2]int{uid, uid})
+			if err != nil {
+				return "", nil, err
+			}
+			return g.Mount, func() { g.Close() }, nil
+		}
+		t.AllowRebind = allowRebind
+		return t, nil
+	}
 	e, ok := b.(*container.Engine)
 	if !ok {
 		return t, nil
@@ -132,13 +148,19 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string
 	t.Image = image
 	defaults := policyfile.AgentRules("claude", claude.Hosts)
 	t.Gate = func(ctx context.Context, name string) (string, func(), error) {
-		g, err := startGate(ctx, name, defaults)
+		g, err := startGate(ctx, name, defaults, nil)
 		if err != nil {
 			return "", nil, err
 		}
 		return g.Mount, func() { g.Close() }, nil
 	}
-	t.AllowRebind = func(name, h string) (func(), error) {
+	t.AllowRebind = allowRebind
+	return t, nil
+}
+
+// allowRebind lets a name through one sandbox's policy for the test.
+func allowRebind(name, h string) (func(), error) {
+	{
 		store := policyfile.Default()
 		if _, err := store.Add(name, policy.Allow, []string{h}); err != nil {
 			return nil, err
@@ -152,7 +174,6 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string
 			}
 		}, nil
 	}
-	return t, nil
 }
 
 func printSelftest(io IO, rep selftest.Report) {

@@ -83,7 +83,7 @@ func Attack(args []string) error {
 }
 
 // escapeSyscalls tries the privileged system calls a runtime escape needs.
-func escapeSyscalls(f *finding) {
+func escapeSyscalls(f *finding, ralphPID int) {
 	dir, err := os.MkdirTemp("", "ralph-selftest-mnt")
 	if err == nil {
 		merr := unix.Mount("tmpfs", dir, "tmpfs", 0, "")
@@ -98,16 +98,18 @@ func escapeSyscalls(f *finding) {
 	self, _ := os.Executable()
 	out, err := helper(ctx, self, "unshare")
 	f.try("unshare a mount namespace", err == nil && bytes.Contains([]byte(out), []byte("done")), "unshared")
-	// May the agent ptrace the process that started it? Opening its memory
-	// needs the same permission as attaching, without stopping it.
-	if ppid := os.Getppid(); ppid > 1 {
-		fh, err := os.Open(fmt.Sprintf("/proc/%d/mem", ppid))
+	// May the agent ptrace ralph, the process outside that started the
+	// probe? Opening its memory needs the same permission as attaching,
+	// without stopping it. Inside a pid namespace ralph is not visible.
+	target := fmt.Sprintf("/proc/%d", ralphPID)
+	if b, err := os.ReadFile(target + "/cmdline"); err == nil && bytes.Contains(b, []byte("selftest")) {
+		fh, err := os.Open(target + "/mem")
 		if err == nil {
 			fh.Close()
 		}
-		f.try(fmt.Sprintf("ptrace access to the process that started the probe (pid %d)", ppid), err == nil, "granted")
+		f.try(fmt.Sprintf("ptrace access to ralph (pid %d on the host)", ralphPID), err == nil, "granted")
 	} else {
-		f.try("ptrace a process outside (none is visible)", false, "")
+		f.try(fmt.Sprintf("ptrace ralph (pid %d on the host): not visible", ralphPID), false, "")
 	}
 	merr := unix.FinitModule(-1, "", 0)
 	f.try("load a kernel module", !errors.Is(merr, unix.EPERM) && !errors.Is(merr, unix.ENOSYS), fmt.Sprintf("finit_module answered %v, not EPERM", merr))

@@ -54,6 +54,7 @@ type ProbeConfig struct {
 	MemoryBytes  int64    `json:"memory_bytes"`
 	Threads      int      `json:"threads"`
 	HelperBinary string   `json:"helper_binary"`
+	RalphPID     int      `json:"ralph_pid"`
 }
 
 // finding accumulates the outcome of one property's attempts.
@@ -474,7 +475,7 @@ func escapes(cfg ProbeConfig) Result {
 		}
 	}
 	f.try(fmt.Sprintf("read the canaries through %d inherited directory descriptors", len(dirs)), len(through) > 0, strings.Join(through, ", "))
-	escapeSyscalls(&f)
+	escapeSyscalls(&f, cfg.RalphPID)
 	return f.result(14, "Runtime escape classics have no effect")
 }
 

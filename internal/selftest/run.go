@@ -60,6 +60,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		return rep, err
 	}
 	defer os.RemoveAll(root)
+	os.Chmod(root, 0o755) // a checkout's parents are open to its owner
 	proj := filepath.Join(root, "project")
 	canary := "ralph-canary-" + randHex()
 	if err := plant(root, canary); err != nil {
@@ -106,7 +107,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		StatePaths:  []string{filepath.Join(t.PolicyDir, "global.json.new"), filepath.Join(t.StateDir, "pwned")},
 		TCP:         tcp.Addr().String(), TCP6: tcp6Addr, UDP: udp.LocalAddr().String(),
 		AllowedName: t.AllowedName, RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
-		MemoryBytes: parseBytes(memory) * 3 / 2, Threads: pids * 2,
+		MemoryBytes: parseBytes(memory) * 3 / 2, Threads: pids * 2, RalphPID: os.Getpid(),
 	}
 	var argv []string
 	if t.Gate != nil {
