@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 )
 
 // Sentinel errors. Backends wrap them with detail and, where there is one,
@@ -117,4 +118,24 @@ type Backend interface {
 	// List returns the sandboxes made by ralph on this backend, and only
 	// those.
 	List(ctx context.Context) ([]Info, error)
+}
+
+// EnvKeys returns the names of cmd's variables, sorted (so command lines
+// and logs are stable).
+func (c Cmd) EnvKeys() []string {
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// EnvList returns cmd's variables as sorted NAME=value pairs.
+func (c Cmd) EnvList() []string {
+	out := make([]string, 0, len(c.Env))
+	for _, k := range c.EnvKeys() {
+		out = append(out, k+"="+c.Env[k])
+	}
+	return out
 }

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,14 +196,7 @@ func (b *Bwrap) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, er
 			env = append(env, k+"=http://"+container.ProxyAddr)
 		}
 	}
-	keys := make([]string, 0, len(cmd.Env))
-	for k := range cmd.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		env = append(env, k+"="+cmd.Env[k])
-	}
+	env = append(env, cmd.EnvList()...)
 	err := proc.Run(ctx, proc.Cmd{Argv: argv, Env: env, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
 	if ctx.Err() != nil {
 		return -1, ctx.Err() // bwrap died: --die-with-parent and the pid namespace end the rest

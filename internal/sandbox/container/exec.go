@@ -3,7 +3,6 @@ package container
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -24,15 +23,9 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	if cmd.TTY {
 		args = append(args, "--tty")
 	}
-	env := proc.MinimalEnv()
-	keys := make([]string, 0, len(cmd.Env))
-	for k := range cmd.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	env := append(proc.MinimalEnv(), cmd.EnvList()...)
+	for _, k := range cmd.EnvKeys() {
 		args = append(args, "--env", k)
-		env = append(env, k+"="+cmd.Env[k])
 	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
 	if e.isGated(name) {

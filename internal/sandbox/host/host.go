@@ -6,7 +6,6 @@ package host
 import (
 	"context"
 	"os"
-	"sort"
 	"sync"
 
 	"github.com/ralphloop/ralph/internal/proc"
@@ -45,15 +44,7 @@ func (h *Host) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 	if !ok {
 		return -1, sandbox.ErrNotFound
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	keys := make([]string, 0, len(cmd.Env))
-	for k := range cmd.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		env = append(env, k+"="+cmd.Env[k])
-	}
+	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, cmd.EnvList()...)
 	err := proc.Run(ctx, proc.Cmd{Argv: cmd.Argv, Env: env, Dir: dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
 	if err == nil {
 		return 0, nil

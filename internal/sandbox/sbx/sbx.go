@@ -155,15 +155,9 @@ func (s *SBX) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, erro
 	if cmd.TTY {
 		args = append(args, "-t")
 	}
-	env := env()
-	keys := make([]string, 0, len(cmd.Env))
-	for k := range cmd.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	env := append(env(), cmd.EnvList()...)
+	for _, k := range cmd.EnvKeys() {
 		args = append(args, "-e", k)
-		env = append(env, k+"="+cmd.Env[k])
 	}
 	args = append(args, name)
 	args = append(args, cmd.Argv...)
