@@ -27,6 +27,8 @@ type observer struct {
 	agent  string
 	closer []io.Closer
 	render *render.Renderer
+	spin   *render.Spinner // on a terminal only
+	out    io.Writer       // where rendered lines go (through the spinner)
 }
 
 type event struct {
@@ -65,13 +67,19 @@ func (o *observer) IterationStart(n, attempt int) (io.Writer, io.Writer) {
 	if !o.quiet {
 		// The agent's stream as readable lines, in ralph's log too.
 		width, color := termWidth(o.io.Err)
-		o.render = render.New(io.MultiWriter(o.io.Err, lg), o.agent, width, color)
+		o.render = render.New(io.MultiWriter(o.out, lg), o.agent, width, color)
 		ws = append(ws, o.render)
+	}
+	if o.spin != nil {
+		o.spin.Reset(fmt.Sprintf("%s working on iteration %d", o.agent, n))
 	}
 	return io.MultiWriter(ws...), lg
 }
 
 func (o *observer) IterationEnd(it loop.IterationInfo) {
+	if o.spin != nil {
+		o.spin.Reset("")
+	}
 	if o.render != nil {
 		o.render.Flush()
 		o.render = nil
@@ -97,6 +105,25 @@ func (o *observer) IterationEnd(it loop.IterationInfo) {
 	if o.quiet {
 		fmt.Fprintf(o.io.Err, "ralph: iteration %d: %s in %s, %d file(s) changed%s\n", it.N, it.Outcome,
 			it.Duration.Round(100*time.Millisecond), it.FilesChanged, costText(it.Usage.CostUSD))
+	}
+}
+
+// startSpinner shows a spinner with the elapsed time while the agent is
+// quiet, on a terminal only; ralph's messages and the rendered stream then
+// go through it so they erase it first. It returns the writer to use.
+func (o *observer) startSpinner() io.Writer {
+	o.out = o.io.Err
+	if _, tty := termWidth(o.io.Err); tty && !o.quiet {
+		o.spin = render.NewSpinner(o.io.Err, 2*time.Second)
+		o.out = o.spin.Writer(o.io.Err)
+	}
+	return o.out
+}
+
+func (o *observer) stopSpinner() {
+	if o.spin != nil {
+		o.spin.Stop()
+		o.spin = nil
 	}
 }
 

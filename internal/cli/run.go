@@ -253,8 +253,13 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	defer obs.Close()
 	cfg.Observer = obs
+	if !o.quiet {
+		cfg.Log = obs.startSpinner()
+	}
+	defer obs.stopSpinner()
 	out, err := loop.Run(ctx, cfg)
 	obs.Close()
+	obs.stopSpinner()
 	if err != nil {
 		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
 			rec.Finish("interrupted", ExitInterrupted, "interrupted")
