@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -27,6 +28,8 @@ func Main() int {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	var got os.Signal
+	hooks := &exitHooks{}
+	ctx = context.WithValue(ctx, exitHooksKey{}, hooks)
 	go func() {
 		first, ok := <-sig
 		if !ok {
@@ -37,6 +40,7 @@ func Main() int {
 		cancel(context.Canceled)
 		if _, ok := <-sig; ok {
 			fmt.Fprintln(os.Stderr, "ralph: forced exit")
+			hooks.run() // the lock goes with us, cleanly
 			os.Exit(ExitInterrupted)
 		}
 	}()
@@ -58,3 +62,33 @@ func Main() int {
 type quietExit struct{ code int }
 
 func (q *quietExit) Error() string { return fmt.Sprintf("exit %d", q.code) }
+
+// exitHooks run on a forced exit (a second Ctrl-C): what must not be left
+// behind even then, such as the lock's holder record.
+type exitHooks struct {
+	mu sync.Mutex
+	fs []func()
+}
+
+type exitHooksKey struct{}
+
+func (h *exitHooks) add(f func()) {
+	h.mu.Lock()
+	h.fs = append(h.fs, f)
+	h.mu.Unlock()
+}
+
+func (h *exitHooks) run() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, f := range h.fs {
+		f()
+	}
+}
+
+// onForcedExit registers f to run if ralph is forced out.
+func onForcedExit(ctx context.Context, f func()) {
+	if h, ok := ctx.Value(exitHooksKey{}).(*exitHooks); ok {
+		h.add(f)
+	}
+}

@@ -167,6 +167,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer l.Release()
+	onForcedExit(ctx, func() { l.Release() })
 	fmt.Fprintf(o.io.Err, "ralph: sandbox %s: %s (%s) · agent %s · up to %d iterations\n",
 		spec.Name, b.Name(), describe(b.Boundary()), ad.Name, o.maxIterations)
 	if l.Stale.PID != 0 {

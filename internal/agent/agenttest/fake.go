@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -35,6 +37,7 @@ import (
 //	limitprose    "rate limit" only in a tool result; a normal run
 //	exit:N        exits N after a normal stream
 //	sleep:S       sleeps S seconds first (then as none)
+//	stubborn:S    ignores SIGINT and SIGTERM, then sleeps S seconds
 //	write:FILE    writes FILE in the working directory (then as none)
 //	fetch:URL     GET through the proxy variables, result appended to .fake-agent-net
 //	dial:HOST:PORT a direct TCP connection (no proxy), result appended likewise
@@ -113,6 +116,10 @@ func FakeMain() int {
 		s.ToolOutputs = append(s.ToolOutputs, "Error: rate limit exceeded, usage limit reached (429)")
 	case "exit":
 		code, _ = strconv.Atoi(arg)
+	case "stubborn":
+		signal.Ignore(syscall.SIGINT, syscall.SIGTERM)
+		sec, _ := strconv.ParseFloat(arg, 64)
+		time.Sleep(time.Duration(sec * float64(time.Second)))
 	case "sleep":
 		sec, _ := strconv.ParseFloat(arg, 64)
 		time.Sleep(time.Duration(sec * float64(time.Second)))
