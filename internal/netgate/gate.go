@@ -373,14 +373,21 @@ func sameHost(a, b string, defPort int) bool {
 func splice(c net.Conn, br *bufio.Reader, up net.Conn) {
 	done := make(chan struct{}, 2)
 	go func() {
-		io.Copy(up, br)
+		// What the reader already holds, then the socket itself, so the
+		// kernel can splice.
+		if n := br.Buffered(); n > 0 {
+			b, _ := br.Peek(n)
+			up.Write(b)
+			br.Discard(n)
+		}
+		copyConn(up, c)
 		if tc, ok := up.(*net.TCPConn); ok {
 			tc.CloseWrite()
 		}
 		done <- struct{}{}
 	}()
 	go func() {
-		io.Copy(c, up)
+		copyConn(c, up)
 		if cw, ok := c.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		}
@@ -388,6 +395,17 @@ func splice(c net.Conn, br *bufio.Reader, up net.Conn) {
 	}()
 	<-done
 	<-done
+}
+
+// copyConn copies src to dst through dst's ReadFrom, which splices
+// between sockets in the kernel (io.Copy would pick src's WriteTo, which
+// for TCP falls back to a user-space buffer).
+func copyConn(dst, src net.Conn) {
+	if rf, ok := dst.(io.ReaderFrom); ok {
+		rf.ReadFrom(src)
+		return
+	}
+	io.Copy(dst, src)
 }
 
 func (g *Gate) log(e Entry) {
