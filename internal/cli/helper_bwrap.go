@@ -49,6 +49,13 @@ func newCgexec() *cobra.Command {
 				return err
 			}
 			fds := map[string]int{bwrap.FDPasswd: passwd, bwrap.FDGroup: group}
+			if filter := bwrap.SeccompFilter(); filter != nil {
+				fd, err := memfd("seccomp", string(filter))
+				if err != nil {
+					return err
+				}
+				fds[bwrap.FDSeccomp] = fd
+			}
 			for i, a := range args {
 				if fd, ok := fds[a]; ok {
 					args[i] = strconv.Itoa(fd)

@@ -110,6 +110,8 @@ func (b *Bwrap) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 const (
 	FDPasswd = "{fd:passwd}"
 	FDGroup  = "{fd:group}"
+	// FDSeccomp holds the seccomp filter (SeccompFilter).
+	FDSeccomp = "{fd:seccomp}"
 )
 
 // Args is the bwrap command line for spec and argv (exported for tests
@@ -140,6 +142,9 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 	)
 	if spec.GateDir != "" {
 		a = append(a, "--ro-bind", spec.GateDir, container.GateMount)
+	}
+	if SeccompFilter() != nil {
+		a = append(a, "--seccomp", FDSeccomp)
 	}
 	a = append(a, "--remount-ro", "/", "--")
 	if spec.GateDir != "" {

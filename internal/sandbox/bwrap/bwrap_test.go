@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -49,5 +50,44 @@ func TestArgs(t *testing.T) {
 		if strings.Contains(got, bad) {
 			t.Errorf("bwrap args hold %q", bad)
 		}
+	}
+}
+
+func TestSeccompFilterLoaded(t *testing.T) {
+	b := New("", t.TempDir(), nil)
+	if err := b.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "bwrap", err)
+	}
+	if SeccompFilter() == nil {
+		t.Skip("no seccomp filter for this architecture")
+	}
+	b.Ralph = ralphBinary(t)
+	proj := sandboxtest.Project(t, 1000, 1000)
+	spec := sandbox.Spec{Name: sandbox.Name("seccomp", proj), Agent: "x", Project: proj}
+	if _, err := b.Ensure(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Remove(t.Context(), spec.Name, true)
+	var out strings.Builder
+	code, err := b.Exec(t.Context(), spec.Name, sandbox.Cmd{Argv: []string{"grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status"}, Stdout: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	if !strings.Contains(out.String(), "Seccomp:\t2") {
+		t.Errorf("no seccomp filter in the sandbox: %q", out.String())
+	}
+}
+
+func TestSeccompProgram(t *testing.T) {
+	p := SeccompFilter()
+	if p == nil {
+		t.Skip("architecture")
+	}
+	x32 := 0
+	if runtime.GOARCH == "amd64" {
+		x32 = 1
+	}
+	if len(p)%8 != 0 || len(p)/8 != 4+x32+len(denied)+2 {
+		t.Errorf("program of %d bytes for %d denied calls", len(p), len(denied))
 	}
 }
