@@ -42,14 +42,17 @@ func TestLoopInBwrap(t *testing.T) {
 	if out, err := allow.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	plan := "fetch:http://2130706433:" + port + "/,fetch:http://unlisted.example.test/,write:made-in-bwrap.txt,complete"
+	// /proc/self/oom_score_adj is writable by its owner without Landlock;
+	// with Landlock (read-only /proc) it is not.
+	plan := "fetch:http://2130706433:" + port + "/,fetch:http://unlisted.example.test/,try-write:/proc/self/oom_score_adj,write:made-in-bwrap.txt,complete"
 	r := start(t, ralph, proj, append(env, "FAKE_PLAN="+plan),
 		"-n", "5", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/.bin/claude", "--env", "FAKE_PLAN", "--memory", "1g")
 	if code := r.wait(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, r.stderr)
 	}
 	got := readLines(t, filepath.Join(proj, ".fake-agent-net"))
-	if len(got) != 2 || !strings.Contains(got[0], "status 200 upstream-ok") || !strings.Contains(got[1], "status 403") {
+	if len(got) != 3 || !strings.Contains(got[0], "status 200 upstream-ok") || !strings.Contains(got[1], "status 403") ||
+		!strings.Contains(got[2], "try-write /proc/self/oom_score_adj: error") {
 		t.Errorf("probes: %q", got)
 	}
 	st, err := os.Stat(filepath.Join(proj, "made-in-bwrap.txt"))

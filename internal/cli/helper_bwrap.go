@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/landlock-lsm/go-landlock/landlock"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -105,7 +106,8 @@ func memfd(name, data string) (int, error) {
 // newRunForward is the inside of a gated bwrap exec: forward the proxy
 // port to the gate's socket while the command runs.
 func newRunForward() *cobra.Command {
-	var listen, socket string
+	var listen, socket, workdir string
+	var lock bool
 	cmd := &cobra.Command{
 		Use:  "run -- ARGV...",
 		Args: cobra.MinimumNArgs(1),
@@ -113,6 +115,18 @@ func newRunForward() *cobra.Command {
 			l, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
+			}
+			if lock {
+				// Landlock, inside bwrap once its mounts exist: read and
+				// execute the system, write only the workspace, /tmp, HOME
+				// and /dev. Best effort: a kernel without it runs unchanged.
+				err := landlock.V5.BestEffort().RestrictPaths(
+					landlock.RODirs("/usr", "/etc", "/proc", "/.ralph"),
+					landlock.RWDirs(workdir, "/tmp", "/home/ralph", "/dev"),
+				)
+				if err != nil {
+					return fmt.Errorf("landlock: %w", err)
+				}
 			}
 			ctx, cancel := context.WithCancel(cmd.Context())
 			done := make(chan struct{})
@@ -136,5 +150,7 @@ func newRunForward() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:3128", "")
 	cmd.Flags().StringVar(&socket, "socket", "/.ralph/gate.sock", "")
+	cmd.Flags().StringVar(&workdir, "workdir", "/work", "the workspace inside")
+	cmd.Flags().BoolVar(&lock, "landlock", false, "restrict the command's file access with Landlock")
 	return cmd
 }

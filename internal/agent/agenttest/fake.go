@@ -42,6 +42,7 @@ import (
 //	fetch:URL     GET through the proxy variables, result appended to .fake-agent-net
 //	dial:HOST:PORT a direct TCP connection (no proxy), result appended likewise
 //	dns:NAME      a DNS lookup, result appended likewise
+//	try-write:PATH opens PATH for writing (never writes), result appended likewise
 //
 // The last step repeats. With FAKE_RECORD=1 it appends its argv and the
 // names of its environment variables to .fake-agent-argv as JSON lines.
@@ -125,7 +126,7 @@ func FakeMain() int {
 		time.Sleep(time.Duration(sec * float64(time.Second)))
 	case "write":
 		os.WriteFile(arg, []byte("written by the fake agent\n"), 0o644)
-	case "fetch", "dial", "dns":
+	case "fetch", "dial", "dns", "try-write":
 		netProbe(kind, arg)
 	}
 	if err := Emit(os.Stdout, format, s); err != nil {
@@ -179,6 +180,14 @@ func netProbe(kind, arg string) {
 		}
 		c.Close()
 		res = "connected"
+	case "try-write":
+		f, err := os.OpenFile(arg, os.O_WRONLY, 0)
+		if err != nil {
+			res = "error " + err.Error()
+			break
+		}
+		f.Close()
+		res = "opened"
 	case "dns":
 		addrs, err := net.DefaultResolver.LookupHost(ctx, arg)
 		if err != nil {

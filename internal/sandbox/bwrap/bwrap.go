@@ -148,7 +148,7 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 	}
 	a = append(a, "--remount-ro", "/", "--")
 	if spec.GateDir != "" {
-		a = append(a, container.GateMount+"/ralph", "sandbox-helper", "run",
+		a = append(a, container.GateMount+"/ralph", "sandbox-helper", "run", "--landlock", "--workdir", workdir,
 			"--listen", container.ProxyAddr, "--socket", container.GateMount+"/gate.sock", "--")
 	}
 	return append(a, argv...)

@@ -41,7 +41,7 @@ func TestArgs(t *testing.T) {
 	got := strings.Join(Args(spec, 1000, 1000, []string{"claude", "-p"}), " ")
 	for _, want := range []string{"--unshare-all", "--die-with-parent", "--new-session", "--disable-userns", "--uid 1000", "--cap-drop ALL",
 		"--ro-bind /usr /usr", "--proc /proc", "--dev /dev", "--tmpfs /tmp", "--bind /src/app /work", "--remount-ro /",
-		"--ro-bind /x /.ralph", "/.ralph/ralph sandbox-helper run --listen 127.0.0.1:3128 --socket /.ralph/gate.sock -- claude -p"} {
+		"--ro-bind /x /.ralph", "/.ralph/ralph sandbox-helper run --landlock --workdir /work --listen 127.0.0.1:3128 --socket /.ralph/gate.sock -- claude -p"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("bwrap args lack %q:\n%s", want, got)
 		}
