@@ -42,6 +42,7 @@ JSON
 
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
+  rm -f /var/run/docker.pid   # a pid file left by a daemon that died
   nohup dockerd --config-file /etc/docker/daemon.json >/var/log/ralph-dockerd.log 2>&1 &
   echo $! > /run/ralph-dockerd.pid
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
