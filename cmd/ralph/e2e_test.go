@@ -98,19 +98,26 @@ func TestSignalsExitCodes(t *testing.T) {
 	}
 }
 
+// engine is a real container backend the end-to-end tests run on.
+type engine struct {
+	backend, bin string
+	b            sandbox.Backend
+}
+
+func engines() []engine {
+	return []engine{
+		{"docker", "docker", container.Docker()},
+		{"gvisor", "docker", container.GVisor("")},
+		{"podman", "podman", container.Podman()},
+	}
+}
+
 // TestLoopInRealSandbox runs the fake agent inside a real container on
 // each engine to a COMPLETE, then interrupts a run mid-iteration and checks
 // the container is left stopped, and reused by the next run.
 func TestLoopInRealSandbox(t *testing.T) {
 	ralph, fake := build(t)
-	for _, tc := range []struct {
-		backend, bin string
-		b            sandbox.Backend
-	}{
-		{"docker", "docker", container.Docker()},
-		{"gvisor", "docker", container.GVisor("")},
-		{"podman", "podman", container.Podman()},
-	} {
+	for _, tc := range engines() {
 		t.Run(tc.backend, func(t *testing.T) {
 			ctx := context.Background()
 			if err := tc.b.Available(ctx); err != nil {

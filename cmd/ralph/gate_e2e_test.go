@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
@@ -38,14 +37,7 @@ func TestGateInRealSandbox(t *testing.T) {
 	defer other.Close()
 	_, otherPort, _ := net.SplitHostPort(other.Listener.Addr().String())
 
-	for _, tc := range []struct {
-		backend, bin string
-		b            sandbox.Backend
-	}{
-		{"docker", "docker", container.Docker()},
-		{"gvisor", "docker", container.GVisor("")},
-		{"podman", "podman", container.Podman()},
-	} {
+	for _, tc := range engines() {
 		t.Run(tc.backend, func(t *testing.T) {
 			ctx := context.Background()
 			if err := tc.b.Available(ctx); err != nil {

@@ -201,15 +201,6 @@ func TestThousandTunnels(t *testing.T) {
 }
 
 func policyOf(tb testing.TB, specs ...string) func() *policy.Policy {
-	var rs []policy.Rule
-	for _, s := range specs {
-		a, p, _ := strings.Cut(s, " ")
-		r, err := policy.ParseRule(policy.Action(a), p, "bench")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rs = append(rs, r)
-	}
-	p := policy.Compile(rs)
+	p := rules(tb, specs...)
 	return func() *policy.Policy { return p }
 }

@@ -71,7 +71,7 @@ type env struct {
 	upstream map[netip.AddrPort]bool
 }
 
-func rules(t *testing.T, specs ...string) *policy.Policy {
+func rules(t testing.TB, specs ...string) *policy.Policy {
 	var rs []policy.Rule
 	for _, s := range specs {
 		a, p, _ := strings.Cut(s, " ")
