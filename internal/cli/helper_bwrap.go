@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 )
 
@@ -30,7 +31,7 @@ func newCgexec() *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if os.Geteuid() == 0 {
-				mem, err := bwrap.ParseBytes(memory)
+				mem, err := sandbox.ParseSize(memory)
 				if err != nil {
 					return err
 				}

@@ -19,7 +19,9 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
 // runOptions are the loop's flags. Every one can also be set in
@@ -174,43 +176,43 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
 			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
 	}
-	if _, ok := b.(*container.Engine); ok {
-		user := spec.User
-		if user == "" {
-			user = container.User(project)
-		}
-		if w := container.WritableWarning(project, user); w != "" {
-			fmt.Fprintln(o.io.Err, "ralph: "+w)
+	switch bk := b.(type) {
+	case *container.Engine, *bwrap.Bwrap:
+		// Both reach the gate through its socket; bwrap runs as the agent's
+		// uid, so the gate folder must belong to it.
+		var owner *[2]int
+		if bw, ok := bk.(*bwrap.Bwrap); ok {
+			uid, gid, err := bwrap.RunsAs(spec)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			owner = &[2]int{uid, gid}
+			if !bw.LimitsEnforced() {
+				fmt.Fprintln(o.io.Err, "ralph: warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
+			}
+		} else {
+			user, err := container.User(spec)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			if w := container.WritableWarning(project, user); w != "" {
+				fmt.Fprintln(o.io.Err, "ralph: "+w)
+			}
 		}
 		var defaults []policy.Rule
 		if !o.noAgentHosts {
 			defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
 		}
-		gate, err := startGate(ctx, spec.Name, defaults, nil)
+		gate, err := startGate(ctx, spec.Name, defaults, owner)
 		if err != nil {
 			return err
 		}
 		defer gate.Close()
 		spec.GateDir = gate.Mount
 		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
-	} else if b.Name() == "bwrap" {
-		var defaults []policy.Rule
-		if !o.noAgentHosts {
-			defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
-		}
-		gate, err := startGate(ctx, spec.Name, defaults, bwrapOwner(spec))
-		if err != nil {
-			return err
-		}
-		defer gate.Close()
-		spec.GateDir = gate.Mount
-		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
-		if os.Geteuid() != 0 {
-			fmt.Fprintln(o.io.Err, "ralph: warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
-		}
-	} else if b.Name() == "sbx" {
+	case *sbx.SBX:
 		fmt.Fprintln(o.io.Err, "ralph: network: sbx's own policy (sbx policy ls; ralph policy allow|deny network is forwarded to it)")
-	} else {
+	default:
 		fmt.Fprintln(o.io.Err, "ralph: network: unrestricted (the host's own)")
 	}
 
@@ -428,15 +430,4 @@ func stateDir(sub string) string {
 		base = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(base, "ralph", sub)
-}
-
-// bwrapOwner is the uid:gid a bwrap sandbox runs as.
-func bwrapOwner(spec sandbox.Spec) *[2]int {
-	user := spec.User
-	if user == "" {
-		user = container.User(spec.Project)
-	}
-	var o [2]int
-	fmt.Sscanf(strings.Replace(user, ":", " ", 1), "%d %d", &o[0], &o[1])
-	return &o
 }

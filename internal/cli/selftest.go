@@ -119,12 +119,12 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string
 	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, AllowedName: claude.Hosts[0],
 		PolicyDir: policyfile.Default().Dir, StateDir: stateDir("")}
 	if _, ok := b.(*bwrap.Bwrap); ok {
-		t.Gate = func(ctx context.Context, name string) (string, func(), error) {
-			uid := 1000
-			if os.Geteuid() != 0 {
-				uid = os.Geteuid()
+		t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
+			uid, gid, err := bwrap.RunsAs(spec)
+			if err != nil {
+				return "", nil, err
 			}
-			g, err := startGate(ctx, name, policyfile.AgentRules("claude", claude.Hosts), &[2]int{uid, uid})
+			g, err := startGate(ctx, spec.Name, policyfile.AgentRules("claude", claude.Hosts), &[2]int{uid, gid})
 			if err != nil {
 				return "", nil, err
 			}
@@ -147,8 +147,8 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string
 	}
 	t.Image = image
 	defaults := policyfile.AgentRules("claude", claude.Hosts)
-	t.Gate = func(ctx context.Context, name string) (string, func(), error) {
-		g, err := startGate(ctx, name, defaults, nil)
+	t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
+		g, err := startGate(ctx, spec.Name, defaults, nil)
 		if err != nil {
 			return "", nil, err
 		}

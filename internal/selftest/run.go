@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,9 +27,9 @@ type Target struct {
 	Image   string
 	Memory  string // as the loop's --memory (default 4g)
 	Pids    int    // as the loop's --pids-limit (default 512)
-	// Gate starts the network gate for a sandbox name and returns its
-	// mount directory and a stop function; nil for the host backend.
-	Gate func(ctx context.Context, name string) (mount string, stop func(), err error)
+	// Gate starts the network gate for a sandbox and returns its mount
+	// directory and a stop function; nil for the host backend.
+	Gate func(ctx context.Context, spec sandbox.Spec) (mount string, stop func(), err error)
 	// AllowRebind lets RebindName through the policy of the sandbox, so the
 	// gate's own resolution check is what refuses it; it returns the undo.
 	AllowRebind func(name, host string) (undo func(), err error)
@@ -107,8 +106,13 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		StatePaths:  []string{filepath.Join(t.PolicyDir, "global.json.new"), filepath.Join(t.StateDir, "pwned")},
 		TCP:         tcp.Addr().String(), TCP6: tcp6Addr, UDP: udp.LocalAddr().String(),
 		AllowedName: t.AllowedName, RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
-		MemoryBytes: parseBytes(memory) * 3 / 2, Threads: pids * 2, RalphPID: os.Getpid(),
+		Threads: pids * 2, RalphPID: os.Getpid(),
 	}
+	memBytes, err := sandbox.ParseSize(memory)
+	if err != nil {
+		return rep, err
+	}
+	cfg.MemoryBytes = memBytes * 3 / 2
 	var argv []string
 	if t.Gate != nil {
 		if t.AllowRebind != nil {
@@ -118,7 +122,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 			}
 			defer undo()
 		}
-		mount, stop, err := t.Gate(ctx, name)
+		mount, stop, err := t.Gate(ctx, spec)
 		if err != nil {
 			return rep, err
 		}
@@ -314,20 +318,4 @@ func randHex() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// parseBytes reads an engine size such as 4g, 512m.
-func parseBytes(s string) int64 {
-	s = strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "g"):
-		mult, s = 1<<30, strings.TrimSuffix(s, "g")
-	case strings.HasSuffix(s, "m"):
-		mult, s = 1<<20, strings.TrimSuffix(s, "m")
-	case strings.HasSuffix(s, "k"):
-		mult, s = 1<<10, strings.TrimSuffix(s, "k")
-	}
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n * mult
 }

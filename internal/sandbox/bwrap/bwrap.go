@@ -154,21 +154,13 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 	return append(a, argv...)
 }
 
-func ids(spec sandbox.Spec) (int, int) {
+// RunsAs is the uid and gid a bwrap sandbox runs as: sandbox.RunAs as
+// root; a regular user cannot switch, so bwrap runs as that user.
+func RunsAs(spec sandbox.Spec) (int, int, error) {
 	if os.Geteuid() != 0 {
-		return os.Geteuid(), os.Getegid()
+		return os.Geteuid(), os.Getegid(), nil
 	}
-	user := spec.User
-	if user == "" {
-		user = container.User(spec.Project)
-	}
-	u, g, _ := strings.Cut(user, ":")
-	uid, _ := strconv.Atoi(u)
-	gid, err := strconv.Atoi(g)
-	if err != nil {
-		gid = uid
-	}
-	return uid, gid
+	return sandbox.RunAs(spec)
 }
 
 // Exec runs cmd in a new bwrap, through ralph's helper: it joins the
@@ -187,7 +179,10 @@ func (b *Bwrap) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, er
 	if _, err := os.Stat(b.recordPath(name)); err != nil {
 		return -1, fmt.Errorf("bwrap: %s: %w", name, sandbox.ErrNotFound)
 	}
-	uid, gid := ids(spec)
+	uid, gid, err := RunsAs(spec)
+	if err != nil {
+		return -1, fmt.Errorf("bwrap: %w", err)
+	}
 	helper := []string{b.Ralph, "sandbox-helper", "cgexec", "--name", name,
 		"--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(gid),
 		"--memory", orDefault(spec.Memory, container.DefaultMemory),
@@ -202,7 +197,7 @@ func (b *Bwrap) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, er
 		}
 	}
 	env = append(env, cmd.EnvList()...)
-	err := proc.Run(ctx, proc.Cmd{Argv: argv, Env: env, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
+	err = proc.Run(ctx, proc.Cmd{Argv: argv, Env: env, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
 	if ctx.Err() != nil {
 		return -1, ctx.Err() // bwrap died: --die-with-parent and the pid namespace end the rest
 	}

@@ -55,19 +55,3 @@ func RemoveCgroups(name string) {
 		os.Remove(d)
 	}
 }
-
-// ParseBytes reads 4g, 512m, 1024k or a plain number of bytes.
-func ParseBytes(s string) (int64, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	for suf, m := range map[string]int64{"g": 1 << 30, "m": 1 << 20, "k": 1 << 10} {
-		if strings.HasSuffix(s, suf) {
-			mult, s = m, strings.TrimSuffix(s, suf)
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
-	}
-	return n * mult, nil
-}

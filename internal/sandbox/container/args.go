@@ -86,16 +86,10 @@ func (e *Engine) homeTmpfs(uid, gid string) string {
 	return fmt.Sprintf("%s:rw,nosuid,nodev,uid=%s,gid=%s,mode=0700", HomeDir, uid, gid)
 }
 
-// User returns the uid:gid the agent runs as for a project: the owner of
-// the directory when that is not root, else 1000:1000.
-func User(project string) string {
-	st, err := os.Stat(project)
-	if err == nil {
-		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 {
-			return fmt.Sprintf("%d:%d", s.Uid, s.Gid)
-		}
-	}
-	return "1000:1000"
+// User returns the --user value for spec (see sandbox.RunAs).
+func User(spec sandbox.Spec) (string, error) {
+	uid, gid, err := sandbox.RunAs(spec)
+	return fmt.Sprintf("%d:%d", uid, gid), err
 }
 
 // WritableWarning says why the agent's user cannot write the project

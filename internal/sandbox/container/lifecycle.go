@@ -101,9 +101,9 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if spec.Image == "" {
 		return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
 	}
-	user := spec.User
-	if user == "" {
-		user = User(spec.Project)
+	user, err := User(spec)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
 	}
 	if _, err := e.run(ctx, e.runArgs(spec, user)...); err != nil {
 		if isNoImage(err) {
