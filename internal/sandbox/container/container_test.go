@@ -96,3 +96,18 @@ func TestRunArgsHardened(t *testing.T) {
 		}
 	}
 }
+
+// TestExecNamesSecretsOnly attacks the claim that no secret reaches a
+// command line: values go through the client's environment, by name.
+func TestExecNamesSecretsOnly(t *testing.T) {
+	cmd := sandbox.Cmd{Argv: []string{"claude", "-p"}, Env: map[string]string{"ANTHROPIC_API_KEY": "sk-ant-secret", "B": "two"}}
+	for _, gated := range []bool{false, true} {
+		argv := strings.Join(Docker().execArgv("ralph-x", cmd, gated, "id"), " ")
+		if strings.Contains(argv, "sk-ant-secret") || strings.Contains(argv, "two") {
+			t.Errorf("a value on the command line: %s", argv)
+		}
+		if !strings.Contains(argv, "--env ANTHROPIC_API_KEY --env B ralph-x") || !strings.HasSuffix(argv, " claude -p") {
+			t.Errorf("argv %s", argv)
+		}
+	}
+}

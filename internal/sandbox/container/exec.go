@@ -19,24 +19,9 @@ func pidFile(id string) string { return "/tmp/.ralph-exec-" + id + ".pid" }
 // through its own environment and are passed by name (-e NAME), so no
 // secret ever appears on a command line.
 func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error) {
-	args := []string{"exec", "--interactive"}
-	if cmd.TTY {
-		args = append(args, "--tty")
-	}
-	env := append(proc.MinimalEnv(), cmd.EnvList()...)
-	for _, k := range cmd.EnvKeys() {
-		args = append(args, "--env", k)
-	}
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
-	if e.isGated(name) {
-		// ralph's own helper: no shell needed in the image.
-		args = append(args, name, GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
-	} else {
-		args = append(args, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
-	}
-	args = append(args, cmd.Argv...)
 	err := proc.Run(ctx, proc.Cmd{
-		Argv: append([]string{e.bin}, args...), Env: env,
+		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(proc.MinimalEnv(), cmd.EnvList()...),
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
 	})
 	if ctx.Err() != nil {
@@ -56,6 +41,25 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
 	}
 	return code, nil
+}
+
+// execArgv is the engine command line of an exec: variables by name
+// only, and a wrapper that records the process group in pidFile(id).
+func (e *Engine) execArgv(name string, cmd sandbox.Cmd, gated bool, id string) []string {
+	argv := []string{e.bin, "exec", "--interactive"}
+	if cmd.TTY {
+		argv = append(argv, "--tty")
+	}
+	for _, k := range cmd.EnvKeys() {
+		argv = append(argv, "--env", k)
+	}
+	if gated {
+		// ralph's own helper: no shell needed in the image.
+		argv = append(argv, name, GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
+	} else {
+		argv = append(argv, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
+	}
+	return append(argv, cmd.Argv...)
 }
 
 // killExec kills the process group of the last exec inside the sandbox.

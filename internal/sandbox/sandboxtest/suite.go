@@ -216,6 +216,25 @@ func Run(t *testing.T, h Harness) {
 		recover(t)
 	})
 
+	t.Run("a cancelled exec is killed inside", func(t *testing.T) {
+		alive(t)
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		b.Exec(cctx, spec.Name, sandbox.Cmd{Argv: []string{"sh", "-c", "sleep 4321 & sleep 4321"}, Stdout: io.Discard, Stderr: io.Discard})
+		if took := time.Since(start); took > 15*time.Second {
+			t.Errorf("Exec returned %s after its context ended", took)
+		}
+		// Backends that keep the sandbox must leave nothing running in it.
+		if _, err := b.Ensure(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+		_, out, _ := sh(t, `for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 4321' || true`, nil)
+		if n := strings.TrimSpace(out); n != "0" {
+			t.Errorf("%s processes of the cancelled command still run in the sandbox", n)
+		}
+	})
+
 	t.Run("stop is idempotent and ensure restarts", func(t *testing.T) {
 		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
