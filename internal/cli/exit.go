@@ -53,7 +53,7 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.Is(err, sandbox.ErrRefused):
+	case errors.Is(err, sandbox.ErrRefused), errors.Is(err, sandbox.ErrNotFound):
 		return ExitUsage
 	case errors.Is(err, sandbox.ErrUnavailable), errors.Is(err, proc.ErrNotFound), errors.As(err, &held):
 		return ExitUnavailable

@@ -115,19 +115,26 @@ func newStop(io IO) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fs, err := lookup(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
-			for _, f := range fs {
-				if err := f.backend.Stop(cmd.Context(), f.info.Name); err != nil {
-					return err
-				}
-				fmt.Fprintln(io.Out, f.info.Name)
-			}
-			return nil
+			return each(cmd.Context(), io, args, func(ctx context.Context, f found) error {
+				return f.backend.Stop(ctx, f.info.Name)
+			})
 		},
 	}
+}
+
+// each applies do to the named sandboxes of ralph, printing each name done.
+func each(ctx context.Context, io IO, names []string, do func(context.Context, found) error) error {
+	fs, err := lookup(ctx, names)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if err := do(ctx, f); err != nil {
+			return err
+		}
+		fmt.Fprintln(io.Out, f.info.Name)
+	}
+	return nil
 }
 
 func newRm(io IO) *cobra.Command {
@@ -139,17 +146,9 @@ func newRm(io IO) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fs, err := lookup(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
-			for _, f := range fs {
-				if err := f.backend.Remove(cmd.Context(), f.info.Name, force); err != nil {
-					return err
-				}
-				fmt.Fprintln(io.Out, f.info.Name)
-			}
-			return nil
+			return each(cmd.Context(), io, args, func(ctx context.Context, f found) error {
+				return f.backend.Remove(ctx, f.info.Name, force)
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove running sandboxes too")
