@@ -243,7 +243,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if o.debug {
 		cfg.AgentLog = o.io.Err
 		fmt.Fprintf(o.io.Err, "ralph: agent command: %q (environment: %s)\n",
-			ad.Command(bin, "<prompt>", o.agentArgs).Argv, strings.Join(keys(env), " "))
+			ad.Command(bin, "<prompt>", o.agentArgs).Argv, strings.Join(sandbox.Cmd{Env: env}.EnvKeys(), " "))
 	}
 
 	rec, err := o.record(project, spec, b, ad.Name, &cfg)
@@ -411,14 +411,6 @@ func abs(project, p string) string {
 		return p
 	}
 	return filepath.Join(project, p)
-}
-
-func keys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // stateDir is ralph's own state outside any workspace:
