@@ -29,7 +29,16 @@ type backendReport struct {
 	Gate string `json:"network_gate"`
 	// Image is whether the agent's default image is present.
 	Image string `json:"image,omitempty"`
+	// Limits says how the pids and memory caps hold on this backend.
+	Limits string `json:"limits"`
 }
+
+// Limits of each backend, as the conformance suite and selftest find them.
+const (
+	limitsEngine = "pids and memory: the engine's cgroup; a fork bomb or an allocation past them fails and the sandbox lives on"
+	limitsGVisor = "processes: gVisor's own cgroup, set by ralph at each start; threads: NOT counted (not host tasks; only the memory limit bounds them); memory: past it the whole sandbox is killed and restarted by the loop"
+	limitsSBX    = "the microVM's own (sbx settings); not checked by ralph"
+)
 
 type agentReport struct {
 	Name    string   `json:"name"`
@@ -64,7 +73,7 @@ usable, 69 otherwise.`,
 			image := "ralph-" + agentName + ":latest"
 			for _, b := range isolating() {
 				if s, ok := b.(*sbx.SBX); ok {
-					r := backendReport{Name: "sbx", Boundary: string(sandbox.MicroVM), Found: lookOK("sbx"),
+					r := backendReport{Name: "sbx", Boundary: string(sandbox.MicroVM), Found: lookOK("sbx"), Limits: limitsSBX,
 						Gate: "sbx's own network policy (ralph policy allow|deny is forwarded to it); ralph's gate not in front"}
 					r.Version, _ = s.Version(ctx)
 					if err := s.Available(ctx); err != nil {
@@ -76,7 +85,7 @@ usable, 69 otherwise.`,
 					continue
 				}
 				if bw, ok := b.(*bwrap.Bwrap); ok {
-					r := backendReport{Name: "bwrap", Boundary: string(sandbox.SharedKernel), Found: lookOK("bwrap"),
+					r := backendReport{Name: "bwrap", Boundary: string(sandbox.SharedKernel), Found: lookOK("bwrap"), Limits: limitsEngine,
 						Gate: "enforced: no interface but loopback, Unix socket to ralph's gate"}
 					if out, err := proc.Output(ctx, proc.Cmd{Argv: []string{"bwrap", "--version"}}); err == nil {
 						r.Version = strings.TrimSpace(string(out))
@@ -88,13 +97,17 @@ usable, 69 otherwise.`,
 						r.Image = "no image needed (the host's /usr, read-only)"
 						if !bw.LimitsEnforced() {
 							r.Image += "; pids and memory caps NOT enforced (need root)"
+							r.Limits = "NOT enforced: cgroups need ralph to run as root"
 						}
 					}
 					rep.Backends = append(rep.Backends, r)
 					continue
 				}
 				e := b.(*container.Engine)
-				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate"}
+				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate", Limits: limitsEngine}
+				if b.Boundary() == sandbox.UserKernel {
+					r.Limits = limitsGVisor
+				}
 				r.Version = e.Version(ctx)
 				r.Found = lookOK(engineBin(b.Name())) && (b.Name() != "gvisor" || lookOK("runsc") || r.Version != "")
 				if err := b.Available(ctx); err != nil {
@@ -111,7 +124,7 @@ usable, 69 otherwise.`,
 			}
 			rep.Backends = append(rep.Backends, backendReport{
 				Name: "host", Boundary: string(sandbox.NoBoundary), Found: true,
-				Problem: "no isolation: only with --dangerously-run-on-host", Gate: "not enforced: the host's own network",
+				Problem: "no isolation: only with --dangerously-run-on-host", Gate: "not enforced: the host's own network", Limits: "none",
 			})
 			for _, r := range rep.Backends {
 				if r.Usable && rep.Auto == "" {
@@ -163,7 +176,8 @@ func printDoctor(io IO, rep doctorReport) {
 	}
 	tw.Flush()
 	if rep.Auto != "" {
-		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\n", rep.Auto, rep.Backends[indexOf(rep, rep.Auto)].Gate)
+		auto := rep.Backends[indexOf(rep, rep.Auto)]
+		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\nLimits: %s.\n", rep.Auto, auto.Gate, auto.Limits)
 	} else {
 		fmt.Fprintln(io.Out, "\nNo isolating backend is usable: ralph will not run an agent here (it never falls back to the host).")
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/selftest"
 )
 
@@ -87,6 +89,18 @@ func newHelper() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE:  func(cmd *cobra.Command, args []string) error { return selftest.Attack(args) },
 	}
-	cmd.AddCommand(fwd, execCmd, killCmd, probe, attack, newCgexec(), newRunForward())
+	pidsMax := &cobra.Command{
+		Use:   "pids-max N",
+		Short: "set the pids limit of gVisor's own cgroup (as root, inside the sandbox)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return fmt.Errorf("pids-max: %q is not a positive number", args[0])
+			}
+			return container.SetGuestPids(n)
+		},
+	}
+	cmd.AddCommand(fwd, execCmd, killCmd, probe, attack, pidsMax, newCgexec(), newRunForward())
 	return cmd
 }

@@ -58,6 +58,11 @@ func Attack(args []string) error {
 		close(release)
 		wg.Wait()
 		fmt.Println("done")
+	case "procs":
+		n, _ := strconv.Atoi(args[1])
+		if forkMany(n) {
+			fmt.Println("done")
+		}
 	case "alloc":
 		total, _ := strconv.ParseInt(args[1], 10, 64)
 		var keep [][]byte
@@ -80,6 +85,38 @@ func Attack(args []string) error {
 		return fmt.Errorf("attack: unknown %q", args[0])
 	}
 	return nil
+}
+
+// forkMany forks up to n processes that wait for their parent to die,
+// and reports whether all n started. The children are bare forks that
+// never return into the Go runtime: they only block in ppoll until
+// SIGKILL, sent when this process exits (PR_SET_PDEATHSIG) or below.
+func forkMany(n int) bool {
+	runtime.LockOSThread()
+	var pids []int
+	defer func() {
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		for range pids {
+			var ws unix.WaitStatus
+			unix.Wait4(-1, &ws, 0, nil)
+		}
+	}()
+	for len(pids) < n {
+		pid, _, errno := unix.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+		if errno != 0 {
+			return false
+		}
+		if pid == 0 {
+			unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0)
+			for {
+				unix.RawSyscall6(unix.SYS_PPOLL, 0, 0, 0, 0, 0, 0)
+			}
+		}
+		pids = append(pids, int(pid))
+	}
+	return true
 }
 
 // escapeSyscalls tries the privileged system calls a runtime escape needs.

@@ -35,26 +35,33 @@ type Result struct {
 	Tried    string `json:"tried"`
 	Status   string `json:"status"`
 	Detail   string `json:"detail,omitempty"`
+	// Partial marks a row the probe sends before its last attempt,
+	// in case that attempt takes the sandbox down with it.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // ProbeConfig tells the probe what to attack. Paths are host paths the
 // sandbox must not see; addresses are host listeners it must not reach.
 type ProbeConfig struct {
-	CanaryFiles  []string `json:"canary_files"`
-	CanaryValue  string   `json:"canary_value"`
-	Workspace    string   `json:"workspace"`
-	Outside      []string `json:"outside"`
-	StatePaths   []string `json:"state_paths"`
-	TCP          string   `json:"tcp"`
-	TCP6         string   `json:"tcp6,omitempty"`
-	UDP          string   `json:"udp"`
-	AllowedName  string   `json:"allowed_name"`
-	RebindName   string   `json:"rebind_name"`
-	DeniedName   string   `json:"denied_name"`
-	MemoryBytes  int64    `json:"memory_bytes"`
-	Threads      int      `json:"threads"`
-	HelperBinary string   `json:"helper_binary"`
-	RalphPID     int      `json:"ralph_pid"`
+	CanaryFiles []string `json:"canary_files"`
+	CanaryValue string   `json:"canary_value"`
+	Workspace   string   `json:"workspace"`
+	Outside     []string `json:"outside"`
+	StatePaths  []string `json:"state_paths"`
+	TCP         string   `json:"tcp"`
+	TCP6        string   `json:"tcp6,omitempty"`
+	UDP         string   `json:"udp"`
+	AllowedName string   `json:"allowed_name"`
+	RebindName  string   `json:"rebind_name"`
+	DeniedName  string   `json:"denied_name"`
+	MemoryBytes int64    `json:"memory_bytes"`
+	Threads     int      `json:"threads"`
+	// ThreadsAreNotTasks is set under a user-space kernel (gVisor):
+	// its threads are not host tasks and its pids controller counts
+	// processes, so only the memory limit bounds threads.
+	ThreadsAreNotTasks bool   `json:"threads_are_not_tasks,omitempty"`
+	HelperBinary       string `json:"helper_binary"`
+	RalphPID           int    `json:"ralph_pid"`
 }
 
 // finding accumulates the outcome of one property's attempts.
@@ -90,7 +97,7 @@ func Probe(cfg ProbeConfig, report func(Result)) {
 	}
 	report(state(cfg))
 	report(escapes(cfg))
-	report(limits(cfg))
+	report(limits(cfg, report))
 }
 
 func readable(p string) bool {
@@ -444,17 +451,27 @@ func state(cfg ProbeConfig) Result {
 
 // limits runs the fork and allocation attacks in child processes, so the
 // probe survives the sandbox killing them.
-func limits(cfg ProbeConfig) Result {
+func limits(cfg ProbeConfig, report func(Result)) Result {
 	var f finding
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := helper(ctx, cfg.HelperBinary, "threads", fmt.Sprint(cfg.Threads))
-	f.try(fmt.Sprintf("start %d threads", cfg.Threads), err == nil && strings.Contains(out, "done"), "all started")
+	out, err := helper(ctx, cfg.HelperBinary, "procs", fmt.Sprint(cfg.Threads))
+	f.try(fmt.Sprintf("fork %d processes", cfg.Threads), err == nil && strings.Contains(out, "done"), "all started")
+	if cfg.ThreadsAreNotTasks {
+		f.tried = append(f.tried, "threads: not host tasks here, bounded by the memory limit only (not counted)")
+	} else {
+		out, err = helper(ctx, cfg.HelperBinary, "threads", fmt.Sprint(cfg.Threads))
+		f.try(fmt.Sprintf("start %d threads", cfg.Threads), err == nil && strings.Contains(out, "done"), "all started")
+	}
+	partial := f.result(13, limitsProperty)
+	partial.Partial = true
+	report(partial)
 	out, err = helper(ctx, cfg.HelperBinary, "alloc", fmt.Sprint(cfg.MemoryBytes))
 	f.try(fmt.Sprintf("allocate and touch %d MiB", cfg.MemoryBytes>>20), err == nil && strings.Contains(out, "done"), "allocated")
-	r := f.result(13, "The pids and memory limits hold (disk: no quota, not applicable)")
-	return r
+	return f.result(13, limitsProperty)
 }
+
+const limitsProperty = "The pids and memory limits hold (disk: no quota, not applicable)"
 
 func escapes(cfg ProbeConfig) Result {
 	var f finding

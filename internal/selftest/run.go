@@ -107,6 +107,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		TCP:         tcp.Addr().String(), TCP6: tcp6Addr, UDP: udp.LocalAddr().String(),
 		AllowedName: t.AllowedName, RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
 		Threads: pids * 2, RalphPID: os.Getpid(),
+		ThreadsAreNotTasks: t.Backend.Boundary() == sandbox.UserKernel,
 	}
 	memBytes, err := sandbox.ParseSize(memory)
 	if err != nil {
@@ -158,9 +159,14 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	code, execErr := t.Backend.Exec(pctx, name, sandbox.Cmd{Argv: argv, Stdout: &stdout, Stderr: &stderr})
+	var partial *Result
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		var r Result
-		if json.Unmarshal([]byte(line), &r) == nil && r.ID > 0 {
+		switch {
+		case json.Unmarshal([]byte(line), &r) != nil || r.ID == 0:
+		case r.Partial:
+			partial = &r
+		default:
 			rep.Results = append(rep.Results, r)
 		}
 	}
@@ -168,14 +174,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		return rep, fmt.Errorf("selftest: the probe exited %d without a report: %v %s", code, execErr, strings.TrimSpace(stderr.String()))
 	}
 	if len(rep.Results) == 13 && rep.Results[12].ID == 14 {
-		// The resource attacks ran last; the sandbox died under them.
-		st := Held
-		if execErr == nil && code == 0 {
-			st = Failed
-		}
-		rep.Results = append(rep.Results, Result{ID: 13, Property: "The pids and memory limits hold (disk: no quota, not applicable)",
-			Tried: "start threads past the pids limit; allocate past the memory limit", Status: st,
-			Detail: "the attack took the whole sandbox down (the runtime's own processes share its limits); the host is untouched"})
+		rep.Results = append(rep.Results, sandboxDied(partial, execErr == nil && code == 0, cfg.MemoryBytes))
 	}
 
 	// What the host saw overrides what the probe believed.
@@ -318,4 +317,27 @@ func randHex() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// sandboxDied is row 13 when the probe never sent it: the last attack,
+// allocating past the memory limit, took the sandbox down (under gVisor
+// the Sentry shares the sandbox's memory limit, and the host's OOM killer
+// ends it). What the probe sent before that attempt still counts.
+func sandboxDied(partial *Result, exitedCleanly bool, memory int64) Result {
+	r := Result{ID: 13, Property: limitsProperty, Status: Held,
+		Tried:  "start processes and threads past the pids limit",
+		Detail: "the attacks took the whole sandbox down (the runtime shares the sandbox's limits); the host is untouched"}
+	if partial != nil {
+		r.Tried, r.Status = partial.Tried, partial.Status
+		r.Detail = "allocating past the memory limit took the whole sandbox down (the runtime shares the sandbox's limit); the host is untouched"
+		if partial.Detail != "" {
+			r.Detail = partial.Detail + "; " + r.Detail
+		}
+	}
+	r.Tried += fmt.Sprintf("; allocate and touch %d MiB", memory>>20)
+	if exitedCleanly {
+		r.Status = Failed
+		r.Detail = "the probe exited without reporting the limits"
+	}
+	return r
 }

@@ -56,7 +56,7 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 		"--memory", mem,
 		"--memory-swap", mem,
 		"--cpus", or(spec.CPUs, DefaultCPUs),
-		"--pids-limit", strconv.Itoa(orInt(spec.Pids, DefaultPids)),
+		"--pids-limit", strconv.Itoa(e.hostPids(spec)),
 		"--network", "none",
 		"--volume", spec.Project + ":" + workdir,
 		"--workdir", workdir,
@@ -75,6 +75,19 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 	// sandbox stops, and nothing gets out either way.
 	return append(args, spec.Image, GateMount+"/ralph", "sandbox-helper", "forward",
 		"--listen", ProxyAddr, "--socket", GateMount+"/gate.sock")
+}
+
+// hostPids is the engine's --pids-limit. Under gVisor the sandbox's
+// limit is set inside, on gVisor's own cgroup (see limitGuest); the host
+// limit caps the Sentry and its stub processes, about two host tasks per
+// guest process (measured), so it gets four times the room: equal limits
+// let a fork bomb kill the whole sandbox before the guest limit refuses.
+func (e *Engine) hostPids(spec sandbox.Spec) int {
+	n := orInt(spec.Pids, DefaultPids)
+	if e.runtime != "" {
+		return 4 * n
+	}
+	return n
 }
 
 // homeTmpfs is the agent's HOME, owned by the agent: docker passes

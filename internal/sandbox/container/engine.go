@@ -34,8 +34,9 @@ type Engine struct {
 	runtime string // OCI runtime for --runtime; empty for the default
 	home    string // the user's home directory, never shared
 
-	mu    sync.Mutex
-	gated map[string]bool // sandboxes known to have the gate mount
+	mu      sync.Mutex
+	gated   map[string]bool // sandboxes known to have the gate mount
+	limited map[string]bool // gVisor sandboxes whose guest pids limit this process set
 }
 
 var _ sandbox.Backend = (*Engine)(nil)
@@ -57,7 +58,7 @@ func GVisor(runtime string) *Engine {
 
 func newEngine(name, bin, runtime string) *Engine {
 	home, _ := os.UserHomeDir()
-	return &Engine{name: name, bin: bin, runtime: runtime, home: home, gated: map[string]bool{}}
+	return &Engine{name: name, bin: bin, runtime: runtime, home: home, gated: map[string]bool{}, limited: map[string]bool{}}
 }
 
 func (e *Engine) Name() string { return e.name }

@@ -91,12 +91,17 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
 			sandbox.ErrUnavailable, spec.Name, spec.Name)
 	case st.running:
-		return false, nil
+		// Started by an earlier ralph, or by hand: check the limit
+		// once per process.
+		if e.guestLimited(spec.Name) {
+			return false, nil
+		}
+		return false, e.limitGuest(ctx, spec)
 	case st.exists:
 		if _, err := e.run(ctx, "start", spec.Name); err != nil {
 			return false, fmt.Errorf("%s: start %s: %w", e.name, spec.Name, err)
 		}
-		return false, nil
+		return false, e.limitGuest(ctx, spec)
 	}
 	if spec.Image == "" {
 		return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
@@ -116,7 +121,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		e.run(cctx, "rm", "--force", spec.Name)
 		return false, fmt.Errorf("%s: create %s: %w%s", e.name, spec.Name, err, quirkHint(err))
 	}
-	return true, nil
+	return true, e.limitGuest(ctx, spec)
 }
 
 // Stop stops the sandbox if it exists and is ralph's.

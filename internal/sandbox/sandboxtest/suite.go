@@ -195,15 +195,38 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
-	t.Run("pids limit holds", func(t *testing.T) {
+	// forkBomb starts processes past spec.Pids. The limit must refuse
+	// them and the sandbox must live on: a limit that only holds by the
+	// sandbox dying (gVisor's Sentry out of host threads) is a denial of
+	// service, not a limit.
+	forkBomb := func(t *testing.T) {
+		t.Helper()
 		alive(t)
+		defer recover(t)
 		code, out, err := try(`n=0; while [ $n -lt 300 ]; do sleep 5 >/dev/null 2>&1 & [ $? -eq 0 ] || break; n=$((n+1)); done 2>/dev/null; echo $n`)
 		if err == nil && code == 0 && strings.TrimSpace(out) == "300" {
 			t.Errorf("started 300 processes under a limit of %d", spec.Pids)
 		}
 		t.Logf("fork loop: exit %d, started %q, err %v", code, strings.TrimSpace(out), err)
-		recover(t)
-	})
+		// Its sleeps hold the limit for 5 s; then it must run commands
+		// again, with no restart.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			code, out, _ := try("echo alive")
+			if code == 0 && strings.TrimSpace(out) == "alive" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the sandbox did not survive the fork bomb: it runs no commands 15 s later")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		code, out, _ = sh(t, `for f in /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do echo 100000 2>/dev/null > $f && echo "raised $f"; done; true`, nil)
+		if strings.Contains(out, "raised") {
+			t.Errorf("the agent raised its own pids limit: %s", out)
+		}
+	}
+	t.Run("pids limit holds and the sandbox survives", forkBomb)
 
 	t.Run("memory limit holds", func(t *testing.T) {
 		alive(t)
@@ -249,6 +272,8 @@ func Run(t *testing.T, h Harness) {
 		if _, out, _ := sh(t, "cat probe.txt", nil); strings.TrimSpace(out) != "hello" {
 			t.Errorf("workspace not there after restart: %q", out)
 		}
+		// A restart must not lose the limits (gVisor resets its own).
+		forkBomb(t)
 	})
 
 	t.Run("ls shows only ralph's", func(t *testing.T) {
