@@ -50,6 +50,7 @@ type runOptions struct {
 	noAgentHosts  bool
 
 	iterationTimeout time.Duration
+	engineWait       time.Duration
 	maxRetries       int
 	stallAfter       int
 	noWait           bool
@@ -86,6 +87,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
 	f.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
 	f.DurationVar(&o.iterationTimeout, "iteration-timeout", 60*time.Minute, "kill an agent that runs longer, and go on")
+	f.DurationVar(&o.engineWait, "engine-wait", 5*time.Minute, "when the engine dies mid-run, wait this long for it to answer again, then bring the sandbox back and retry")
 	f.IntVar(&o.maxRetries, "max-retries", 3, "failed agent runs in a row retried (not counted as iterations) before stopping with exit 5")
 	f.IntVar(&o.stallAfter, "stall-after", 3, "stop with exit 5 after this many iterations in a row change no file (0: never)")
 	f.BoolVar(&o.noWait, "no-wait", false, "on a rate or usage limit, stop with exit 5 instead of waiting for the reset")
@@ -223,6 +225,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		Backend: b, Spec: spec, Env: env, Warning: warning,
 		Log:              o.io.Err,
 		IterationTimeout: o.iterationTimeout,
+		EngineWait:       o.engineWait,
 		MaxRetries:       o.maxRetries,
 		StallAfter:       o.stallAfter,
 		NoWait:           o.noWait,

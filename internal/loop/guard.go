@@ -104,3 +104,29 @@ func waitLimit(ctx context.Context, cfg Config, reset time.Time, attempt int) er
 		}
 	}
 }
+
+// waitEngine polls the backend until it answers again, up to
+// cfg.EngineWait; the error it returns wraps the backend's last
+// ErrUnavailable.
+func waitEngine(ctx context.Context, cfg Config, cause error) error {
+	fmt.Fprintf(cfg.Log, "ralph: %v\nralph: waiting up to %s for the engine to answer again\n", cause, cfg.EngineWait)
+	deadline := time.Now().Add(cfg.EngineWait)
+	for {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := cfg.Backend.Available(actx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err == nil {
+			fmt.Fprintln(cfg.Log, "ralph: the engine answers again; bringing the sandbox back")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the engine did not answer again within %s: %w", cfg.EngineWait, err)
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}

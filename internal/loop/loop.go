@@ -98,6 +98,10 @@ type Config struct {
 
 	// IterationTimeout kills an agent that runs longer (default 60m).
 	IterationTimeout time.Duration
+	// EngineWait is how long the loop waits for an engine that stopped
+	// answering mid-run (the backend returned ErrUnavailable) before it
+	// gives up (default 5m). Each such fault counts as a failed run.
+	EngineWait time.Duration
 	// MaxRetries is how many failed runs in a row are retried (with
 	// backoff, not counted as iterations) before the loop stops
 	// (default 3; negative: none).
@@ -159,6 +163,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 
 	var (
 		failures, limits, stalls int
+		began1                   bool // an iteration has begun: the engine was there
 		files                    = snapshot(cfg.Spec.Project)
 		cost                     = cfg.SpentCost
 		began                    = time.Now().Add(-cfg.SpentTime)
@@ -190,24 +195,53 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		if cfg.Warning != "" {
 			fmt.Fprintln(icfg.Log, cfg.Warning)
 		}
+		// engineDown handles an engine that stopped answering after the
+		// first iteration began: wait for it, then bring the sandbox back.
+		engineDown := func(err error) (bool, error) {
+			failures++
+			if failures > cfg.MaxRetries {
+				out = Outcome{Reason: Stopped, Text: fmt.Sprintf("circuit open: %d failed runs in a row; last: %v", failures, err), Iterations: i}
+				return true, nil
+			}
+			if err := waitEngine(ctx, icfg, err); err != nil {
+				return true, err
+			}
+			ready = false
+			return false, nil
+		}
 		if !ready {
 			if err := ensure(ctx, icfg); err != nil {
-				return out, err
+				if !began1 || !errors.Is(err, sandbox.ErrUnavailable) || ctx.Err() != nil {
+					return out, err
+				}
+				if stop, err := engineDown(err); stop {
+					return out, err
+				}
+				continue
 			}
 			ready = true
 		}
+		began1 = true
 		start := time.Now()
 		r, err := iterate(ctx, icfg, i, raw)
 		if errors.Is(err, sandbox.ErrNotFound) && ctx.Err() == nil {
 			// Removed or stopped behind our back: bring it back, run again.
 			fmt.Fprintf(icfg.Log, "ralph: sandbox %s is gone or stopped; bringing it back\n", cfg.Spec.Name)
-			if err := ensure(ctx, icfg); err != nil {
-				return out, err
+			if err = ensure(ctx, icfg); err == nil {
+				r, err = iterate(ctx, icfg, i, raw)
 			}
-			r, err = iterate(ctx, icfg, i, raw)
 		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
+		}
+		if errors.Is(err, sandbox.ErrUnavailable) {
+			if cfg.Observer != nil {
+				cfg.Observer.IterationEnd(IterationInfo{N: i, Attempt: failures + limits, Start: start, Duration: time.Since(start), Err: err, Outcome: "engine down"})
+			}
+			if stop, err := engineDown(err); stop {
+				return out, err
+			}
+			continue // a retry is not an iteration
 		}
 		cost += r.usage.CostUSD
 		now := snapshot(cfg.Spec.Project)
@@ -294,6 +328,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.IterationTimeout == 0 {
 		cfg.IterationTimeout = 60 * time.Minute
+	}
+	if cfg.EngineWait == 0 {
+		cfg.EngineWait = 5 * time.Minute
 	}
 	if cfg.MaxRetries == 0 {
 		cfg.MaxRetries = 3

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -144,6 +145,55 @@ func TestSandboxRemovedIsRecreated(t *testing.T) {
 	}
 	if got.Reason != Complete || fake.Creates != 2 {
 		t.Errorf("outcome %+v creates %d, want complete and 2 creates", got, fake.Creates)
+	}
+}
+
+// TestEngineDiesMidIteration: the engine dies during a run and comes back
+// a little later; the loop waits for it, brings the sandbox back and
+// retries the iteration, which does not count. An engine that stays away
+// past EngineWait ends the run with ErrUnavailable.
+func TestEngineDiesMidIteration(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		revive  time.Duration
+		wantErr bool
+	}{{"comes back", 300 * time.Millisecond, false}, {"stays away", time.Hour, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fake *sandboxtest.Fake
+			n := 0
+			fake = &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+				n++
+				if n == 1 {
+					fake.KillEngine()
+					time.AfterFunc(tc.revive, fake.ReviveEngine)
+					return 255
+				}
+				agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "<promise>COMPLETE</promise>"})
+				return 0
+			}}
+			cfg := config(t, fake, "")
+			cfg.EngineWait = 3 * time.Second
+			var log strings.Builder
+			cfg.Log = &log
+			got, err := Run(context.Background(), cfg)
+			if tc.wantErr {
+				if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "did not answer again within 3s") {
+					t.Fatalf("err %v, want ErrUnavailable after the wait", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Reason != Complete || got.Iterations != 1 || fake.Ensures < 2 {
+				t.Errorf("outcome %+v, ensures %d; want COMPLETE in iteration 1 after a second ensure", got, fake.Ensures)
+			}
+			for _, want := range []string{"waiting up to 3s for the engine", "the engine answers again"} {
+				if !strings.Contains(log.String(), want) {
+					t.Errorf("no %q in the log:\n%s", want, log.String())
+				}
+			}
+		})
 	}
 }
 

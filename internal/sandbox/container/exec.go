@@ -2,8 +2,10 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ralphloop/ralph/internal/proc"
@@ -36,11 +38,25 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		return -1, fmt.Errorf("%s: exec in %s: %w", e.name, name, err)
 	}
 	// Exit status 1 is both the agent's own failure and the engine's "no
-	// such container": tell them apart by looking.
-	if st, ierr := e.inspect(ctx, name); ierr == nil && !st.running {
+	// such container", and 255 is also an engine that died mid-exec:
+	// tell them apart by looking.
+	st, ierr := e.inspect(ctx, name)
+	switch {
+	case ierr != nil:
+		return -1, fmt.Errorf("%w: the %s engine stopped answering during the run: %s", sandbox.ErrUnavailable, e.name, why(ierr))
+	case !st.running:
 		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
 	}
 	return code, nil
+}
+
+// why is the engine's own words for err when it said any.
+func why(err error) string {
+	var ee *proc.ExitError
+	if errors.As(err, &ee) && strings.TrimSpace(ee.Stderr) != "" {
+		return strings.TrimSpace(ee.Stderr)
+	}
+	return err.Error()
 }
 
 // execArgv is the engine command line of an exec: variables by name

@@ -19,6 +19,7 @@ type Fake struct {
 	Run func(ctx context.Context, cmd sandbox.Cmd) int
 
 	mu      sync.Mutex
+	down    bool // the engine is not answering (KillEngine)
 	boxes   map[string]*fakeBox
 	Ensures int
 	Creates int
@@ -33,14 +34,46 @@ type fakeBox struct {
 
 var _ sandbox.Backend = (*Fake)(nil)
 
-func (f *Fake) Name() string                        { return "fake" }
-func (f *Fake) Boundary() sandbox.Boundary          { return "fake" }
-func (f *Fake) Available(ctx context.Context) error { return nil }
+func (f *Fake) Name() string               { return "fake" }
+func (f *Fake) Boundary() sandbox.Boundary { return "fake" }
+
+// KillEngine makes the fake's engine die as dockerd does without
+// live-restore: every sandbox stops, and every call fails with
+// ErrUnavailable until ReviveEngine.
+func (f *Fake) KillEngine() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = true
+	for _, b := range f.boxes {
+		b.running = false
+	}
+}
+
+// ReviveEngine brings the engine back.
+func (f *Fake) ReviveEngine() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = false
+}
+
+var errDown = fmt.Errorf("%w: the fake engine is not running", sandbox.ErrUnavailable)
+
+func (f *Fake) Available(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return errDown
+	}
+	return nil
+}
 
 func (f *Fake) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.Ensures++
+	if f.down {
+		return false, errDown
+	}
 	if f.boxes == nil {
 		f.boxes = map[string]*fakeBox{}
 	}
@@ -59,10 +92,19 @@ func (f *Fake) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 	b, ok := f.boxes[name]
 	f.Execs++
 	f.mu.Unlock()
+	if f.down {
+		return -1, errDown
+	}
 	if !ok || !b.running {
 		return -1, fmt.Errorf("fake: exec %s: %w", name, sandbox.ErrNotFound)
 	}
-	return f.Run(ctx, cmd), nil
+	code := f.Run(ctx, cmd)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return -1, errDown
+	}
+	return code, nil
 }
 
 func (f *Fake) Stop(ctx context.Context, name string) error {
