@@ -38,7 +38,10 @@ func startDockerd(t *testing.T) *dockerd {
 	d := &dockerd{dir: dir, host: "unix://" + filepath.Join(dir, "docker.sock")}
 	d.start(t)
 	t.Cleanup(func() {
-		exec.Command("sh", "-c", `docker ps -aq | xargs -r docker rm -f`).Run()
+		// Its own host, explicitly: t.Setenv's restore runs before this.
+		rm := exec.Command("sh", "-c", `docker ps -aq | xargs -r docker rm -f`)
+		rm.Env = append(os.Environ(), "DOCKER_HOST="+d.host)
+		rm.Run()
 		if d.cmd != nil && d.cmd.Process != nil {
 			d.cmd.Process.Signal(syscall.SIGTERM)
 			d.cmd.Wait()
