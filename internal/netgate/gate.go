@@ -373,39 +373,23 @@ func sameHost(a, b string, defPort int) bool {
 func splice(c net.Conn, br *bufio.Reader, up net.Conn) {
 	done := make(chan struct{}, 2)
 	go func() {
-		// What the reader already holds, then the socket itself, so the
-		// kernel can splice.
+		// What the reader already holds, then the socket itself.
 		if n := br.Buffered(); n > 0 {
 			b, _ := br.Peek(n)
 			up.Write(b)
 			br.Discard(n)
 		}
 		copyConn(up, c)
-		if tc, ok := up.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
+		closeWrite(up)
 		done <- struct{}{}
 	}()
 	go func() {
 		copyConn(c, up)
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-		}
+		closeWrite(c)
 		done <- struct{}{}
 	}()
 	<-done
 	<-done
-}
-
-// copyConn copies src to dst through dst's ReadFrom, which splices
-// between sockets in the kernel (io.Copy would pick src's WriteTo, which
-// for TCP falls back to a user-space buffer).
-func copyConn(dst, src net.Conn) {
-	if rf, ok := dst.(io.ReaderFrom); ok {
-		rf.ReadFrom(src)
-		return
-	}
-	io.Copy(dst, src)
 }
 
 func (g *Gate) log(e Entry) {
