@@ -7,13 +7,16 @@
 #   podman         with runc and raised ulimits through CONTAINERS_CONF
 #   runsc          gVisor, built from the Go module proxy (static, systrap)
 #   bubblewrap, busybox-static, catatonit (podman's --init)
+#   qemu-system-x86, linux-image-amd64 (the microvm backend)
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
 
 log() { printf '[engines] %s\n' "$*" >&2; }
 
 need=()
-for p in docker.io podman busybox-static bubblewrap catatonit iproute2 nftables; do
+# qemu-system-x86 and linux-image-amd64: the microvm backend (QEMU's
+# microvm machine booting Debian's kernel; TCG where there is no KVM).
+for p in docker.io podman busybox-static bubblewrap catatonit iproute2 nftables qemu-system-x86 linux-image-amd64; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -5,6 +5,13 @@ import (
 	"os"
 
 	"github.com/ralphloop/ralph/internal/cli"
+	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 )
 
-func main() { os.Exit(cli.Main()) }
+func main() {
+	// Inside a microVM, ralph is the guest's init and its exec wrapper.
+	if microvm.IsGuest(os.Args) {
+		os.Exit(microvm.GuestMain(os.Args))
+	}
+	os.Exit(cli.Main())
+}
