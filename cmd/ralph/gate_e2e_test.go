@@ -37,7 +37,7 @@ func TestGateInRealSandbox(t *testing.T) {
 	defer other.Close()
 	_, otherPort, _ := net.SplitHostPort(other.Listener.Addr().String())
 
-	for _, tc := range engines() {
+	for _, tc := range append(engines(), microVMEngine(t, ralph)) {
 		t.Run(tc.backend, func(t *testing.T) {
 			ctx := context.Background()
 			if err := tc.b.Available(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ralphloop/ralph/internal/lock"
@@ -11,6 +12,7 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/host"
+	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
@@ -26,8 +28,21 @@ func isolating() []sandbox.Backend {
 		l.Release()
 		return false
 	}
-	return []sandbox.Backend{sbx.New(), container.GVisor(""), container.Docker(), container.Podman(),
+	return []sandbox.Backend{sbx.New(), newMicroVM(self), container.GVisor(""), container.Docker(), container.Podman(),
 		bwrap.New(self, stateDir("bwrap"), held)}
+}
+
+// newMicroVM places the microvm backend's files: records with the other
+// state; sockets and consoles under /run (root) or XDG_RUNTIME_DIR; the
+// initramfs and exported root filesystems in a cache QEMU can read.
+func newMicroVM(self string) *microvm.VM {
+	run, cache := filepath.Join(stateDir("microvm"), "run"), filepath.Join(stateDir("microvm"), "cache")
+	if os.Geteuid() == 0 {
+		run, cache = "/run/ralph/microvm", "/var/cache/ralph/microvm"
+	} else if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		run = filepath.Join(d, "ralph", "microvm")
+	}
+	return microvm.New(self, filepath.Join(stateDir("microvm"), "records"), run, cache)
 }
 
 func backendNames() []string {
@@ -66,6 +81,9 @@ func (o *runOptions) backend(ctx context.Context) (sandbox.Backend, string, erro
 		var tried []string
 		for _, b := range isolating() {
 			err := b.Available(ctx)
+			if err == nil && b.Name() == "microvm" && !microvm.KVM() {
+				err = fmt.Errorf("no KVM here: under TCG emulation an agent crawls (ask for it with --sandbox microvm)")
+			}
 			if err == nil {
 				return b, "", nil
 			}

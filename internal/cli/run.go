@@ -21,6 +21,7 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
@@ -179,9 +180,10 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
 	}
 	switch bk := b.(type) {
-	case *container.Engine, *bwrap.Bwrap:
-		// Both reach the gate through its socket; bwrap runs as the agent's
-		// uid, so the gate folder must belong to it.
+	case *container.Engine, *bwrap.Bwrap, *microvm.VM:
+		// All reach the gate through its socket (the microVM through its
+		// channel, on the host side); bwrap runs as the agent's uid, so the
+		// gate folder must belong to it.
 		var owner *[2]int
 		if bw, ok := bk.(*bwrap.Bwrap); ok {
 			uid, gid, err := bwrap.RunsAs(spec)
@@ -191,6 +193,10 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 			owner = &[2]int{uid, gid}
 			if !bw.LimitsEnforced() {
 				fmt.Fprintln(o.io.Err, "ralph: warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
+			}
+		} else if _, ok := bk.(*microvm.VM); ok {
+			if !microvm.KVM() {
+				fmt.Fprintln(o.io.Err, "ralph: WARNING: no KVM here: the microVM runs under TCG emulation, many times slower than the host")
 			}
 		} else {
 			user, err := container.User(spec)

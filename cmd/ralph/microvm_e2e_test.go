@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/microvm"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// microVMEngine is the microvm backend as the ralph CLI places it when
+// run as root (records aside), for the tests that drive it directly too.
+func microVMEngine(t *testing.T, ralph string) engine {
+	return engine{"microvm", "docker", microvm.New(ralph, filepath.Join(t.TempDir(), "records"), "/run/ralph/microvm", "/var/cache/ralph/microvm")}
+}
+
+// TestLoopInMicroVM runs the fake agent in a QEMU microVM (TCG here) to a
+// COMPLETE: the file it writes reaches the project as the project's
+// owner, the VM is off after the run, and the next run boots it again
+// without making a new sandbox.
+func TestLoopInMicroVM(t *testing.T) {
+	ralph, fake := build(t)
+	tc := microVMEngine(t, ralph)
+	if err := tc.b.Available(context.Background()); err != nil {
+		sandboxtest.Require(t, "microvm", err)
+	}
+	image := "ralph-e2e:claude"
+	sandboxtest.BusyboxImage(t, "docker", image, map[string]string{"/usr/local/bin/claude": fake})
+	proj := project(t, 1000)
+	name := sandbox.Name("claude", proj)
+	state := t.TempDir()
+	env := []string{"FAKE_PLAN=write:made-inside.txt,none,complete", "XDG_STATE_HOME=" + state, "ANTHROPIC_API_KEY=sk-e2e"}
+	args := []string{"-n", "5", "--sandbox", "microvm", "--image", image, "--env", "FAKE_PLAN", "--memory", "512m"}
+	t.Cleanup(func() {
+		rm := exec.Command(ralph, "rm", "-f", name)
+		rm.Env = append(os.Environ(), env...)
+		rm.Run()
+	})
+	r := start(t, ralph, proj, env, args...)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d, want 0:\n%s", code, r.stderr)
+	}
+	for _, want := range []string{"COMPLETE after 3 iteration", "created sandbox " + name, "microVM", "no KVM here"} {
+		if want == "no KVM here" && microvm.KVM() {
+			continue
+		}
+		if !strings.Contains(r.stderr.String(), want) {
+			t.Errorf("no %q in:\n%s", want, r.stderr)
+		}
+	}
+	st, err := os.Stat(filepath.Join(proj, "made-inside.txt"))
+	if err != nil {
+		t.Fatalf("the agent's file is not in the project: %v", err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1000 {
+		t.Errorf("the agent's file belongs to %d, want 1000", uid)
+	}
+	ls := exec.Command(ralph, "ls", "--json")
+	ls.Env = append(os.Environ(), env...)
+	out, err := ls.Output()
+	if err != nil {
+		t.Fatalf("ralph ls: %v", err)
+	}
+	var infos []sandbox.Info
+	json.Unmarshal(out, &infos)
+	found := false
+	for _, i := range infos {
+		if i.Name == name {
+			found = true
+			if i.State != "stopped" || i.Backend != "microvm" {
+				t.Errorf("after the run: %+v, want a stopped microvm", i)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("ralph ls does not show %s: %s", name, out)
+	}
+
+	// The next run boots the same sandbox again.
+	os.Remove(filepath.Join(proj, ".fake-agent-n"))
+	env[0] = "FAKE_PLAN=complete"
+	r = start(t, ralph, proj, env, args...)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("second run: exit %d:\n%s", code, r.stderr)
+	}
+	if strings.Contains(r.stderr.String(), "created sandbox") {
+		t.Errorf("the second run made a new sandbox:\n%s", r.stderr)
+	}
+}
