@@ -30,19 +30,20 @@ func runSelftest(t *testing.T, ralph string, args ...string) ([]selftest.Report,
 // TestSelftestHolds runs the attack battery in every real backend: every
 // property must hold.
 func TestSelftestHolds(t *testing.T) {
-	for _, b := range []string{"docker", "gvisor", "podman", "bwrap"} {
+	ralph, _ := build(t)
+	for _, b := range []string{"microvm", "docker", "gvisor", "podman", "bwrap"} {
 		if err := map[string]func() error{
-			"docker": func() error { return container.Docker().Available(t.Context()) },
-			"gvisor": func() error { return container.GVisor("").Available(t.Context()) },
-			"podman": func() error { return container.Podman().Available(t.Context()) },
-			"bwrap":  func() error { return bwrap.New("", t.TempDir(), nil).Available(t.Context()) },
+			"microvm": func() error { return microVMEngine(t, ralph).b.Available(t.Context()) },
+			"docker":  func() error { return container.Docker().Available(t.Context()) },
+			"gvisor":  func() error { return container.GVisor("").Available(t.Context()) },
+			"podman":  func() error { return container.Podman().Available(t.Context()) },
+			"bwrap":   func() error { return bwrap.New("", t.TempDir(), nil).Available(t.Context()) },
 		}[b](); err != nil {
 			sandboxtest.Require(t, b, err)
 		}
 	}
-	ralph, _ := build(t)
 	reps, code, stderr := runSelftest(t, ralph, "--sandbox", "all")
-	if code != 0 || len(reps) != 4 {
+	if code != 0 || len(reps) != 5 {
 		t.Errorf("exit %d, %d reports:\n%s", code, len(reps), stderr)
 	}
 	for _, rep := range reps {

@@ -14,6 +14,7 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
+	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
@@ -31,6 +32,10 @@ type backendReport struct {
 	Image string `json:"image,omitempty"`
 	// Limits says how the pids and memory caps hold on this backend.
 	Limits string `json:"limits"`
+	// Accel and BootSeconds: the microVM's accelerator (kvm or tcg) and
+	// its last measured boot.
+	Accel       string  `json:"accel,omitempty"`
+	BootSeconds float64 `json:"boot_seconds,omitempty"`
 }
 
 // Limits of each backend, as the conformance suite and selftest find them.
@@ -103,6 +108,32 @@ usable, 69 otherwise.`,
 					rep.Backends = append(rep.Backends, r)
 					continue
 				}
+				if vm, ok := b.(*microvm.VM); ok {
+					r := backendReport{Name: "microvm", Boundary: string(sandbox.MicroVM), Found: lookOK("qemu-system-x86_64"),
+						Gate:   "enforced: no network device at all; the guest's proxy reaches ralph's gate over the VM's serial channel",
+						Limits: "pids and memory: a cgroup inside the guest's own kernel, under the VM's memory; the host's kernel is not shared"}
+					if out, err := proc.Output(ctx, proc.Cmd{Argv: []string{"qemu-system-x86_64", "--version"}}); err == nil {
+						r.Version, _, _ = strings.Cut(strings.TrimSpace(string(out)), "\n")
+					}
+					if err := vm.Available(ctx); err != nil {
+						r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
+					} else {
+						r.Usable = true
+						r.Accel = microvm.Accel()
+						r.Image = "KVM"
+						if r.Accel != "kvm" {
+							r.Image = "TCG only (no /dev/kvm): works, but too slow for auto; --sandbox microvm to ask for it"
+						}
+						if bt, ok := vm.LastBoot(); ok {
+							r.BootSeconds = bt.Seconds
+							r.Image += fmt.Sprintf("; last boot to first answer %.1f s (%s)", bt.Seconds, bt.Accel)
+						} else {
+							r.Image += "; boot time not measured yet"
+						}
+					}
+					rep.Backends = append(rep.Backends, r)
+					continue
+				}
 				e := b.(*container.Engine)
 				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate", Limits: limitsEngine}
 				if b.Boundary() == sandbox.UserKernel {
@@ -127,7 +158,7 @@ usable, 69 otherwise.`,
 				Problem: "no isolation: only with --dangerously-run-on-host", Gate: "not enforced: the host's own network", Limits: "none",
 			})
 			for _, r := range rep.Backends {
-				if r.Usable && rep.Auto == "" {
+				if r.Usable && rep.Auto == "" && (r.Name != "microvm" || r.Accel == "kvm") {
 					rep.Auto = r.Name
 				}
 			}

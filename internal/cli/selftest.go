@@ -17,6 +17,7 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/host"
+	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 	"github.com/ralphloop/ralph/internal/selftest"
 )
 
@@ -104,7 +105,7 @@ Exit 0 only when every applicable property held.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&which, "sandbox", "auto", "backend to prove: auto, gvisor, docker, podman, all, host")
+	cmd.Flags().StringVar(&which, "sandbox", "auto", "backend to prove: auto, microvm, gvisor, docker, podman, bwrap, all, host")
 	cmd.Flags().StringVar(&image, "image", "", "image to run in (default: a tool-less image ralph makes, "+selftest.ScratchImage+")")
 	cmd.Flags().StringVar(&memory, "memory", container.DefaultMemory, "memory cap, as for a loop")
 	cmd.Flags().IntVar(&pids, "pids-limit", container.DefaultPids, "process cap, as for a loop")
@@ -134,6 +135,10 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string
 		return t, nil
 	}
 	e, ok := b.(*container.Engine)
+	if _, vm := b.(*microvm.VM); vm {
+		// The microVM boots the image's root as docker exported it.
+		e, ok = container.Docker(), true
+	}
 	if !ok {
 		return t, nil
 	}

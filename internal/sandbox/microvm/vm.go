@@ -52,9 +52,10 @@ type VM struct {
 }
 
 type session struct {
-	sess *yamux.Session
-	spec sandbox.Spec
-	env  []string
+	sess   *yamux.Session
+	spec   sandbox.Spec
+	env    []string
+	booted time.Time // when this process started QEMU for it
 }
 
 var _ sandbox.Backend = (*VM)(nil)
@@ -250,6 +251,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		os.Chown(console.Name(), uid, gid)
 	}
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("microvm: qemu: %w", err)
 	}
@@ -266,7 +268,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	}
 	spec.Workdir = workdir
 	v.mu.Lock()
-	v.sessions[spec.Name] = &session{spec: spec, env: root.Env}
+	v.sessions[spec.Name] = &session{spec: spec, env: root.Env, booted: started}
 	v.mu.Unlock()
 	return nil
 }
@@ -353,6 +355,10 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 			continue
 		}
 		s.sess = sess
+		if !s.booted.IsZero() {
+			v.recordBoot(time.Since(s.booted))
+			s.booted = time.Time{}
+		}
 		v.mu.Lock()
 		v.sessions[spec.Name] = s
 		v.mu.Unlock()
@@ -360,6 +366,27 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("microvm: %s did not answer within %s (%v): %s", spec.Name, bootTimeout(), last, v.consoleTail(spec.Name))
+}
+
+// BootTime is the last measured time from starting QEMU to the guest's
+// first answer, with the accelerator it ran under.
+type BootTime struct {
+	Seconds float64 `json:"seconds"`
+	Accel   string  `json:"accel"`
+	At      string  `json:"at"`
+}
+
+func (v *VM) recordBoot(d time.Duration) {
+	b, _ := json.Marshal(BootTime{Seconds: d.Seconds(), Accel: Accel(), At: time.Now().UTC().Format(time.RFC3339)})
+	os.MkdirAll(v.StateDir, 0o700)
+	os.WriteFile(filepath.Join(v.StateDir, "boot-time.json"), b, 0o600)
+}
+
+// LastBoot returns the last measured boot, if any.
+func (v *VM) LastBoot() (BootTime, bool) {
+	var bt BootTime
+	b, err := os.ReadFile(filepath.Join(v.StateDir, "boot-time.json"))
+	return bt, err == nil && json.Unmarshal(b, &bt) == nil
 }
 
 // bootTimeout: TCG boots are slow, and slower on a loaded machine.
