@@ -10,7 +10,7 @@ import (
 )
 
 // staticRalph builds the static ralph the guest boots as its init.
-func staticRalph(t *testing.T) string {
+func staticRalph(t testing.TB) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "ralph")
 	cmd := exec.Command("go", "build", "-o", out, "github.com/ralphloop/ralph/cmd/ralph")
@@ -21,7 +21,7 @@ func staticRalph(t *testing.T) string {
 	return out
 }
 
-func newTestVM(t *testing.T) *VM {
+func newTestVM(t testing.TB) *VM {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "ralph-vm-")
 	if err != nil {

@@ -175,6 +175,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	if err != nil {
 		return err
 	}
+	kernel = Vmlinux(ctx, v.CacheDir, kernel, version)
 	initrd, err := Initramfs(v.CacheDir, v.Ralph, version)
 	if err != nil {
 		return fmt.Errorf("microvm: initramfs: %w", err)
@@ -330,7 +331,10 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 	}
 	deadline := time.Now().Add(bootTimeout())
 	var last error
-	for time.Now().Before(deadline) {
+	// Until the guest opens its port, what the host sends is lost: ask
+	// often at first, then give a slow (TCG, loaded) guest more time.
+	wait := 250 * time.Millisecond
+	for ; time.Now().Before(deadline); wait = min(2*wait, 2*time.Second) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -348,10 +352,9 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 			c.Close()
 			return nil, err
 		}
-		if err := ping(ctx, sess); err != nil {
+		if err := ping(ctx, sess, wait); err != nil {
 			last = err
 			sess.Close()
-			time.Sleep(200 * time.Millisecond)
 			continue
 		}
 		s.sess = sess
@@ -397,13 +400,13 @@ func bootTimeout() time.Duration {
 	return 3 * time.Minute
 }
 
-func ping(ctx context.Context, sess *yamux.Session) error {
+func ping(ctx context.Context, sess *yamux.Session, wait time.Duration) error {
 	st, err := sess.Open()
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	st.SetDeadline(time.Now().Add(2 * time.Second))
+	st.SetDeadline(time.Now().Add(wait))
 	if err := writeHeader(st, header{Op: opPing}); err != nil {
 		return err
 	}
