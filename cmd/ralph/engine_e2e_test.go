@@ -59,7 +59,9 @@ func (d *dockerd) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	d.cmd = exec.Command("dockerd", "--config-file", filepath.Join(d.dir, "daemon.json"),
+	// In a network namespace of its own: a dockerd with --bridge none
+	// deletes the host's docker0, which the shared daemon needs.
+	d.cmd = exec.Command("unshare", "--net", "--", "dockerd", "--config-file", filepath.Join(d.dir, "daemon.json"),
 		"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
 		"--pidfile", filepath.Join(d.dir, "docker.pid"), "--host", d.host,
 		"--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false")

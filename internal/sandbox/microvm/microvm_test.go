@@ -1,11 +1,16 @@
 package microvm
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
@@ -42,4 +47,33 @@ func TestConformanceMicroVM(t *testing.T) {
 	}
 	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
 	sandboxtest.Run(t, sandboxtest.Harness{Backend: v, Image: "ralph-test:busybox"})
+}
+
+// TestSecondClientIsTold: a microVM's channel takes one client; a second
+// ralph gets a clear error in seconds, not a boot-length wait.
+func TestSecondClientIsTold(t *testing.T) {
+	v := newTestVM(t)
+	if err := v.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "microvm", err)
+	}
+	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
+	proj := sandboxtest.Project(t, 1000, 1000)
+	spec := sandbox.Spec{Name: sandbox.Name("second", proj), Agent: "t", Project: proj, Image: "ralph-test:busybox", Memory: "256m"}
+	if _, err := v.Ensure(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Remove(context.Background(), spec.Name, true) })
+	other := New(v.Ralph, v.StateDir, v.RunDir, v.CacheDir)
+	start := time.Now()
+	_, err := other.Exec(t.Context(), spec.Name, sandbox.Cmd{Argv: []string{"true"}})
+	if !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "another ralph") {
+		t.Errorf("second client: %v", err)
+	}
+	if took := time.Since(start); took > 40*time.Second {
+		t.Errorf("the second client waited %s", took)
+	}
+	// The first one still works.
+	if code, err := v.Exec(t.Context(), spec.Name, sandbox.Cmd{Argv: []string{"true"}}); err != nil || code != 0 {
+		t.Errorf("first client after the second tried: %d %v", code, err)
+	}
 }

@@ -329,7 +329,14 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 	if s.spec.Workdir == "" {
 		s.spec.Workdir = sandbox.DefaultWorkdir
 	}
-	deadline := time.Now().Add(bootTimeout())
+	// A VM this process just booted gets the boot's time; one already
+	// running should answer at once, unless another ralph holds its
+	// channel (QEMU's socket takes one client).
+	limit, booting := 15*time.Second, s.booted != (time.Time{})
+	if booting {
+		limit = bootTimeout()
+	}
+	deadline := time.Now().Add(limit)
 	var last error
 	// Until the guest opens its port, what the host sends is lost: ask
 	// often at first, then give a slow (TCG, loaded) guest more time.
@@ -368,7 +375,11 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 		go v.serveProxy(s)
 		return s, nil
 	}
-	return nil, fmt.Errorf("microvm: %s did not answer within %s (%v): %s", spec.Name, bootTimeout(), last, v.consoleTail(spec.Name))
+	if !booting {
+		return nil, fmt.Errorf("%w: microvm: %s is running but does not answer within %s: another ralph is probably attached to it (a microVM takes one client at a time; ralph ls, ralph stop %s)",
+			sandbox.ErrUnavailable, spec.Name, limit, spec.Name)
+	}
+	return nil, fmt.Errorf("microvm: %s did not answer within %s (%v): %s", spec.Name, limit, last, v.consoleTail(spec.Name))
 }
 
 // BootTime is the last measured time from starting QEMU to the guest's
