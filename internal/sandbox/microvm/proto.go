@@ -94,14 +94,28 @@ func writeHeader(w io.Writer, h header) error {
 	return err
 }
 
+// maxHeader bounds a header line: the other side may be a compromised
+// guest, and ralph must not buffer whatever it sends.
+const maxHeader = 1 << 20
+
 func readHeader(br *bufio.Reader) (header, error) {
-	line, err := br.ReadBytes('\n')
-	if err != nil {
-		return header{}, err
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		line = append(line, part...)
+		if len(line) > maxHeader {
+			return header{}, fmt.Errorf("microvm: header over %d bytes", maxHeader)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return header{}, err
+		}
+		break
 	}
 	var h header
-	err = json.Unmarshal(line, &h)
-	return h, err
+	return h, json.Unmarshal(line, &h)
 }
 
 // yamuxConfig: keepalives off (a TCG guest can be slow to answer), logs
