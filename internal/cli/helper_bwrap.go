@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,9 @@ func newCgexec() *cobra.Command {
 		Use:  "cgexec -- BWRAP ARGS...",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// no-new-privileges belongs to a thread: set it on the one
+			// that execs.
+			runtime.LockOSThread()
 			if os.Geteuid() == 0 {
 				mem, err := sandbox.ParseSize(memory)
 				if err != nil {

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -60,8 +62,7 @@ func Vmlinux(ctx context.Context, cacheDir, kernel, version string) string {
 	if !bytes.HasPrefix(elf.Bytes(), []byte("\x7fELF")) || os.MkdirAll(cacheDir, 0o755) != nil {
 		return kernel
 	}
-	tmp := out + ".tmp"
-	if os.WriteFile(tmp, elf.Bytes(), 0o644) != nil || os.Rename(tmp, out) != nil {
+	if writeAtomic(out, elf.Bytes()) != nil {
 		return kernel
 	}
 	return out
@@ -168,11 +169,42 @@ func Initramfs(cacheDir, ralph, version string) (string, error) {
 	}
 	w.file("modules/order", []byte(strings.Join(names, "\n")+"\n"), 0o644)
 	w.close()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return "", err
+	return path, writeAtomic(path, buf.Bytes())
+}
+
+// writeAtomic writes through a temporary file of its own, so writers
+// racing for the same cache entry never mix their bytes.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
 	}
-	return path, os.Rename(tmp, path)
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// flock holds an exclusive lock on path until unlock.
+func flock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 // cpio writes the "newc" format the kernel unpacks.
@@ -225,6 +257,16 @@ func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []str
 	}
 	dir := filepath.Join(cacheDir, "rootfs", id[:min(len(id), 24)])
 	r := rootfs{Dir: filepath.Join(dir, "root")}
+	// Two sandboxes of one image may boot at once: one exports, the
+	// other waits for it.
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return r, err
+	}
+	unlock, err := flock(dir + ".lock")
+	if err != nil {
+		return r, err
+	}
+	defer unlock()
 	if b, err := os.ReadFile(filepath.Join(dir, "env.json")); err == nil {
 		json.Unmarshal(b, &r.Env)
 		return r, ensureMountpoints(r.Dir, mountpoints)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -501,6 +502,9 @@ func child(args []string) error {
 	if len(args) < 5 || args[3] != "--" {
 		return fmt.Errorf("usage: %s UID GID DIR -- ARGV", childArg)
 	}
+	// The bounding set and no-new-privileges belong to a thread, not the
+	// process: drop them on the thread that will exec.
+	runtime.LockOSThread()
 	uid, _ := strconv.Atoi(args[0])
 	gid, _ := strconv.Atoi(args[1])
 	dir, argv := args[2], args[4:]

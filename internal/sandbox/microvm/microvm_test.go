@@ -77,3 +77,33 @@ func TestSecondClientIsTold(t *testing.T) {
 		t.Errorf("first client after the second tried: %d %v", code, err)
 	}
 }
+
+// TestExportRootfsConcurrent: two sandboxes of one image booting at once
+// share one export; neither sees it half made.
+func TestExportRootfsConcurrent(t *testing.T) {
+	if err := exec.Command("docker", "version").Run(); err != nil {
+		sandboxtest.Require(t, "docker (to export the image)", err)
+	}
+	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
+	cache := t.TempDir()
+	errs := make(chan error, 4)
+	roots := make(chan string, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			r, err := exportRootfs(t.Context(), cache, "ralph-test:busybox", []string{"/work", "/.ralph"})
+			errs <- err
+			roots <- r.Dir
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		root := <-roots
+		for _, p := range []string{"bin/busybox", "work", ".ralph"} {
+			if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+				t.Errorf("export %d lacks %s: %v", i, p, err)
+			}
+		}
+	}
+}
