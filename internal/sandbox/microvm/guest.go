@@ -241,6 +241,37 @@ func mountRetry(src, dst, fs string, flags uintptr, data string) error {
 	return err
 }
 
+// openPty opens a new pseudo-terminal of rows x cols whose terminal end
+// belongs to the agent's uid.
+func openPty(rows, cols uint16, uid, gid int) (master, slave *os.File, err error) {
+	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	name := "/dev/pts/" + strconv.Itoa(n)
+	slave, err = os.OpenFile(name, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	os.Chown(name, uid, gid)
+	if rows == 0 || cols == 0 {
+		rows, cols = 24, 80
+	}
+	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+	return master, slave, nil
+}
+
 // devices makes the few device nodes a command needs; no others (the
 // serial port to the host is not among them).
 func devices(dev string) error {
@@ -257,7 +288,15 @@ func devices(dev string) error {
 		os.Symlink(l[0], dev+"/"+l[1])
 	}
 	os.Mkdir(dev+"/shm", 0o1777)
-	return nil
+	// Terminals for ralph shell and for the agent's own tools: a private
+	// devpts instance.
+	if err := os.Mkdir(dev+"/pts", 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("devpts", dev+"/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return err
+	}
+	return os.Symlink("pts/ptmx", dev+"/ptmx")
 }
 
 // loopbackUp sets lo up: the proxy listens there, and nothing else is.
@@ -422,10 +461,28 @@ func (g *guest) exec(st net.Conn, br *bufio.Reader, h header) {
 	cmd := exec.Command("/.ralph/ralph", args...)
 	cmd.Args[0] = "ralph-vm-child"
 	cmd.Env = h.Env
-	cmd.Stdout = lockedFrames{send, frameStdout}
-	cmd.Stderr = lockedFrames{send, frameStderr}
-	stdin, _ := cmd.StdinPipe()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: true, CgroupFD: g.cgroup, Pdeathsig: syscall.SIGKILL}
+	var stdin io.WriteCloser
+	var master *os.File
+	var copied chan struct{}
+	if h.TTY {
+		m, slave, err := openPty(h.Rows, h.Cols, g.cfg.uid, g.cfg.gid)
+		if err != nil {
+			send(frameStderr, []byte("ralph-vm: pty: "+err.Error()+"\n"))
+			send(frameExit, status(127))
+			return
+		}
+		defer m.Close()
+		master, stdin = m, m
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		cmd.SysProcAttr.Setpgid = false
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
+		defer slave.Close()
+	} else {
+		cmd.Stdout = lockedFrames{send, frameStdout}
+		cmd.Stderr = lockedFrames{send, frameStderr}
+		stdin, _ = cmd.StdinPipe()
+	}
 	g.cmu.Lock()
 	err := cmd.Start()
 	if err == nil {
@@ -443,6 +500,14 @@ func (g *guest) exec(st net.Conn, br *bufio.Reader, h header) {
 		delete(g.children, pgid)
 		g.cmu.Unlock()
 	}()
+	if master != nil {
+		cmd.Stdin.(*os.File).Close() // the child holds the terminal now
+		copied = make(chan struct{})
+		go func() {
+			io.Copy(lockedFrames{send, frameStdout}, master) // ends with EIO once the terminal is closed
+			close(copied)
+		}()
+	}
 	go func() {
 		for {
 			kind, data, err := readFrame(br)
@@ -455,12 +520,22 @@ func (g *guest) exec(st net.Conn, br *bufio.Reader, h header) {
 			case frameStdin:
 				stdin.Write(data)
 			case frameStdinEOF:
-				stdin.Close()
+				if master != nil {
+					stdin.Write([]byte{4}) // a terminal's EOF is ^D, not a close
+				} else {
+					stdin.Close()
+				}
 			}
 		}
 	}()
 	err = cmd.Wait()
 	unix.Kill(-pgid, unix.SIGKILL) // what it left in the background
+	if copied != nil {
+		select {
+		case <-copied:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	code := 0
 	if err != nil {
 		code = 1

@@ -107,3 +107,35 @@ func TestExportRootfsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestTTY: an exec that asks for a terminal gets one (ralph shell), of
+// the size asked for, owned by the agent; one that does not, does not.
+func TestTTY(t *testing.T) {
+	v := newTestVM(t)
+	if err := v.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "microvm", err)
+	}
+	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
+	proj := sandboxtest.Project(t, 1000, 1000)
+	spec := sandbox.Spec{Name: sandbox.Name("tty", proj), Agent: "t", Project: proj, Image: "ralph-test:busybox", Memory: "256m"}
+	if _, err := v.Ensure(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Remove(context.Background(), spec.Name, true) })
+	script := `tty; test -t 0 && echo interactive; stty size; stat -c %u "$(tty)"`
+	for _, tty := range []bool{true, false} {
+		var out strings.Builder
+		code, err := v.Exec(t.Context(), spec.Name, sandbox.Cmd{Argv: []string{"sh", "-c", script}, TTY: tty, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
+		got := strings.ReplaceAll(out.String(), "\r", "")
+		t.Logf("tty %v: exit %d %v\n%s", tty, code, err, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tty != strings.Contains(got, "interactive") {
+			t.Errorf("tty %v: %q", tty, got)
+		}
+		if tty && (!strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "24 80") || !strings.Contains(got, "\n1000\n")) {
+			t.Errorf("terminal: %q, want /dev/pts/N, 24 80, owned by 1000", got)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"golang.org/x/term"
 
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -534,7 +535,20 @@ func (v *VM) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error
 		return -1, fmt.Errorf("microvm: %s: %w", name, err)
 	}
 	defer st.Close()
-	if err := writeHeader(st, header{Op: opExec, Argv: cmd.Argv, Env: s.environment(cmd), Dir: s.spec.Workdir}); err != nil {
+	h := header{Op: opExec, Argv: cmd.Argv, Env: s.environment(cmd), Dir: s.spec.Workdir}
+	if cmd.TTY {
+		h.TTY, h.Rows, h.Cols = true, 24, 80
+		// The local terminal goes raw for the session, as docker exec -it.
+		if f, ok := cmd.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			if w, rows, err := term.GetSize(int(f.Fd())); err == nil {
+				h.Rows, h.Cols = uint16(rows), uint16(w)
+			}
+			if old, err := term.MakeRaw(int(f.Fd())); err == nil {
+				defer term.Restore(int(f.Fd()), old)
+			}
+		}
+	}
+	if err := writeHeader(st, h); err != nil {
 		return -1, err
 	}
 	go func() {
