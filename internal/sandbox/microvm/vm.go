@@ -257,12 +257,14 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("microvm: qemu: %w", err)
 	}
-	go cmd.Wait()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	for i := 0; i < 100 && v.pid(spec.Name) == 0; i++ {
-		if cmd.ProcessState != nil {
-			break
+		select {
+		case <-exited:
+			i = 100
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if v.pid(spec.Name) == 0 {
 		b, _ := os.ReadFile(console.Name())
