@@ -42,7 +42,9 @@ func newMicroVM(self string) *microvm.VM {
 	} else if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		run = filepath.Join(d, "ralph", "microvm")
 	}
-	return microvm.New(self, filepath.Join(stateDir("microvm"), "records"), run, cache)
+	vm := microvm.New(self, filepath.Join(stateDir("microvm"), "records"), run, cache)
+	vm.Log = os.Stderr
+	return vm
 }
 
 func backendNames() []string {

@@ -243,7 +243,7 @@ type rootfs struct {
 	Env []string
 }
 
-func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []string) (rootfs, error) {
+func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []string, logf func(string, ...any)) (rootfs, error) {
 	var bin, id string
 	for _, b := range []string{"docker", "podman"} {
 		out, err := proc.Output(ctx, proc.Cmd{Argv: []string{b, "image", "inspect", "--format", "{{.Id}}", image}})
@@ -271,6 +271,7 @@ func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []str
 		json.Unmarshal(b, &r.Env)
 		return r, ensureMountpoints(r.Dir, mountpoints)
 	}
+	logf("ralph: microvm: exporting %s's root filesystem from %s (once per image)", image, bin)
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
 		return r, err

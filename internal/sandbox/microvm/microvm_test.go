@@ -90,7 +90,7 @@ func TestExportRootfsConcurrent(t *testing.T) {
 	roots := make(chan string, 4)
 	for i := 0; i < 4; i++ {
 		go func() {
-			r, err := exportRootfs(t.Context(), cache, "ralph-test:busybox", []string{"/work", "/.ralph"})
+			r, err := exportRootfs(t.Context(), cache, "ralph-test:busybox", []string{"/work", "/.ralph"}, t.Logf)
 			errs <- err
 			roots <- r.Dir
 		}()

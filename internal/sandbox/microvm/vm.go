@@ -46,6 +46,9 @@ type VM struct {
 	// and consoles of running VMs; CacheDir the initramfs and exported
 	// root filesystems.
 	StateDir, RunDir, CacheDir string
+	// Log, when set, hears about the slow steps (an image's first
+	// export, a boot) as they start.
+	Log io.Writer
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -185,17 +188,18 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	if workdir == "" {
 		workdir = sandbox.DefaultWorkdir
 	}
-	root, err := exportRootfs(ctx, v.CacheDir, spec.Image, []string{workdir, HomeDir, "/tmp", "/proc", "/sys", "/dev", "/.ralph"})
-	if err != nil {
-		return err
-	}
-	uid, gid, err := sandbox.RunAs(spec)
-	if err != nil {
-		return fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
-	}
 	mem := spec.Memory
 	if mem == "" {
 		mem = "4g"
+	}
+	root, err := exportRootfs(ctx, v.CacheDir, spec.Image, []string{workdir, HomeDir, "/tmp", "/proc", "/sys", "/dev", "/.ralph"}, v.logf)
+	if err != nil {
+		return err
+	}
+	v.logf("ralph: microvm: booting %s (%s, %s of memory)", spec.Name, Accel(), mem)
+	uid, gid, err := sandbox.RunAs(spec)
+	if err != nil {
+		return fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
 	}
 	memBytes, err := sandbox.ParseSize(mem)
 	if err != nil {
@@ -324,7 +328,7 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 	}
 	if s == nil {
 		s = &session{spec: spec}
-		root, err := exportRootfs(ctx, v.CacheDir, spec.Image, nil)
+		root, err := exportRootfs(ctx, v.CacheDir, spec.Image, nil, v.logf)
 		if err == nil {
 			s.env = root.Env
 		}
@@ -588,6 +592,12 @@ func (v *VM) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error
 			}
 			return int(int32(binary.BigEndian.Uint32(data))), nil
 		}
+	}
+}
+
+func (v *VM) logf(format string, args ...any) {
+	if v.Log != nil {
+		fmt.Fprintf(v.Log, format+"\n", args...)
 	}
 }
 
