@@ -32,6 +32,10 @@ type Cmd struct {
 	// WaitDelay bounds how long Run waits for the child's pipes to close
 	// after the context is cancelled (default 2s).
 	WaitDelay time.Duration
+	// Group runs the program in a process group of its own; cancelling
+	// the context then signals the whole group (SIGTERM, then SIGKILL
+	// once Run returns), so nothing it started outlives it.
+	Group bool
 }
 
 // ExitError is returned when the program ran and exited non-zero.
@@ -89,7 +93,15 @@ func Run(ctx context.Context, c Cmd) error {
 	}
 	// Deliver SIGTERM first so clients such as `docker exec` can clean up.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	if c.Group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	}
 	err := cmd.Run()
+	if c.Group && ctx.Err() != nil && cmd.Process != nil {
+		// Cancelled: nothing the command started outlives it.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if err == nil {
 		return nil
 	}

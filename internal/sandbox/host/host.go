@@ -45,7 +45,7 @@ func (h *Host) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 		return -1, sandbox.ErrNotFound
 	}
 	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, cmd.EnvList()...)
-	err := proc.Run(ctx, proc.Cmd{Argv: cmd.Argv, Env: env, Dir: dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
+	err := proc.Run(ctx, proc.Cmd{Argv: cmd.Argv, Env: env, Dir: dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Group: true})
 	if err == nil {
 		return 0, nil
 	}
