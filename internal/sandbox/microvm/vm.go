@@ -347,8 +347,11 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 	var last error
 	// Until the guest opens its port, what the host sends is lost: ask
 	// often at first, then give a slow (TCG, loaded) guest more time.
-	wait := 250 * time.Millisecond
-	for ; time.Now().Before(deadline); wait = min(2*wait, 2*time.Second) {
+	wait, tries := 250*time.Millisecond, 0
+	for ; time.Now().Before(deadline); tries++ {
+		if tries >= 12 {
+			wait = min(2*wait, 2*time.Second)
+		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
