@@ -136,18 +136,7 @@ func TestLoopInRealSandbox(t *testing.T) {
 			if code := r.wait(t); code != 0 {
 				t.Fatalf("exit %d, want 0:\n%s", code, r.stderr)
 			}
-			for _, want := range []string{"COMPLETE after 3 iteration", "created sandbox " + name, string(tc.b.Boundary())} {
-				if !strings.Contains(r.stderr.String(), want) {
-					t.Errorf("no %q in:\n%s", want, r.stderr)
-				}
-			}
-			st, err := os.Stat(filepath.Join(proj, "made-inside.txt"))
-			if err != nil {
-				t.Fatalf("the agent's file is not in the project: %v", err)
-			}
-			if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1000 {
-				t.Errorf("the agent's file belongs to %d, want 1000", uid)
-			}
+			checkCompleted(t, r, proj, "COMPLETE after 3 iteration", "created sandbox "+name, string(tc.b.Boundary()))
 			if s := containerState(t, tc.bin, name); s != "exited" {
 				t.Errorf("after the run the sandbox is %q, want exited", s)
 			}
@@ -169,6 +158,25 @@ func TestLoopInRealSandbox(t *testing.T) {
 				t.Errorf("after Ctrl-C the sandbox is %q, want exited", s)
 			}
 		})
+	}
+}
+
+// checkCompleted checks that r's log holds every want and that the file
+// the fake agent wrote (FAKE_PLAN=write:made-inside.txt) reached the
+// project as uid 1000.
+func checkCompleted(t *testing.T, r *run, proj string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(r.stderr.String(), want) {
+			t.Errorf("no %q in:\n%s", want, r.stderr)
+		}
+	}
+	st, err := os.Stat(filepath.Join(proj, "made-inside.txt"))
+	if err != nil {
+		t.Fatalf("the agent's file is not in the project: %v", err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1000 {
+		t.Errorf("the agent's file belongs to %d, want 1000", uid)
 	}
 }
 
