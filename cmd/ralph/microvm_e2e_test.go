@@ -83,3 +83,43 @@ func TestLoopInMicroVM(t *testing.T) {
 		t.Errorf("the second run made a new sandbox:\n%s", r.stderr)
 	}
 }
+
+// TestDoctorMicroVM: with a static ralph, doctor finds the microVM
+// usable, says KVM or TCG, and reports a boot it measured just now.
+func TestDoctorMicroVM(t *testing.T) {
+	ralph, _ := build(t)
+	if err := microVMEngine(t, ralph).b.Available(context.Background()); err != nil {
+		sandboxtest.Require(t, "microvm", err)
+	}
+	cmd := exec.Command(ralph, "doctor", "--json")
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out)
+	}
+	var rep struct {
+		Backends []struct {
+			Name, Accel string
+			Usable      bool
+			BootSeconds float64 `json:"boot_seconds"`
+			Image       string
+		}
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range rep.Backends {
+		if b.Name != "microvm" {
+			continue
+		}
+		want := "tcg"
+		if microvm.KVM() {
+			want = "kvm"
+		}
+		if !b.Usable || b.Accel != want || b.BootSeconds <= 0 || !strings.Contains(b.Image, "boot measured now") {
+			t.Errorf("doctor's microvm: %+v", b)
+		}
+		return
+	}
+	t.Errorf("no microvm in doctor's report:\n%s", out)
+}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"debug/elf"
 	"fmt"
 	"io"
 	"net"
@@ -100,15 +99,9 @@ func installSelf(dst string) error {
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)
 	}
-	if f, err := elf.Open(exe); err == nil {
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_INTERP {
-				f.Close()
-				return fmt.Errorf("%w: the network gate runs ralph inside the sandbox and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph",
-					sandbox.ErrUnavailable)
-			}
-		}
-		f.Close()
+	if !sandbox.Static(exe) {
+		return fmt.Errorf("%w: the network gate runs ralph inside the sandbox and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph",
+			sandbox.ErrUnavailable)
 	}
 	src, err := os.Open(exe)
 	if err != nil {

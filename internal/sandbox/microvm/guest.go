@@ -58,6 +58,7 @@ func GuestMain(args []string) int {
 
 // guestConfig comes from the kernel command line (ralph.KEY=VALUE).
 type guestConfig struct {
+	probe          bool // ralph.probe=1: boot, load the modules, power off (doctor's measurement)
 	uid, gid, pids int
 	mem            int64
 	workdir, home  string
@@ -85,6 +86,8 @@ func readConfig() guestConfig {
 			c.workdir = v
 		case "home":
 			c.home = v
+		case "probe":
+			c.probe = n == 1
 		}
 	}
 	return c
@@ -100,6 +103,9 @@ func initGuest() error {
 	cfg := readConfig()
 	if err := loadModules("/modules"); err != nil {
 		return err
+	}
+	if cfg.probe {
+		return nil // GuestMain powers off
 	}
 	port, err := openPort("ralph")
 	if err != nil {

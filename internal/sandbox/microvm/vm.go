@@ -96,8 +96,8 @@ func (v *VM) Available(ctx context.Context) error {
 	if _, err := modules(version); err != nil {
 		return err
 	}
-	if v.Ralph == "" {
-		return fmt.Errorf("%w: no ralph binary for the guest", sandbox.ErrUnavailable)
+	if v.Ralph == "" || !sandbox.Static(v.Ralph) {
+		return fmt.Errorf("%w: the microVM boots ralph itself as its init and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph", sandbox.ErrUnavailable)
 	}
 	return nil
 }
@@ -411,6 +411,37 @@ func (v *VM) LastBoot() (BootTime, bool) {
 	var bt BootTime
 	b, err := os.ReadFile(filepath.Join(v.StateDir, "boot-time.json"))
 	return bt, err == nil && json.Unmarshal(b, &bt) == nil
+}
+
+// MeasureBoot boots a VM with ralph's kernel and initramfs and no devices,
+// whose init loads its modules and powers off at once, and returns how
+// long QEMU ran: the boot cost on this machine, for ralph doctor.
+func (v *VM) MeasureBoot(ctx context.Context) (time.Duration, error) {
+	kernel, version, err := Kernel()
+	if err != nil {
+		return 0, err
+	}
+	kernel = Vmlinux(ctx, v.CacheDir, kernel, version)
+	initrd, err := Initramfs(v.CacheDir, v.Ralph, version)
+	if err != nil {
+		return 0, err
+	}
+	cpu := "max"
+	if Accel() == "kvm" {
+		cpu = "host"
+	}
+	ctx, cancel := context.WithTimeout(ctx, bootTimeout())
+	defer cancel()
+	start := time.Now()
+	err = proc.Run(ctx, proc.Cmd{Argv: []string{"qemu-system-x86_64", "-M", "microvm", "-accel", Accel(), "-cpu", cpu,
+		"-m", "256", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-kernel", kernel, "-initrd", initrd,
+		"-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 no_timer_check ralph.probe=1",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"}})
+	if err != nil {
+		return 0, fmt.Errorf("microvm: boot probe: %w", err)
+	}
+	return time.Since(start), nil
 }
 
 // bootTimeout: TCG boots are slow, and slower on a loaded machine.
