@@ -613,7 +613,8 @@ func (v *VM) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error
 				v.drop(name)
 				return -1, fmt.Errorf("microvm: %s stopped during the run: %w", name, sandbox.ErrNotFound)
 			}
-			return -1, fmt.Errorf("microvm: %s: exec stream: %w", name, err)
+			v.drop(name) // the channel broke: the next call reconnects
+			return -1, fmt.Errorf("%w: microvm: %s: the channel to the VM broke during the run: %v", sandbox.ErrUnavailable, name, err)
 		}
 		switch kind {
 		case frameStdout:
