@@ -254,7 +254,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 		// QEMU itself runs as the sandbox's user: an escape from the guest
 		// into QEMU lands there, not in root; its 9p server writes the
 		// project's files as that user.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		cmd.SysProcAttr.Credential = qemuCredential(uid, gid, Accel(), "/dev/kvm")
 		os.Chown(console.Name(), uid, gid)
 	}
 	started := time.Now()
@@ -279,6 +279,22 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	v.sessions[spec.Name] = &session{spec: spec, env: root.Env, booted: started}
 	v.mu.Unlock()
 	return nil
+}
+
+// qemuCredential is who QEMU runs as when ralph is root: the sandbox's
+// uid and gid, no other group, except the group that owns the KVM device
+// when KVM is used (else QEMU, no longer root, could not open it).
+func qemuCredential(uid, gid int, accel, kvmDevice string) *syscall.Credential {
+	c := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+	if accel != "kvm" {
+		return c
+	}
+	if st, err := os.Stat(kvmDevice); err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Gid != uint32(gid) && sys.Mode&0o060 == 0o060 {
+			c.Groups = append(c.Groups, sys.Gid)
+		}
+	}
+	return c
 }
 
 type qemuConfig struct {
