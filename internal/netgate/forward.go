@@ -33,13 +33,16 @@ func Forward(ctx context.Context, l net.Listener, socket string) error {
 				return
 			}
 			defer up.Close()
-			pipe(c, up)
+			Pipe(c, up)
 		}()
 	}
 }
 
-// pipe copies both ways and closes each write side as its source ends.
-func pipe(a, b net.Conn) {
+// Pipe copies both ways between two connections (with copyConn's
+// growing buffer) and closes each write side as its source ends; it
+// returns when both directions have. A connection without CloseWrite
+// (a yamux stream, say) is closed instead, which for yamux is a half-close.
+func Pipe(a, b net.Conn) {
 	done := make(chan struct{}, 2)
 	cp := func(dst, src net.Conn) {
 		copyConn(dst, src)

@@ -19,6 +19,8 @@ import (
 
 	"github.com/hashicorp/yamux"
 	"golang.org/x/sys/unix"
+
+	"github.com/ralphloop/ralph/internal/netgate"
 )
 
 // The guest side: the static ralph binary is the initramfs's /init. It
@@ -430,7 +432,7 @@ func (g *guest) proxy() {
 			if writeHeader(st, header{Op: opProxy}) != nil {
 				return
 			}
-			pipe(c, st)
+			netgate.Pipe(c, st)
 		}()
 	}
 }
@@ -485,8 +487,8 @@ func (g *guest) exec(st net.Conn, br *bufio.Reader, h header) {
 		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
 		defer slave.Close()
 	} else {
-		cmd.Stdout = lockedFrames{send, frameStdout}
-		cmd.Stderr = lockedFrames{send, frameStderr}
+		cmd.Stdout = frameWriter{send, frameStdout}
+		cmd.Stderr = frameWriter{send, frameStderr}
 		stdin, _ = cmd.StdinPipe()
 	}
 	g.cmu.Lock()
@@ -510,7 +512,7 @@ func (g *guest) exec(st net.Conn, br *bufio.Reader, h header) {
 		cmd.Stdin.(*os.File).Close() // the child holds the terminal now
 		copied = make(chan struct{})
 		go func() {
-			io.Copy(lockedFrames{send, frameStdout}, master) // ends with EIO once the terminal is closed
+			io.Copy(frameWriter{send, frameStdout}, master) // ends with EIO once the terminal is closed
 			close(copied)
 		}()
 	}
@@ -553,21 +555,6 @@ func (g *guest) exec(st net.Conn, br *bufio.Reader, h header) {
 		}
 	}
 	send(frameExit, status(code))
-}
-
-type lockedFrames struct {
-	send func(byte, []byte) error
-	kind byte
-}
-
-func (l lockedFrames) Write(p []byte) (int, error) {
-	for off := 0; off < len(p); off += maxFrame {
-		end := min(off+maxFrame, len(p))
-		if err := l.send(l.kind, p[off:end]); err != nil {
-			return off, err
-		}
-	}
-	return len(p), nil
 }
 
 func status(code int) []byte {
@@ -632,22 +619,4 @@ func lookPath(name, path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: command not found", name)
-}
-
-// pipe copies both ways until both directions end.
-func pipe(a, b net.Conn) {
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-		} else {
-			dst.Close()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	<-done
-	<-done
 }

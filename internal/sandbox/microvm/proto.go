@@ -73,20 +73,28 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	return h[0], data, nil
 }
 
-// frameWriter turns writes into frames of one kind.
+// frameWriter turns writes into frames of one kind, at most maxFrame
+// bytes each, handed to send (which serialises writers sharing a stream).
 type frameWriter struct {
-	w    io.Writer
+	send func(kind byte, data []byte) error
 	kind byte
 }
 
 func (f frameWriter) Write(p []byte) (int, error) {
 	for off := 0; off < len(p); off += maxFrame {
 		end := min(off+maxFrame, len(p))
-		if err := writeFrame(f.w, f.kind, p[off:end]); err != nil {
+		if err := f.send(f.kind, p[off:end]); err != nil {
 			return off, err
 		}
 	}
 	return len(p), nil
+}
+
+// sender writes whole frames to w; one Write a frame, so writers that
+// share a yamux stream (whose Write is safe to call concurrently) never
+// interleave inside a frame.
+func sender(w io.Writer) func(byte, []byte) error {
+	return func(kind byte, data []byte) error { return writeFrame(w, kind, data) }
 }
 
 func writeHeader(w io.Writer, h header) error {

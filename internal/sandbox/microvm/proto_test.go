@@ -33,7 +33,7 @@ func TestHeaderRoundTripAndBound(t *testing.T) {
 
 func TestFrames(t *testing.T) {
 	var buf bytes.Buffer
-	w := frameWriter{&buf, frameStdout}
+	w := frameWriter{sender(&buf), frameStdout}
 	big := bytes.Repeat([]byte("y"), maxFrame+10)
 	if n, err := w.Write(big); err != nil || n != len(big) {
 		t.Fatalf("write %d %v", n, err)

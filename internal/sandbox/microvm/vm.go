@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/yamux"
 	"golang.org/x/term"
 
+	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -524,7 +525,7 @@ func (v *VM) serveProxy(s *session) {
 				b, _ := br.Peek(n)
 				up.Write(b)
 			}
-			pipe(st, up)
+			netgate.Pipe(st, up)
 		}()
 	}
 }
@@ -609,7 +610,7 @@ func (v *VM) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error
 	}
 	go func() {
 		if cmd.Stdin != nil {
-			io.Copy(frameWriter{st, frameStdin}, cmd.Stdin)
+			io.Copy(frameWriter{sender(st), frameStdin}, cmd.Stdin)
 		}
 		writeFrame(st, frameStdinEOF, nil)
 	}()
