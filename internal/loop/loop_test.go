@@ -197,6 +197,29 @@ func TestEngineDiesMidIteration(t *testing.T) {
 	}
 }
 
+// TestEngineKeepsDying: an engine that dies on every run, though it comes
+// back each time, counts as a failure each time and opens the circuit
+// after MaxRetries (exit 5), instead of looping for ever.
+func TestEngineKeepsDying(t *testing.T) {
+	var fake *sandboxtest.Fake
+	runs := 0
+	fake = &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		runs++
+		fake.KillEngine()
+		time.AfterFunc(50*time.Millisecond, fake.ReviveEngine)
+		return 255
+	}}
+	cfg := config(t, fake, "")
+	cfg.MaxRetries = 2
+	got, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Reason != Stopped || !strings.Contains(got.Text, "circuit open: 3 failed runs in a row") || runs != 3 {
+		t.Errorf("outcome %+v after %d runs, want the circuit open after 3", got, runs)
+	}
+}
+
 func TestPromptCarriesIteration(t *testing.T) {
 	var got []string
 	fake := &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,34 @@ func TestSecondClientIsTold(t *testing.T) {
 	// The first one still works.
 	if code, err := v.Exec(t.Context(), spec.Name, sandbox.Cmd{Argv: []string{"true"}}); err != nil || code != 0 {
 		t.Errorf("first client after the second tried: %d %v", code, err)
+	}
+	checkConfinement(t, v, spec.Name)
+}
+
+// checkConfinement attacks two claims of the design: QEMU does not run
+// as root when ralph does (an escape into it lands on the sandbox's
+// user), and the serial port to the host is not in the guest's /dev
+// (the agent cannot speak the channel's protocol).
+func checkConfinement(t *testing.T, v *VM, name string) {
+	t.Helper()
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(v.pid(name)), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Uid:" && os.Geteuid() == 0 && f[1] != "1000" {
+			t.Errorf("QEMU runs as uid %s, want the sandbox's 1000", f[1])
+		}
+	}
+	var out strings.Builder
+	code, err := v.Exec(t.Context(), name, sandbox.Cmd{Argv: []string{"sh", "-c",
+		"ls /dev; for p in /dev/vport* /dev/hvc* /dev/virtio-ports/*; do [ -e \"$p\" ] && echo \"PORT $p\"; done; cat /sys/class/virtio-ports/*/name 2>/dev/null; true"},
+		Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	if strings.Contains(out.String(), "PORT ") || !strings.Contains(out.String(), "null") {
+		t.Errorf("the guest's /dev:\n%s", out.String())
 	}
 }
 
