@@ -104,6 +104,22 @@ type engine struct {
 	b            sandbox.Backend
 }
 
+// prepare checks the engine is there (or fails under
+// RALPH_REQUIRE_ENGINES), imports the e2e image with the fake agent as
+// claude, and makes a project owned by 1000 whose sandbox is cleaned up.
+func (tc engine) prepare(t *testing.T, fake string) (image, proj, name string) {
+	t.Helper()
+	if err := tc.b.Available(context.Background()); err != nil {
+		sandboxtest.Require(t, tc.backend, err)
+	}
+	image = "ralph-e2e:claude"
+	sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/claude": fake})
+	proj = project(t, 1000)
+	name = sandbox.Name("claude", proj)
+	sandboxtest.Cleanup(t, tc.bin, name)
+	return image, proj, name
+}
+
 func engines() []engine {
 	return []engine{
 		{"docker", "docker", container.Docker()},
@@ -119,15 +135,7 @@ func TestLoopInRealSandbox(t *testing.T) {
 	ralph, fake := build(t)
 	for _, tc := range engines() {
 		t.Run(tc.backend, func(t *testing.T) {
-			ctx := context.Background()
-			if err := tc.b.Available(ctx); err != nil {
-				sandboxtest.Require(t, tc.backend, err)
-			}
-			image := "ralph-e2e:claude"
-			sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/claude": fake})
-			proj := project(t, 1000)
-			name := sandbox.Name("claude", proj)
-			sandboxtest.Cleanup(t, tc.bin, name)
+			image, proj, name := tc.prepare(t, fake)
 			state := t.TempDir()
 			env := []string{"FAKE_PLAN=write:made-inside.txt,none,complete", "XDG_STATE_HOME=" + state, "ANTHROPIC_API_KEY=sk-e2e"}
 			args := []string{"-n", "5", "--sandbox", tc.backend, "--image", image, "--env", "FAKE_PLAN", "--memory", "512m"}

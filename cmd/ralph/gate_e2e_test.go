@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
 // TestGateInRealSandbox proves the network gate from inside real
@@ -40,14 +39,7 @@ func TestGateInRealSandbox(t *testing.T) {
 	for _, tc := range append(engines(), microVMEngine(t, ralph)) {
 		t.Run(tc.backend, func(t *testing.T) {
 			ctx := context.Background()
-			if err := tc.b.Available(ctx); err != nil {
-				sandboxtest.Require(t, tc.backend, err)
-			}
-			image := "ralph-e2e:claude"
-			sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/claude": fake})
-			proj := project(t, 1000)
-			name := sandbox.Name("claude", proj)
-			sandboxtest.Cleanup(t, tc.bin, name)
+			image, proj, name := tc.prepare(t, fake)
 			state, config := t.TempDir(), t.TempDir()
 			env := []string{"XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + config}
 

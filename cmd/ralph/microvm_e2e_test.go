@@ -26,14 +26,7 @@ func microVMEngine(t *testing.T, ralph string) engine {
 // without making a new sandbox.
 func TestLoopInMicroVM(t *testing.T) {
 	ralph, fake := build(t)
-	tc := microVMEngine(t, ralph)
-	if err := tc.b.Available(context.Background()); err != nil {
-		sandboxtest.Require(t, "microvm", err)
-	}
-	image := "ralph-e2e:claude"
-	sandboxtest.BusyboxImage(t, "docker", image, map[string]string{"/usr/local/bin/claude": fake})
-	proj := project(t, 1000)
-	name := sandbox.Name("claude", proj)
+	image, proj, name := microVMEngine(t, ralph).prepare(t, fake)
 	state := t.TempDir()
 	env := []string{"FAKE_PLAN=write:made-inside.txt,none,complete", "XDG_STATE_HOME=" + state, "ANTHROPIC_API_KEY=sk-e2e"}
 	args := []string{"-n", "5", "--sandbox", "microvm", "--image", image, "--env", "FAKE_PLAN", "--memory", "512m"}
