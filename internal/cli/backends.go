@@ -64,6 +64,12 @@ func describe(b sandbox.Boundary) string {
 		return "user-space kernel: gVisor stands between the agent and the host kernel"
 	case sandbox.SharedKernel:
 		return "shared kernel: a hardened container on the host's kernel"
+	case sandbox.PodBoundary:
+		rc := os.Getenv("RALPH_FLEET_RUNTIME_CLASS")
+		if rc == "" {
+			rc = "the cluster's default runtime"
+		}
+		return "the pod: a Kubernetes pod of ralph fleet (" + rc + ", restricted security context, egress only to the gate) is the boundary; ralph adds none inside it"
 	}
 	return string(b)
 }
@@ -79,6 +85,9 @@ func (o *runOptions) backend(ctx context.Context) (sandbox.Backend, string, erro
 			return nil, "", usageErr("--sandbox host runs the agent with no isolation; pass --dangerously-run-on-host as well if you mean it")
 		}
 		return host.New(), hostWarning, nil
+	case "pod":
+		b := host.Pod()
+		return b, "", b.Available(ctx)
 	case "auto", "":
 		var tried []string
 		for _, b := range isolating() {

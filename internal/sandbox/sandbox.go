@@ -28,10 +28,13 @@ var (
 type Boundary string
 
 const (
-	MicroVM        Boundary = "microVM"
-	UserKernel     Boundary = "user-space kernel"
-	SharedKernel   Boundary = "shared kernel"
-	NoBoundary     Boundary = "none: runs on the host"
+	MicroVM      Boundary = "microVM"
+	UserKernel   Boundary = "user-space kernel"
+	SharedKernel Boundary = "shared kernel"
+	NoBoundary   Boundary = "none: runs on the host"
+	// PodBoundary: a Kubernetes pod of ralph fleet, whose RuntimeClass,
+	// security context and network policy are the boundary.
+	PodBoundary    Boundary = "the pod"
 	DefaultWorkdir          = "/work"
 )
 

@@ -72,19 +72,58 @@ func (s Store) Rules(scope string) ([]policy.Rule, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := Decode(data, scope)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", p, err)
+	}
+	return out, nil
+}
+
+// Decode parses a policy file's content; the rules' Source is the scope.
+func Decode(data []byte, scope string) ([]policy.Rule, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
 	var f file
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("policy %s: %w", p, err)
+		return nil, err
 	}
 	out := make([]policy.Rule, 0, len(f.Rules))
 	for _, r := range f.Rules {
 		pr, err := policy.ParseRule(r.Action, r.Pattern, scopeName(scope))
 		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", p, err)
+			return nil, err
 		}
 		out = append(out, pr)
 	}
 	return out, nil
+}
+
+// Encode is the content of a policy file holding rules.
+func Encode(rules []policy.Rule) ([]byte, error) {
+	f := file{Version: 1, Rules: make([]policy.Rule, 0, len(rules))}
+	for _, r := range rules {
+		f.Rules = append(f.Rules, policy.Rule{Action: r.Action, Pattern: r.Pattern})
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	return append(data, '\n'), err
+}
+
+// Merge returns have plus the rules of add it does not hold yet.
+func Merge(have, add []policy.Rule) []policy.Rule {
+	out := append([]policy.Rule{}, have...)
+	for _, r := range add {
+		dup := false
+		for _, x := range out {
+			if x.Action == r.Action && x.Pattern == r.Pattern {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Add adds rules for patterns to a scope. Every pattern is checked
@@ -102,18 +141,7 @@ func (s Store) Add(scope string, a policy.Action, patterns []string) ([]policy.R
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range add {
-		dup := false
-		for _, x := range rules {
-			if x.Action == r.Action && x.Pattern == r.Pattern {
-				dup = true
-			}
-		}
-		if !dup {
-			rules = append(rules, r)
-		}
-	}
-	return add, s.write(scope, rules)
+	return add, s.write(scope, Merge(rules, add))
 }
 
 // Remove removes the rules (allow or deny) with these patterns and
@@ -196,11 +224,7 @@ func (s Store) write(scope string, rules []policy.Rule) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f := file{Version: 1, Rules: make([]policy.Rule, 0, len(rules))}
-	for _, r := range rules {
-		f.Rules = append(f.Rules, policy.Rule{Action: r.Action, Pattern: r.Pattern})
-	}
-	data, err := json.MarshalIndent(f, "", "  ")
+	data, err := Encode(rules)
 	if err != nil {
 		return err
 	}
@@ -209,7 +233,7 @@ func (s Store) write(scope string, rules []policy.Rule) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -1,10 +1,14 @@
-// Package host is the backend that is no boundary at all: it runs the
-// agent directly on the host, in the project directory. ralph only uses it
-// when the user passes --sandbox host --dangerously-run-on-host.
+// Package host runs the agent as a plain child process, in the project
+// directory. As the host backend it is no boundary at all, and ralph only
+// uses it when the user passes --sandbox host --dangerously-run-on-host.
+// As the pod backend it runs inside a Kubernetes pod made by `ralph fleet
+// run`, where the pod (its RuntimeClass, its security context, its network
+// policy) is the boundary.
 package host
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 
@@ -14,6 +18,9 @@ import (
 
 // Host runs commands on the host.
 type Host struct {
+	name     string
+	boundary sandbox.Boundary
+	pass     []string // variables of ralph's own environment the agent gets
 	mu       sync.Mutex
 	projects map[string]string // name -> project dir while a loop runs
 }
@@ -21,11 +28,33 @@ type Host struct {
 var _ sandbox.Backend = (*Host)(nil)
 
 // New returns a host backend.
-func New() *Host { return &Host{projects: map[string]string{}} }
+func New() *Host {
+	return &Host{name: "host", boundary: sandbox.NoBoundary, pass: []string{"PATH", "HOME"}, projects: map[string]string{}}
+}
 
-func (h *Host) Name() string                        { return "host" }
-func (h *Host) Boundary() sandbox.Boundary          { return sandbox.NoBoundary }
-func (h *Host) Available(ctx context.Context) error { return nil }
+// Pod returns the backend of a loop inside a pod of `ralph fleet run`. The
+// agent gets the pod's PATH, HOME and proxy variables (which lead to the
+// fleet's gate).
+func Pod() *Host {
+	return &Host{name: "pod", boundary: sandbox.PodBoundary, projects: map[string]string{},
+		pass: []string{"PATH", "HOME", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "NO_PROXY", "no_proxy"}}
+}
+
+func (h *Host) Name() string               { return h.name }
+func (h *Host) Boundary() sandbox.Boundary { return h.boundary }
+
+// Available: the host always is; the pod backend only in a pod that ralph
+// fleet made (never on a machine, where it would be the host backend
+// without its warning).
+func (h *Host) Available(ctx context.Context) error {
+	if h.name != "pod" {
+		return nil
+	}
+	if os.Getenv("RALPH_FLEET_RUN") == "" || os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return fmt.Errorf("%w: --sandbox pod runs only inside a pod made by ralph fleet run (the pod is its boundary)", sandbox.ErrUnavailable)
+	}
+	return nil
+}
 
 // Ensure records the project directory; there is nothing to create.
 func (h *Host) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
@@ -36,7 +65,8 @@ func (h *Host) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 }
 
 // Exec runs cmd in the project directory with cmd.Env plus the host's
-// PATH and HOME (an agent on the host uses its own login and config).
+// PATH and HOME (an agent on the host uses its own login and config), and
+// in a pod its proxy variables.
 func (h *Host) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error) {
 	h.mu.Lock()
 	dir, ok := h.projects[name]
@@ -44,7 +74,13 @@ func (h *Host) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 	if !ok {
 		return -1, sandbox.ErrNotFound
 	}
-	env := append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, cmd.EnvList()...)
+	var env []string
+	for _, k := range h.pass {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	env = append(env, cmd.EnvList()...)
 	err := proc.Run(ctx, proc.Cmd{Argv: cmd.Argv, Env: env, Dir: dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Group: true})
 	if err == nil {
 		return 0, nil

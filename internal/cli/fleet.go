@@ -1,0 +1,458 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/fleet"
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+)
+
+// kubeFlags are the flags kubectl users expect.
+type kubeFlags struct {
+	kubeconfig, context, namespace string
+}
+
+func (k *kubeFlags) add(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	f.StringVar(&k.context, "context", "", "kubeconfig context (default: the current one)")
+	f.StringVar(&k.namespace, "namespace", "", "namespace of the fleet (default: the context's, else ralph)")
+}
+
+// client connects as kubectl would.
+func (k *kubeFlags) client() (*fleet.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if k.kubeconfig != "" {
+		rules.ExplicitPath = k.kubeconfig
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.context})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, usageErr("fleet: kubeconfig: %v", err)
+	}
+	cfg.UserAgent = "ralph"
+	ns := k.namespace
+	if ns == "" {
+		if n, explicit, err := cc.Namespace(); err == nil && explicit {
+			ns = n
+		} else {
+			ns = "ralph"
+		}
+	}
+	return fleet.NewClient(cfg, ns)
+}
+
+func newFleetCmd(io IO) *cobra.Command {
+	k := &kubeFlags{}
+	cmd := &cobra.Command{
+		Use:   "fleet",
+		Short: "Run many loops on Kubernetes, each pod its own boundary",
+		Long: `Run ralph loops on a Kubernetes cluster: one Job per loop, whose pod clones
+the repository, runs the loop with the pod as its boundary (restricted Pod
+Security Standard, your RuntimeClass) and pushes a branch. The namespace's
+network gate (a Deployment running ralph gate serve) is the pods' only way
+out; a NetworkPolicy denies them everything else, DNS included.`,
+		Example: `  ralph fleet run --repo https://github.com/me/app.git --api-key-secret anthropic --git-secret gh -n 30
+  ralph fleet ls
+  ralph fleet logs -f app-3f2a9c
+  ralph fleet stop app-3f2a9c`,
+	}
+	k.add(cmd)
+	cmd.AddCommand(newFleetRunCmd(io, k), newFleetLsCmd(io, k), newFleetLogsCmd(io, k),
+		newFleetStopCmd(io, k, "stop"), newFleetStopCmd(io, k, "rm"), newFleetPodCmd(io))
+	return cmd
+}
+
+type fleetRunOptions struct {
+	run                     fleet.Run
+	count, iterations       int
+	allow, env              []string
+	apiKeyEnv               string
+	gateReplicas            int
+	gateVia                 string
+	wait, asJSON            bool
+	maxRuntime, gateTimeout time.Duration
+}
+
+func newFleetRunCmd(io IO, k *kubeFlags) *cobra.Command {
+	o := &fleetRunOptions{}
+	cmd := &cobra.Command{
+		Use:   "run --repo URL [flags] [-- agent-args...]",
+		Short: "Submit loops: one Job each, on a branch of a fresh clone",
+		Long: `Submit one Kubernetes Job per loop (--count). Each pod clones --repo, checks
+out a new branch (ralph/<run-id>), runs the loop with the agent inside the
+pod, commits what the agent left and pushes the branch; its termination
+message holds the promise and the exit code (ralph fleet ls).
+
+The image (--image) must hold ralph, git and the agent's CLI. The agent's
+API key and the git token come from Secrets named by --api-key-secret and
+--git-secret (NAME or NAME:KEY, key "token" by default), never from the
+command line. The gate allows the agent's API hosts, the git remote's host
+and --allow patterns; nothing else leaves the pods.`,
+		Example: `  ralph fleet run --repo https://github.com/me/app.git --image ghcr.io/me/ralph-claude:1 \
+      --api-key-secret anthropic --git-secret github -n 50 --runtime-class gvisor
+  ralph fleet run --repo https://github.com/me/app.git --agent codex --count 5 -- --model gpt-5.5
+  ralph fleet run --repo https://github.com/me/app.git --wait --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() < 0 && len(args) > 0 {
+				return usageErr("unknown argument %q: agent arguments go after --", args[0])
+			}
+			o.run.AgentArgs = args
+			return o.submit(cmd.Context(), io, k, cmd.Flags().Changed("push"))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.run.Repo, "repo", "", "git URL to clone (https:// or http://; the pod reaches it through the gate)")
+	f.StringVar(&o.run.Branch, "branch", "", "branch to start from (default: the remote's default branch)")
+	f.StringVar(&o.run.Push, "push", "", "branch to push (default ralph/<run-id>)")
+	f.StringVar(&o.run.Agent, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
+	f.IntVarP(&o.iterations, "max-iterations", "n", 20, "iterations per loop")
+	f.IntVar(&o.count, "count", 1, "loops to submit, each its own Job and branch")
+	f.StringVar(&o.run.Image, "image", "", "image with ralph, git and the agent (default ralph-<agent>:latest)")
+	f.StringVar(&o.run.RuntimeClass, "runtime-class", "", "RuntimeClass of the pods (gvisor, kata, ...): the pod's boundary")
+	f.StringVar(&o.run.APIKey, "api-key-secret", "", "Secret NAME[:KEY] holding the agent's API key")
+	f.StringVar(&o.apiKeyEnv, "api-key-env", "", "variable the API key goes in (default: the agent's first, e.g. ANTHROPIC_API_KEY)")
+	f.StringVar(&o.run.GitToken, "git-secret", "", "Secret NAME[:KEY] holding a token for the git remote")
+	f.StringArrayVar(&o.allow, "allow", nil, "also allow this host pattern at the gate; repeatable")
+	f.StringArrayVar(&o.env, "env", nil, "NAME=VALUE set in the pod and passed to the agent; repeatable")
+	f.StringVar(&o.run.CPU, "cpu", "2", "CPU of each loop pod (requests = limits)")
+	f.StringVar(&o.run.Memory, "memory", "4Gi", "memory of each loop pod")
+	f.StringVar(&o.run.Disk, "disk", "10Gi", "ephemeral storage of each loop pod (the clone, /tmp, HOME)")
+	f.DurationVar(&o.maxRuntime, "max-runtime", 6*time.Hour, "the loop stops (and pushes) after this long; the Job's deadline is a little later")
+	f.DurationVar(&o.run.TTL, "ttl", 7*24*time.Hour, "finished Jobs are deleted after this long")
+	f.IntVar(&o.gateReplicas, "gate-replicas", 1, "replicas of the namespace's gate")
+	f.StringVar(&o.gateVia, "gate-via", "service", "how pods reach the gate: service (its ClusterIP) or pod (a gate pod's IP, for clusters without kube-proxy)")
+	f.DurationVar(&o.gateTimeout, "gate-timeout", 3*time.Minute, "how long to wait for the gate to be ready")
+	f.BoolVar(&o.wait, "wait", false, "wait for the loops to end; exit with the first non-zero loop exit code")
+	f.BoolVar(&o.asJSON, "json", false, "print the submitted runs (with --wait, their results) as JSON")
+	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+var envAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushSet bool) error {
+	r := &o.run
+	ad, err := agent.Lookup(r.Agent, "")
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	gitHost, err := remoteHost(r.Repo)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if o.count < 1 || o.iterations < 1 {
+		return usageErr("--count and --max-iterations must be at least 1")
+	}
+	if pushSet && o.count > 1 {
+		return usageErr("--push names one branch; with --count %d each loop pushes ralph/<run-id>", o.count)
+	}
+	if o.gateVia != "service" && o.gateVia != "pod" {
+		return usageErr("--gate-via is service or pod, not %q", o.gateVia)
+	}
+	if r.Image == "" {
+		r.Image = "ralph-" + ad.Name + ":latest"
+	}
+	r.APIKeyEnv = o.apiKeyEnv
+	if r.APIKeyEnv == "" && len(ad.KeyVars) > 0 {
+		r.APIKeyEnv = ad.KeyVars[0]
+	}
+	r.Env = map[string]string{}
+	r.LoopArgs = []string{"-n", fmt.Sprint(o.iterations), "--max-runtime", (o.maxRuntime - o.maxRuntime/20).String()}
+	for _, e := range o.env {
+		if !envAssign.MatchString(e) {
+			return usageErr("--env wants NAME=VALUE, got %q (secrets go in Secrets: --api-key-secret)", e)
+		}
+		name, val, _ := strings.Cut(e, "=")
+		r.Env[name] = val
+		r.LoopArgs = append(r.LoopArgs, "--env", name)
+	}
+	r.Deadline = o.maxRuntime + 10*time.Minute
+	r.UID = 1000
+	rules := policyfile.AgentRules(ad.Name, ad.Hosts)
+	for _, p := range append([]string{gitHost}, o.allow...) {
+		rule, err := policy.ParseRule(policy.Allow, p, "fleet")
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		rules = append(rules, rule)
+	}
+
+	c, err := k.client()
+	if err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(io.Err, "ralph: fleet: "+format+"\n", args...) }
+	warn, err := c.EnsureNamespace(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	if warn != "" {
+		say("warning: %s", warn)
+	}
+	if err := c.AllowAtGate(ctx, rules); err != nil {
+		return unavailable(err)
+	}
+	if err := c.ApplyGate(ctx, r.Image, int32(o.gateReplicas), r.UID); err != nil {
+		return unavailable(err)
+	}
+	say("namespace %s: gate applied, waiting for it to be ready", c.NS)
+	gctx, cancel := context.WithTimeout(ctx, o.gateTimeout)
+	r.Gate, err = c.GateAddress(gctx, o.gateVia == "pod")
+	cancel()
+	if err != nil {
+		return unavailable(err)
+	}
+	var ids []string
+	for range o.count {
+		r.ID = runID(r.Repo)
+		if !pushSet {
+			r.Push = "ralph/" + r.ID
+		}
+		if err := c.Submit(ctx, *r); err != nil {
+			return unavailable(err)
+		}
+		ids = append(ids, r.ID)
+		say("submitted %s: job %s, branch %s, agent %s, image %s, gate %s", r.ID, fleet.JobName(r.ID), r.Push, ad.Name, r.Image, r.Gate)
+		if !o.asJSON && !o.wait {
+			fmt.Fprintln(io.Out, r.ID)
+		}
+	}
+	if !o.wait {
+		if o.asJSON {
+			return json.NewEncoder(io.Out).Encode(map[string]any{"namespace": c.NS, "runs": ids})
+		}
+		return nil
+	}
+	return waitRuns(ctx, io, c, ids, o.asJSON, say)
+}
+
+// waitRuns polls until every run has ended and prints their results.
+func waitRuns(ctx context.Context, io IO, c *fleet.Client, ids []string, asJSON bool, say func(string, ...any)) error {
+	done := map[string]fleet.Status{}
+	last := ""
+	for len(done) < len(ids) {
+		all, err := c.List(ctx)
+		if err != nil {
+			return unavailable(err)
+		}
+		states := map[string]int{}
+		for _, s := range all {
+			for _, id := range ids {
+				if s.ID != id {
+					continue
+				}
+				states[s.State]++
+				if s.State == "succeeded" || s.State == "failed" || s.State == "stopped" {
+					done[id] = s
+				}
+			}
+		}
+		if line := fmt.Sprint(states); line != last {
+			say("%d of %d ended %v", len(done), len(ids), states)
+			last = line
+		}
+		if len(done) == len(ids) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	code := 0
+	var out []fleet.Status
+	for _, id := range ids {
+		s := done[id]
+		out = append(out, s)
+		c := ExitInternal
+		if s.Result != nil {
+			c = s.Result.Exit
+			if !s.Result.Pushed && c == 0 {
+				c = ExitInternal
+			}
+		}
+		if code == 0 && c != 0 {
+			code = c
+		}
+		if !asJSON {
+			fmt.Fprintf(io.Out, "%s\t%s\t%s\n", s.ID, s.State, s.Summary())
+		}
+	}
+	if asJSON {
+		json.NewEncoder(io.Out).Encode(out)
+	}
+	if code != 0 {
+		return &quietExit{code: code}
+	}
+	return nil
+}
+
+// remoteHost is the gate rule for a git URL: its host (and port).
+func remoteHost(repo string) (string, error) {
+	if repo == "" {
+		return "", fmt.Errorf("--repo is required")
+	}
+	u, err := url.Parse(repo)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("--repo %q: the pods reach git through the gate, an HTTP proxy: give an https:// (or http://) URL", repo)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("--repo: no credentials in the URL (they would land in the Job's spec); use --git-secret")
+	}
+	return u.Host, nil
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// runID is <repo>-<6 hex>: readable, unique, a valid Job name part.
+func runID(repo string) string {
+	base := strings.TrimSuffix(repo[strings.LastIndex(repo, "/")+1:], ".git")
+	base = strings.Trim(nonName.ReplaceAllString(strings.ToLower(base), "-"), "-")
+	if len(base) > 30 {
+		base = strings.Trim(base[:30], "-")
+	}
+	if base == "" {
+		base = "run"
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	return base + "-" + hex.EncodeToString(b)
+}
+
+func unavailable(err error) error { return &exitError{code: ExitUnavailable, err: err} }
+
+func newFleetLsCmd(io IO, k *kubeFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ls",
+		Short: "List the fleet's runs: state, branch and outcome",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := k.client()
+			if err != nil {
+				return err
+			}
+			all, err := c.List(cmd.Context())
+			if err != nil {
+				return unavailable(err)
+			}
+			if asJSON {
+				if all == nil {
+					all = []fleet.Status{}
+				}
+				return json.NewEncoder(io.Out).Encode(all)
+			}
+			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTATE\tAGE\tBRANCH\tOUTCOME")
+			for _, s := range all {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.State, time.Since(s.Created).Round(time.Second), s.Push, s.Summary())
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newFleetLogsCmd(io IO, k *kubeFlags) *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs RUN",
+		Short: "Print a run's log (the loop's progress, as on one machine)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := k.client()
+			if err != nil {
+				return err
+			}
+			return c.Logs(cmd.Context(), args[0], follow, io.Out)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log until the run ends")
+	return cmd
+}
+
+func newFleetStopCmd(io IO, k *kubeFlags, verb string) *cobra.Command {
+	short := "Stop runs: the pod gets SIGTERM, commits and pushes what it has"
+	if verb == "rm" {
+		short = "Remove runs: delete their Jobs and pods (pushed branches stay)"
+	}
+	return &cobra.Command{
+		Use:   verb + " RUN...",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := k.client()
+			if err != nil {
+				return err
+			}
+			for _, id := range args {
+				op := c.Stop
+				if verb == "rm" {
+					op = c.Remove
+				}
+				if err := op(cmd.Context(), id); err != nil {
+					return err
+				}
+				fmt.Fprintln(io.Out, id)
+			}
+			return nil
+		},
+	}
+}
+
+func newFleetPodCmd(io IO) *cobra.Command {
+	o := fleet.PodOptions{Dir: fleet.Work + "/repo", TermLog: "/dev/termination-log", Log: io.Err}
+	cmd := &cobra.Command{
+		Use:    "pod",
+		Short:  "Inside a loop's pod: clone, run the loop, push (run by ralph fleet run)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.AgentArgs = args
+			o.Self, _ = os.Executable()
+			if code := fleet.RunPod(cmd.Context(), o); code != 0 {
+				return &quietExit{code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Repo, "repo", "", "git URL")
+	f.StringVar(&o.Branch, "branch", "", "branch to start from")
+	f.StringVar(&o.Push, "push", "", "branch to push")
+	f.StringVar(&o.Agent, "agent", "claude", "agent")
+	f.StringArrayVar(&o.LoopArgs, "loop-arg", nil, "")
+	var n int
+	var maxRuntime string
+	var env []string
+	f.IntVarP(&n, "max-iterations", "n", 20, "")
+	f.StringVar(&maxRuntime, "max-runtime", "", "")
+	f.StringArrayVar(&env, "env", nil, "")
+	cmd.PreRun = func(*cobra.Command, []string) {
+		o.LoopArgs = append(o.LoopArgs, "-n", fmt.Sprint(n))
+		if maxRuntime != "" {
+			o.LoopArgs = append(o.LoopArgs, "--max-runtime", maxRuntime)
+		}
+		for _, e := range env {
+			o.LoopArgs = append(o.LoopArgs, "--env", e)
+		}
+	}
+	return cmd
+}

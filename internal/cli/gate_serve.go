@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+)
+
+// newGateCmd is `ralph gate serve`: the network gate on its own, on a TCP
+// address, as a fleet's gate Deployment runs it.
+func newGateCmd(io IO) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gate",
+		Short: "Run the network gate on its own (as a fleet's gate pods do)",
+	}
+	var listen, dir, name string
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the egress gate on a TCP address, deny by default",
+		Long: `Serve ralph's egress gate (an HTTP forward proxy with CONNECT) on a TCP
+address. It allows what the policy files in --policy-dir allow (global.json
+and sandboxes/NAME.json, the format ralph policy writes) and nothing else,
+rereads them when they change, and writes every decision to stdout as one
+JSON line. A fleet's gate Deployment runs it with the rules of a ConfigMap.`,
+		Example: `  ralph gate serve --listen 127.0.0.1:3128
+  ralph gate serve --listen :3128 --policy-dir /etc/ralph/policy`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store := policyfile.Default()
+			if dir != "" {
+				store = policyfile.Store{Dir: dir}
+			}
+			w := &policyfile.Watcher{Store: store, Name: name}
+			w.Current()
+			if err := w.Err(); err != nil {
+				return usageErr("gate: %v", err)
+			}
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("gate: %w", err)
+			}
+			fmt.Fprintf(io.Err, "ralph: gate serving %s on %s (policy %s, %d rules)\n", name, l.Addr(), store.Dir, w.Current().Len())
+			g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: io.Out}
+			err = g.Serve(cmd.Context(), l)
+			if errors.Is(err, context.Canceled) || cmd.Context().Err() != nil {
+				return nil
+			}
+			return err
+		},
+	}
+	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:3128", "TCP address to serve on")
+	serve.Flags().StringVar(&dir, "policy-dir", "", "folder of the policy files (default: ralph policy's own)")
+	serve.Flags().StringVar(&name, "name", "fleet", "sandbox name: the per-sandbox rules read and the name in the log")
+	cmd.AddCommand(serve)
+	return cmd
+}

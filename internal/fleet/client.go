@@ -1,0 +1,444 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+)
+
+// Client submits and reads loops in one namespace. It speaks to the API
+// server through client-go's dynamic client with the typed objects of
+// k8s.io/api converted on the way: the typed clientset would register every
+// API group and more than triple the size of ralph's binary, which every
+// sandbox and microVM gets a copy of.
+type Client struct {
+	Dyn dynamic.Interface
+	NS  string
+	// HTTP and Host reach what the dynamic client does not: pod logs.
+	HTTP *http.Client
+	Host string
+}
+
+// NewClient connects to the cluster of cfg.
+func NewClient(cfg *rest.Config, ns string) (*Client, error) {
+	d, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, wrap("client", err)
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, wrap("client", err)
+	}
+	return &Client{Dyn: d, NS: ns, HTTP: hc, Host: cfg.Host}, nil
+}
+
+var (
+	gvrNamespace  = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	gvrConfigMap  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	gvrService    = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	gvrPod        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrJob        = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+	gvrDeployment = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrNetPolicy  = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}
+)
+
+var applyOpts = metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+
+// res is a namespaced (or, for namespaces, cluster) resource.
+func (c *Client) res(gvr schema.GroupVersionResource) dynamic.ResourceInterface {
+	if gvr == gvrNamespace {
+		return c.Dyn.Resource(gvr)
+	}
+	return c.Dyn.Resource(gvr).Namespace(c.NS)
+}
+
+// Apply server-side applies obj (a typed object with its TypeMeta set) as
+// field manager "ralph".
+func (c *Client) Apply(ctx context.Context, gvr schema.GroupVersionResource, obj metav1.Object) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return wrap("apply", err)
+	}
+	delete(u, "status")
+	if m, ok := u["metadata"].(map[string]any); ok {
+		delete(m, "creationTimestamp")
+	}
+	_, err = c.res(gvr).Apply(ctx, obj.GetName(), &unstructured.Unstructured{Object: u}, applyOpts)
+	return wrap("apply "+gvr.Resource+" "+obj.GetName(), err)
+}
+
+// get reads one object into out.
+func (c *Client) get(ctx context.Context, gvr schema.GroupVersionResource, name string, out any) error {
+	u, err := c.res(gvr).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out)
+}
+
+// list reads the objects with a label selector, each converted by add.
+func (c *Client) list(ctx context.Context, gvr schema.GroupVersionResource, selector string, add func(map[string]any) error) error {
+	l, err := c.res(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return err
+	}
+	for _, it := range l.Items {
+		if err := add(it.Object); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrNotFound: no run of that id.
+var ErrNotFound = errors.New("no such fleet run")
+
+// EnsureNamespace creates the namespace, restricted, when it is missing.
+// An existing one is left as it is; the returned warning says when it
+// does not enforce the restricted Pod Security Standard.
+func (c *Client) EnsureNamespace(ctx context.Context) (warning string, err error) {
+	var ns corev1.Namespace
+	err = c.get(ctx, gvrNamespace, c.NS, &ns)
+	if apierrors.IsNotFound(err) {
+		return "", c.Apply(ctx, gvrNamespace, Namespace(c.NS))
+	}
+	if err != nil {
+		return "", wrap("namespace", err)
+	}
+	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+		return fmt.Sprintf("namespace %s does not enforce the restricted Pod Security Standard (label pod-security.kubernetes.io/enforce=restricted): the API server will not refuse looser pods there", c.NS), nil
+	}
+	return "", nil
+}
+
+// AllowAtGate adds rules to the gate's policy (the ConfigMap), keeping
+// those already there; concurrent submissions retry on conflict.
+func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var cm corev1.ConfigMap
+		err := c.get(ctx, gvrConfigMap, GatePolicyName, &cm)
+		var have []policy.Rule
+		rv := ""
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return wrap("gate policy", err)
+		default:
+			rv = cm.ResourceVersion
+			if have, err = policyfile.Decode([]byte(cm.Data[PolicyKey]), policyfile.Global); err != nil {
+				return fmt.Errorf("fleet: gate policy in ConfigMap %s: %w", GatePolicyName, err)
+			}
+		}
+		merged := policyfile.Merge(have, rules)
+		if rv != "" && len(merged) == len(have) {
+			return nil
+		}
+		data, err := policyfile.Encode(merged)
+		if err != nil {
+			return err
+		}
+		// The resourceVersion makes the apply fail on a concurrent
+		// change, which is then merged again.
+		return c.Apply(ctx, gvrConfigMap, GatePolicy(c.NS, data, rv))
+	})
+}
+
+// GateRules returns the rules the gate serves.
+func (c *Client) GateRules(ctx context.Context) ([]policy.Rule, error) {
+	var cm corev1.ConfigMap
+	err := c.get(ctx, gvrConfigMap, GatePolicyName, &cm)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("gate policy", err)
+	}
+	return policyfile.Decode([]byte(cm.Data[PolicyKey]), policyfile.Global)
+}
+
+// ApplyGate applies the gate's Deployment, Service and the two
+// NetworkPolicies.
+func (c *Client) ApplyGate(ctx context.Context, image string, replicas int32, uid int64) error {
+	d, err := Gate(c.NS, image, replicas, uid)
+	if err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, gvrDeployment, d); err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, gvrService, GateService(c.NS)); err != nil {
+		return err
+	}
+	if err := c.Apply(ctx, gvrNetPolicy, LoopPolicy(c.NS)); err != nil {
+		return err
+	}
+	return c.Apply(ctx, gvrNetPolicy, GateIngress(c.NS))
+}
+
+// GateAddress waits until a gate pod is ready and returns the address the
+// loops use: the Service's ClusterIP, or with podIP the ready pod's own
+// address (for clusters without kube-proxy, where ClusterIPs lead nowhere).
+func (c *Client) GateAddress(ctx context.Context, podIP bool) (string, error) {
+	port := strconv.Itoa(GatePort)
+	for {
+		if !podIP {
+			var svc corev1.Service
+			if err := c.get(ctx, gvrService, GateName, &svc); err != nil {
+				return "", wrap("gate service", err)
+			}
+			var d appsv1.Deployment
+			if err := c.get(ctx, gvrDeployment, GateName, &d); err != nil {
+				return "", wrap("gate deployment", err)
+			}
+			if d.Status.ReadyReplicas > 0 && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "None" {
+				return net.JoinHostPort(svc.Spec.ClusterIP, port), nil
+			}
+		} else {
+			pods, err := c.pods(ctx, LabelRole+"="+RoleGate)
+			if err != nil {
+				return "", wrap("gate pods", err)
+			}
+			for _, p := range pods {
+				if ready(&p) && p.Status.PodIP != "" && p.DeletionTimestamp == nil {
+					return net.JoinHostPort(p.Status.PodIP, port), nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("fleet: waiting for the gate to be ready: %w", context.Cause(ctx))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Client) pods(ctx context.Context, selector string) ([]corev1.Pod, error) {
+	var out []corev1.Pod
+	err := c.list(ctx, gvrPod, selector, func(u map[string]any) error {
+		var p corev1.Pod
+		err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &p)
+		out = append(out, p)
+		return err
+	})
+	return out, err
+}
+
+func ready(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// Submit applies a run's Job.
+func (c *Client) Submit(ctx context.Context, r Run) error {
+	j, err := Job(c.NS, r)
+	if err != nil {
+		return err
+	}
+	return c.Apply(ctx, gvrJob, j)
+}
+
+// Status is one run as `ralph fleet ls` shows it.
+type Status struct {
+	ID      string    `json:"id"`
+	Job     string    `json:"job"`
+	Repo    string    `json:"repo"`
+	Push    string    `json:"branch"`
+	Agent   string    `json:"agent"`
+	State   string    `json:"state"` // pending, running, succeeded, failed, stopped
+	Pod     string    `json:"pod,omitempty"`
+	Created time.Time `json:"created"`
+	Result  *Result   `json:"result,omitempty"`
+	Reason  string    `json:"reason,omitempty"` // why a pod failed without a result
+}
+
+// List returns the runs, newest first.
+func (c *Client) List(ctx context.Context) ([]Status, error) {
+	var jobs []batchv1.Job
+	err := c.list(ctx, gvrJob, LabelRole+"="+RoleLoop, func(u map[string]any) error {
+		var j batchv1.Job
+		err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &j)
+		jobs = append(jobs, j)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("list jobs", err)
+	}
+	pods, err := c.pods(ctx, LabelRole+"="+RoleLoop)
+	if err != nil {
+		return nil, wrap("list pods", err)
+	}
+	byRun := map[string]*corev1.Pod{}
+	for i := range pods {
+		p := &pods[i]
+		id := p.Labels[LabelRun]
+		if q := byRun[id]; q == nil || p.CreationTimestamp.After(q.CreationTimestamp.Time) {
+			byRun[id] = p
+		}
+	}
+	out := make([]Status, 0, len(jobs))
+	for i := range jobs {
+		out = append(out, status(&jobs[i], byRun[jobs[i].Labels[LabelRun]]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Get returns one run.
+func (c *Client) Get(ctx context.Context, id string) (Status, error) {
+	all, err := c.List(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	for _, s := range all {
+		if s.ID == id || s.Job == id {
+			return s, nil
+		}
+	}
+	return Status{}, fmt.Errorf("%w: %s in namespace %s (ralph fleet ls)", ErrNotFound, id, c.NS)
+}
+
+func status(j *batchv1.Job, p *corev1.Pod) Status {
+	s := Status{ID: j.Labels[LabelRun], Job: j.Name, Repo: j.Annotations[AnnoRepo], Push: j.Annotations[AnnoPush],
+		Agent: j.Annotations[AnnoAgent], Created: j.CreationTimestamp.Time, State: "pending"}
+	if p != nil {
+		s.Pod = p.Name
+		switch p.Status.Phase {
+		case corev1.PodRunning:
+			s.State = "running"
+		case corev1.PodSucceeded:
+			s.State = "succeeded"
+		case corev1.PodFailed:
+			s.State = "failed"
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil {
+				if r, err := ParseResult(t.Message); err == nil {
+					s.Result = &r
+				} else if t.Reason != "" {
+					s.Reason = t.Reason
+				}
+			}
+		}
+	}
+	for _, cond := range j.Status.Conditions {
+		if cond.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch cond.Type {
+		case batchv1.JobSuspended:
+			s.State = "stopped"
+		case batchv1.JobComplete:
+			s.State = "succeeded"
+		case batchv1.JobFailed:
+			s.State = "failed"
+			if s.Result == nil && s.Reason == "" {
+				s.Reason = cond.Reason
+			}
+		}
+	}
+	return s
+}
+
+// Summary is a run's outcome in a few words.
+func (s Status) Summary() string {
+	if s.Result != nil {
+		out := exitName(s.Result.Exit)
+		if s.Result.Text != "" {
+			out += ": " + s.Result.Text
+		}
+		if !s.Result.Pushed {
+			out += " (not pushed)"
+		}
+		return out
+	}
+	return s.Reason
+}
+
+// Logs copies the log of a run's pod to w; with follow, until it ends.
+func (c *Client) Logs(ctx context.Context, id string, follow bool, w io.Writer) error {
+	s, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if s.Pod == "" {
+		return fmt.Errorf("fleet: run %s has no pod yet (%s)", s.ID, s.State)
+	}
+	u, err := url.Parse(c.Host)
+	if err != nil {
+		return wrap("logs", err)
+	}
+	u = u.JoinPath("api/v1/namespaces", c.NS, "pods", s.Pod, "log")
+	u.RawQuery = url.Values{"container": {"ralph"}, "follow": {strconv.FormatBool(follow)}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return wrap("logs", err)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return wrap("logs", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("fleet: logs of %s: %s: %s", s.Pod, resp.Status, b)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// Stop suspends a run's Job: Kubernetes sends its pod SIGTERM, and the pod
+// commits and pushes what the agent has done before it goes.
+func (c *Client) Stop(ctx context.Context, id string) error {
+	s, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	patch := []byte(`{"spec":{"suspend":true}}`)
+	_, err = c.res(gvrJob).Patch(ctx, s.Job, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	return wrap("stop", err)
+}
+
+// Remove deletes a run's Job and its pod.
+func (c *Client) Remove(ctx context.Context, id string) error {
+	s, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	bg := metav1.DeletePropagationBackground
+	err = c.res(gvrJob).Delete(ctx, s.Job, metav1.DeleteOptions{PropagationPolicy: &bg})
+	return wrap("remove", err)
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("fleet: %s: %w", what, err)
+}
