@@ -149,7 +149,9 @@ func ProxyEnv(gate string) map[string]string {
 	return map[string]string{"HTTP_PROXY": u, "HTTPS_PROXY": u, "http_proxy": u, "https_proxy": u, "ALL_PROXY": u}
 }
 
-func mount(name, path string) corev1.VolumeMount { return corev1.VolumeMount{Name: name, MountPath: path} }
+func mount(name, path string) corev1.VolumeMount {
+	return corev1.VolumeMount{Name: name, MountPath: path}
+}
 
 // Job is the loop's Job: one pod, never retried, locked down as the
 // restricted Pod Security Standard requires, reaching the network only
@@ -209,7 +211,7 @@ func Job(ns string, r Run) (*batchv1.Job, error) {
 			BackoffLimit:            ptr(int32(0)),
 			ActiveDeadlineSeconds:   ptr(int64(r.Deadline / time.Second)),
 			TTLSecondsAfterFinished: ptr(int32(r.TTL / time.Second)),
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annos}, Spec: spec},
+			Template:                corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: annos}, Spec: spec},
 		},
 	}, nil
 }
