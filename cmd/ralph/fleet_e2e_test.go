@@ -1,0 +1,485 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/fleet"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// localCluster is the cluster `shared/k8s/up $K8S_LOCAL_DIR --kubelet`
+// started (never $KUBECONFIG: a developer's may point at a real cluster).
+func localCluster(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("K8S_LOCAL_DIR")
+	if dir == "" {
+		sandboxtest.Require(t, "kubernetes", errors.New("K8S_LOCAL_DIR unset: run shared/k8s/up DIR --kubelet (scripts/test.sh does)"))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kubeconfig")); err != nil {
+		sandboxtest.Require(t, "kubernetes", err)
+	}
+	return dir
+}
+
+func kubectl(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(dir, "kubectl"), args...).CombinedOutput()
+	return string(out), err
+}
+
+// k8sTool finds a script of shared/k8s.
+func k8sTool(t *testing.T, name string) string {
+	t.Helper()
+	for _, d := range []string{os.Getenv("K8S_TOOLS"), "../../../shared/k8s", "/work/shared/k8s"} {
+		if d == "" {
+			continue
+		}
+		if p, err := filepath.Abs(filepath.Join(d, name)); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	t.Fatalf("shared/k8s/%s not found: set K8S_TOOLS", name)
+	return ""
+}
+
+// fleetImage imports into the cluster an image with busybox, the host's
+// git (with the libraries it links), a static ralph and the fake agent as
+// claude: what a real fleet image holds, minus node.
+func fleetImage(t *testing.T, dir, ralph, fake string) string {
+	t.Helper()
+	root := t.TempDir()
+	put := func(dst, src string) {
+		t.Helper()
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(root, filepath.Dir(dst)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, dst), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"bin", "etc", "tmp", "work", "home/ralph", "proc", "sys", "dev", "usr/local/bin", "lib64"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.Chmod(filepath.Join(root, "tmp"), 0o1777)
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatalf("busybox-static: %v", err)
+	}
+	put("bin/busybox", bb)
+	list, _ := exec.Command(bb, "--list").Output()
+	for _, a := range strings.Fields(string(list)) {
+		if a != "busybox" {
+			os.Symlink("busybox", filepath.Join(root, "bin", a))
+		}
+	}
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nralph:x:1000:1000:ralph:/home/ralph:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\nralph:x:1000:\n"), 0o644)
+	put("usr/local/bin/ralph", ralph)
+	put("usr/local/bin/claude", fake)
+
+	// git: /usr/bin/git, /usr/lib/git-core (hard links kept) and every
+	// library any of its programs links.
+	elves := []string{"/usr/bin/git"}
+	put("usr/bin/git", "/usr/bin/git")
+	seen := map[uint64]string{}
+	filepath.WalkDir("/usr/lib/git-core", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(root, p)
+		switch {
+		case d.IsDir():
+			os.MkdirAll(dst, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			os.Symlink(l, dst)
+		default:
+			fi, _ := os.Stat(p)
+			ino := fi.Sys().(*syscall.Stat_t).Ino
+			if first, ok := seen[ino]; ok {
+				return os.Link(first, dst)
+			}
+			seen[ino] = dst
+			put(p, p)
+			if head, _ := os.ReadFile(p); bytes.HasPrefix(head, []byte("\x7fELF")) {
+				elves = append(elves, p)
+			}
+		}
+		return nil
+	})
+	libs := map[string]bool{}
+	for _, e := range elves {
+		out, _ := exec.Command("ldd", e).Output()
+		for _, f := range strings.Fields(string(out)) {
+			if strings.HasPrefix(f, "/") {
+				libs[f] = true
+			}
+		}
+	}
+	for l := range libs {
+		real, err := filepath.EvalSymlinks(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(strings.TrimPrefix(l, "/"), real)
+	}
+
+	tarball := filepath.Join(t.TempDir(), "image.tar")
+	ref := "ralph-fleet-e2e:" + fmt.Sprint(time.Now().UnixNano())
+	if out, err := exec.Command(k8sTool(t, "mkimage"), ref, root, tarball).CombinedOutput(); err != nil {
+		t.Fatalf("mkimage: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(filepath.Join(dir, "ctr"), "images", "import", tarball).CombinedOutput(); err != nil {
+		t.Fatalf("ctr images import: %v\n%s", err, out)
+	}
+	return ref
+}
+
+// podBridge makes sure the cluster's pod bridge exists (the CNI plugin
+// creates it with the first pod) and returns its address: the host as
+// pods see it.
+func podBridge(t *testing.T, dir string) net.IP {
+	t.Helper()
+	if ip := bridgeAddr(); ip != nil {
+		return ip
+	}
+	name := "ralph-e2e-warm-" + randHex(3)
+	if out, err := kubectl(t, dir, "run", name, "--image=busybox:local", "--restart=Never", "--", "true"); err != nil {
+		t.Fatalf("kubectl run: %v\n%s", err, out)
+	}
+	defer kubectl(t, dir, "delete", "pod", name, "--wait=false")
+	for range 120 {
+		if ip := bridgeAddr(); ip != nil {
+			return ip
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatal("no pod bridge k8slocal0 after a pod ran")
+	return nil
+}
+
+func bridgeAddr() net.IP {
+	ifc, err := net.InterfaceByName("k8slocal0")
+	if err != nil {
+		return nil
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			return n.IP
+		}
+	}
+	return nil
+}
+
+// podToPod lets pods on the bridge reach each other while the test runs
+// (Docker sets FORWARD to DROP; shared/k8s/README.md, "Pod networking").
+func podToPod(t *testing.T) {
+	t.Helper()
+	rule := []string{"FORWARD", "-i", "k8slocal0", "-o", "k8slocal0", "-j", "ACCEPT"}
+	if out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
+		t.Fatalf("iptables: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
+}
+
+// gitRemote serves a bare repository over smart HTTP (git http-backend) on
+// addr; every request must carry the token as its password.
+func gitRemote(t *testing.T, addr net.IP, token string) (url, bare string) {
+	t.Helper()
+	base := t.TempDir()
+	bare = filepath.Join(base, "app.git")
+	work := filepath.Join(base, "seed")
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git(base, "init", "-q", "--bare", "-b", "main", bare)
+	git(bare, "config", "http.receivepack", "true")
+	os.MkdirAll(filepath.Join(work, ".ralph"), 0o755)
+	os.WriteFile(filepath.Join(work, ".ralph", "PROMPT.md"), []byte("Do one task. End with <promise>COMPLETE</promise> when all are done.\n"), 0o644)
+	os.WriteFile(filepath.Join(work, "README.md"), []byte("app\n"), 0o644)
+	git(base, "init", "-q", "-b", "main", work)
+	git(work, "add", "-A")
+	git(work, "commit", "-qm", "seed")
+	git(work, "push", "-q", bare, "main")
+
+	gitBin, _ := exec.LookPath("git")
+	h := &cgi.Handler{Path: gitBin, Args: []string{"http-backend"}, Dir: base,
+		Env: []string{"GIT_PROJECT_ROOT=" + base, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=ralph"}}
+	l, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pw, ok := r.BasicAuth(); !ok || pw != token {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "token required", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String() + "/app.git", bare
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// TestFleetOnKubernetes submits real Jobs to a real API server and
+// kubelet: the pod clones from a git remote through the gate, runs the fake
+// agent to COMPLETE and pushes its branch; the objects on the live server
+// carry the restricted settings, the namespace refuses a privileged pod,
+// the gate refused what the policy does not allow, and a stopped run still
+// pushes its work.
+func TestFleetOnKubernetes(t *testing.T) {
+	dir := localCluster(t)
+	ralph, fake := build(t)
+	image := fleetImage(t, dir, ralph, fake)
+	host := podBridge(t, dir)
+	podToPod(t)
+	const token = "e2e-git-token"
+	repo, bare := gitRemote(t, host, token)
+	ns := "ralph-e2e-" + randHex(3)
+	t.Cleanup(func() { kubectl(t, dir, "delete", "namespace", ns, "--wait=false") })
+	// A port nothing allows: the agent's fetch through the gate must fail.
+	denied := net.JoinHostPort(host.String(), "9")
+
+	kube := []string{"--kubeconfig", filepath.Join(dir, "kubeconfig"), "--namespace", ns}
+	fleetCmd := func(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+		cmd := exec.CommandContext(ctx, ralph, append(append([]string{"fleet"}, kube...), args...)...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+		return cmd, &out, &errb
+	}
+	secrets := func() {
+		for name, val := range map[string]string{"anthropic": "sk-e2e", "git": token} {
+			if out, err := kubectl(t, dir, "-n", ns, "create", "secret", "generic", name, "--from-literal=token="+val); err != nil {
+				t.Fatalf("secret: %v\n%s", err, out)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	// The namespace exists first only so the Secrets can be made: ralph
+	// applies it (restricted) itself when it is missing.
+	nsObj, _ := json.Marshal(fleet.Namespace(ns))
+	apply := exec.Command(filepath.Join(dir, "kubectl"), "apply", "-f", "-")
+	apply.Stdin = bytes.NewReader(nsObj)
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("namespace: %v\n%s", err, out)
+	}
+	secrets()
+
+	run, out, stderr := fleetCmd(ctx, "run", "--repo", repo, "--image", image, "-n", "5", "--gate-via", "pod",
+		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi",
+		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
+		"--wait", "--json", "--", "--model", "e2e")
+	start := time.Now()
+	if err := run.Run(); err != nil {
+		logs, _ := kubectl(t, dir, "-n", ns, "logs", "-l", fleet.LabelRole+"="+fleet.RoleLoop, "--tail=80")
+		gate, _ := kubectl(t, dir, "-n", ns, "logs", "deploy/ralph-gate", "--tail=40")
+		t.Fatalf("fleet run --wait: %v\nstdout: %s\nstderr: %s\npod log:\n%s\ngate log:\n%s", err, out, stderr, logs, gate)
+	}
+	t.Logf("submitted and completed in %s", time.Since(start).Round(time.Millisecond))
+	var res []fleet.Status
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res) != 1 || res[0].Result == nil {
+		t.Fatalf("fleet run --json: %v: %s", err, out)
+	}
+	r := res[0]
+	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 3 || r.State != "succeeded" {
+		t.Errorf("result %+v state %s", *r.Result, r.State)
+	}
+
+	// The branch is in the remote, with the agent's file and its record.
+	show := func(path string) string {
+		b, err := exec.Command("git", "--git-dir", bare, "show", r.Push+":"+path).CombinedOutput()
+		if err != nil {
+			t.Errorf("git show %s:%s: %v\n%s", r.Push, path, err, b)
+		}
+		return string(b)
+	}
+	if r.Push != "ralph/"+r.ID {
+		t.Errorf("branch %q, want ralph/%s", r.Push, r.ID)
+	}
+	show("made-in-pod.txt")
+	argv := show(".fake-agent-argv")
+	for _, want := range []string{"ANTHROPIC_API_KEY", "HTTPS_PROXY", `"--model","e2e"`} {
+		if !strings.Contains(argv, want) {
+			t.Errorf("the agent did not get %s: %s", want, argv)
+		}
+	}
+	if strings.Contains(argv, "RALPH_GIT_TOKEN") {
+		t.Errorf("the git token reached the agent: %s", argv)
+	}
+	if net := show(".fake-agent-net"); !strings.Contains(net, "403") {
+		t.Errorf("the gate let through a fetch no rule allows: %s", net)
+	}
+	if head, _ := exec.Command("git", "--git-dir", bare, "log", "-1", "--format=%s", r.Push).Output(); !strings.Contains(string(head), "ralph fleet run "+r.ID+": complete") {
+		t.Errorf("last commit %q", head)
+	}
+
+	// ls and logs, as a user runs them.
+	ls, lsOut, lsErr := fleetCmd(ctx, "ls", "--json")
+	if err := ls.Run(); err != nil {
+		t.Fatalf("ls: %v\n%s", err, lsErr)
+	}
+	if !strings.Contains(lsOut.String(), `"id":"`+r.ID+`"`) || !strings.Contains(lsOut.String(), `"outcome":"complete"`) {
+		t.Errorf("ls --json: %s", lsOut)
+	}
+	logs, logOut, logErr := fleetCmd(ctx, "logs", r.ID)
+	if err := logs.Run(); err != nil {
+		t.Fatalf("logs: %v\n%s", err, logErr)
+	}
+	gateLog, _ := kubectl(t, dir, "-n", ns, "logs", "deploy/ralph-gate")
+	t.Logf("fleet run stderr:\n%s\npod log:\n%s\ngate log:\n%s", stderr, logOut, gateLog)
+	for _, want := range []string{"the pod", "COMPLETE", "ralph fleet: pushed " + r.Push} {
+		if !strings.Contains(logOut.String(), want) {
+			t.Errorf("no %q in the pod's log:\n%s", want, logOut)
+		}
+	}
+
+	checkLiveObjects(t, dir, ns, r.Job)
+
+	// The namespace ralph made enforces the restricted standard: the API
+	// server refuses a privileged pod.
+	priv := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"escape"},"spec":{"containers":[{"name":"c","image":"busybox:local","securityContext":{"privileged":true}}]}}`
+	create := exec.Command(filepath.Join(dir, "kubectl"), "-n", ns, "create", "-f", "-")
+	create.Stdin = strings.NewReader(priv)
+	if b, err := create.CombinedOutput(); err == nil || !strings.Contains(string(b), "violates PodSecurity") {
+		t.Errorf("a privileged pod was not refused: %v\n%s", err, b)
+	}
+
+	// Stop mid-run: the pod gets SIGTERM, commits and pushes the work.
+	stopRun, out, stderr := fleetCmd(ctx, "run", "--repo", repo, "--image", image, "-n", "5", "--gate-via", "pod",
+		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi",
+		"--env", "FAKE_PLAN=write:half-done.txt,sleep:300")
+	if err := stopRun.Run(); err != nil {
+		t.Fatalf("fleet run: %v\n%s", err, stderr)
+	}
+	id := strings.TrimSpace(out.String())
+	waitLog(ctx, t, dir, ns, id, "iteration 2 of 5")
+	stop, _, stopErr := fleetCmd(ctx, "stop", id)
+	if err := stop.Run(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, stopErr)
+	}
+	for {
+		b, err := exec.Command("git", "--git-dir", bare, "show", "ralph/"+id+":half-done.txt").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the stopped run did not push its work: %s", b)
+		}
+		time.Sleep(time.Second)
+	}
+	rm, _, rmErr := fleetCmd(ctx, "rm", id)
+	if err := rm.Run(); err != nil {
+		t.Fatalf("rm: %v\n%s", err, rmErr)
+	}
+}
+
+// waitLog waits until the run's pod log holds s.
+func waitLog(ctx context.Context, t *testing.T, dir, ns, id, s string) {
+	t.Helper()
+	last := ""
+	for ctx.Err() == nil {
+		last, _ = kubectl(t, dir, "-n", ns, "logs", "-l", fleet.LabelRun+"="+id)
+		if strings.Contains(last, s) {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("no %q in the log of %s:\n%s", s, id, last)
+}
+
+// checkLiveObjects reads back from the API server what ralph applied.
+func checkLiveObjects(t *testing.T, dir, ns, job string) {
+	t.Helper()
+	get := func(args ...string) string {
+		out, err := kubectl(t, dir, append([]string{"-n", ns, "get", "-o", "json"}, args...)...)
+		if err != nil {
+			t.Fatalf("kubectl get %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	var j struct {
+		Spec struct {
+			BackoffLimit          int   `json:"backoffLimit"`
+			ActiveDeadlineSeconds int64 `json:"activeDeadlineSeconds"`
+			TTL                   int   `json:"ttlSecondsAfterFinished"`
+			Template              struct {
+				Spec struct {
+					AutomountServiceAccountToken bool `json:"automountServiceAccountToken"`
+					SecurityContext              struct {
+						RunAsNonRoot   bool `json:"runAsNonRoot"`
+						SeccompProfile struct{ Type string }
+					} `json:"securityContext"`
+					Containers []struct {
+						SecurityContext struct {
+							AllowPrivilegeEscalation bool `json:"allowPrivilegeEscalation"`
+							ReadOnlyRootFilesystem   bool `json:"readOnlyRootFilesystem"`
+							Capabilities             struct{ Drop []string }
+						} `json:"securityContext"`
+						Resources struct{ Limits, Requests map[string]string }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(get("job", job)), &j); err != nil {
+		t.Fatal(err)
+	}
+	p := j.Spec.Template.Spec
+	c := p.Containers[0]
+	if j.Spec.BackoffLimit != 0 || j.Spec.ActiveDeadlineSeconds == 0 || j.Spec.TTL == 0 || p.AutomountServiceAccountToken ||
+		!p.SecurityContext.RunAsNonRoot || p.SecurityContext.SeccompProfile.Type != "RuntimeDefault" ||
+		c.SecurityContext.AllowPrivilegeEscalation || !c.SecurityContext.ReadOnlyRootFilesystem ||
+		strings.Join(c.SecurityContext.Capabilities.Drop, ",") != "ALL" || c.Resources.Limits["memory"] != "256Mi" || c.Resources.Requests["memory"] != "256Mi" {
+		t.Errorf("live job: %+v", j)
+	}
+	np := get("networkpolicy", "ralph-loops")
+	for _, want := range []string{`"Egress"`, `"Ingress"`, `"ralph.dev/role": "gate"`, `"port": 3128`} {
+		if !strings.Contains(np, want) {
+			t.Errorf("live loop network policy lacks %s:\n%s", want, np)
+		}
+	}
+	if strings.Contains(np, "53") {
+		t.Errorf("the loop network policy opens DNS:\n%s", np)
+	}
+	if nsj, _ := kubectl(t, dir, "get", "namespace", ns, "-o", "jsonpath={.metadata.labels}"); !strings.Contains(nsj, `"pod-security.kubernetes.io/enforce":"restricted"`) {
+		t.Errorf("namespace labels %s", nsj)
+	}
+}
