@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes on loopback for ralph fleet's tests, from
+# shared/k8s (etcd, API server, controller manager, scheduler, kubelet with
+# a private containerd; built from the Go module proxy, ~13 min the first
+# time on 2 cores, seconds after). As root.
+#
+#   scripts/k8s.sh deps         apt-get install what it needs
+#   scripts/k8s.sh build        build (or check) the binaries
+#   scripts/k8s.sh up DIR       start a cluster in DIR (prints DIR)
+#   scripts/k8s.sh down DIR     stop it and undo its host changes
+#
+# shared/k8s is found in $K8S_TOOLS, else ../shared/k8s beside this
+# checkout, else /work/shared/k8s.
+set -euo pipefail
+export PATH=/usr/local/go/bin:$PATH
+here=$(cd "$(dirname "$0")/.." && pwd)
+tools=${K8S_TOOLS:-}
+for d in "$tools" "$here/../shared/k8s" /work/shared/k8s; do
+  if [ -n "$d" ] && [ -x "$d/up" ]; then tools=$d; break; fi
+done
+[ -x "$tools/up" ] || { echo "k8s.sh: shared/k8s not found; set K8S_TOOLS" >&2; exit 1; }
+
+deps() {
+need=()
+for p in curl openssl busybox-static containerd runc containernetworking-plugins iproute2 iptables git; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[k8s] apt-get install ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+}
+
+case "${1:-}" in
+  deps)  deps ;;
+  build) "$tools/build" >/dev/null ;;
+  up)    "$tools/build" >/dev/null && "$tools/up" "$2" --kubelet >/dev/null && echo "$2" ;;
+  down)  "$tools/down" "$2" ;;
+  *)     echo "usage: k8s.sh deps | build | up DIR | down DIR" >&2; exit 2 ;;
+esac
