@@ -2,10 +2,12 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/image"
+	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
 func newImage(io IO) *cobra.Command {
@@ -20,7 +22,9 @@ func newImage(io IO) *cobra.Command {
 		Short: "Build an image with an agent's CLI (node, the CLI from npm, git, a non-root user)",
 		Long: `build makes the image the container backends run by default,
 ralph-<agent>:latest, from a Dockerfile embedded in ralph: a Node.js base,
-the agent's CLI installed from npm, git, and a non-root user with uid 1000.
+the agent's CLI installed from npm, git, a non-root user with uid 1000, and
+this ralph at /usr/local/bin/ralph (so the same image serves ralph fleet,
+whose pods and gate run ralph).
 
 It needs a reachable registry for the base image (node:22-bookworm-slim by
 default) and for npm. On a machine without one, build your image elsewhere
@@ -46,7 +50,14 @@ Node.js and npm. --print shows the Dockerfile without building.`,
 				tag = "ralph-" + agentName + ":latest"
 			}
 			fmt.Fprintf(io.Err, "ralph: building %s with %s (base %s)\n", tag, engine, orDefault(base, image.DefaultBase))
-			if err := image.Build(cmd.Context(), engine, agentName, tag, base, io.Err); err != nil {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			if !sandbox.Static(self) {
+				return usageErr("the image gets a copy of this ralph, which must be static: reinstall with CGO_ENABLED=0 go install ./cmd/ralph")
+			}
+			if err := image.Build(cmd.Context(), engine, agentName, tag, base, self, io.Err); err != nil {
 				return fmt.Errorf("image build: %w (it needs a reachable registry for the base image and npm)", err)
 			}
 			fmt.Fprintf(io.Err, "ralph: built %s; run: ralph --agent %s\n", tag, agentName)

@@ -1,5 +1,6 @@
 // Package image builds an agent image: a Node.js base with one agent's CLI
-// from npm, git and a non-root user, from a Dockerfile embedded in ralph.
+// from npm, git, a non-root user and ralph itself (so the same image runs
+// a fleet's pods and gate), from a Dockerfile embedded in ralph.
 package image
 
 import (
@@ -7,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"text/template"
 
 	"github.com/ralphloop/ralph/internal/proc"
@@ -35,6 +38,8 @@ RUN apt-get update \
 RUN {{.Install}} && npm cache clean --force
 # A non-root user with uid 1000 (the node images already have one).
 RUN id -u 1000 >/dev/null 2>&1 || useradd --uid 1000 --create-home ralph
+# ralph itself (static): what a fleet's pods and gate run.
+COPY ralph /usr/local/bin/ralph
 USER 1000:1000
 WORKDIR /work
 LABEL ralph.agent={{.Agent}}
@@ -59,21 +64,37 @@ func Dockerfile(agent, base string) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// BuildArgv is the engine command that builds the image from the
-// Dockerfile on standard input, with no build context.
-func BuildArgv(engine, tag, base string) []string {
+// BuildArgv is the engine command that builds the image from the context
+// folder dir (the Dockerfile and ralph, nothing else).
+func BuildArgv(engine, tag, base, dir string) []string {
 	if base == "" {
 		base = DefaultBase
 	}
-	return []string{engine, "build", "--tag", tag, "--build-arg", "BASE_IMAGE=" + base, "-"}
+	return []string{engine, "build", "--tag", tag, "--build-arg", "BASE_IMAGE=" + base, dir}
 }
 
-// Build runs the build, streaming the engine's progress to progress.
-func Build(ctx context.Context, engine, agent, tag, base string, progress io.Writer) error {
+// Build runs the build with self (a static ralph) in the image, streaming
+// the engine's progress to progress.
+func Build(ctx context.Context, engine, agent, tag, base, self string, progress io.Writer) error {
 	df, err := Dockerfile(agent, base)
 	if err != nil {
 		return err
 	}
-	argv := BuildArgv(engine, tag, base)
-	return proc.Run(ctx, proc.Cmd{Argv: argv, Stdin: bytes.NewReader(df), Stdout: progress, Stderr: progress})
+	dir, err := os.MkdirTemp("", "ralph-image-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ralph"), bin, 0o755); err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), df, 0o644); err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	argv := BuildArgv(engine, tag, base, dir)
+	return proc.Run(ctx, proc.Cmd{Argv: argv, Stdout: progress, Stderr: progress})
 }

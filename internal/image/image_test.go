@@ -14,7 +14,7 @@ func TestDockerfile(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := string(df)
-		for _, want := range []string{"ARG BASE_IMAGE=" + DefaultBase, "FROM ${BASE_IMAGE}", installs[a], "USER 1000:1000", "WORKDIR /work"} {
+		for _, want := range []string{"ARG BASE_IMAGE=" + DefaultBase, "FROM ${BASE_IMAGE}", installs[a], "USER 1000:1000", "WORKDIR /work", "COPY ralph /usr/local/bin/ralph"} {
 			if !strings.Contains(s, want) {
 				t.Errorf("%s: Dockerfile lacks %q:\n%s", a, want, s)
 			}
@@ -30,8 +30,8 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestBuildArgv(t *testing.T) {
-	got := BuildArgv("podman", "ralph-codex:latest", "")
-	want := []string{"podman", "build", "--tag", "ralph-codex:latest", "--build-arg", "BASE_IMAGE=" + DefaultBase, "-"}
+	got := BuildArgv("podman", "ralph-codex:latest", "", "/tmp/ctx")
+	want := []string{"podman", "build", "--tag", "ralph-codex:latest", "--build-arg", "BASE_IMAGE=" + DefaultBase, "/tmp/ctx"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
