@@ -17,7 +17,7 @@ import (
 )
 
 // build compiles ralph and the static fake agent once per test binary.
-func build(t *testing.T) (ralph, fake string) {
+func build(t testing.TB) (ralph, fake string) {
 	t.Helper()
 	dir := t.TempDir()
 	ralph, fake = filepath.Join(dir, "ralph"), filepath.Join(dir, "claude")

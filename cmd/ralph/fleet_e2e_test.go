@@ -26,7 +26,7 @@ import (
 
 // localCluster is the cluster `shared/k8s/up $K8S_LOCAL_DIR --kubelet`
 // started (never $KUBECONFIG: a developer's may point at a real cluster).
-func localCluster(t *testing.T) string {
+func localCluster(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("K8S_LOCAL_DIR")
 	if dir == "" {
@@ -38,14 +38,14 @@ func localCluster(t *testing.T) string {
 	return dir
 }
 
-func kubectl(t *testing.T, dir string, args ...string) (string, error) {
+func kubectl(t testing.TB, dir string, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(filepath.Join(dir, "kubectl"), args...).CombinedOutput()
 	return string(out), err
 }
 
 // k8sTool finds a script of shared/k8s.
-func k8sTool(t *testing.T, name string) string {
+func k8sTool(t testing.TB, name string) string {
 	t.Helper()
 	for _, d := range []string{os.Getenv("K8S_TOOLS"), "../../../shared/k8s", "/work/shared/k8s"} {
 		if d == "" {
@@ -64,7 +64,7 @@ func k8sTool(t *testing.T, name string) string {
 // fleetImage imports into the cluster an image with busybox, the host's
 // git (with the libraries it links), a static ralph and the fake agent as
 // claude: what a real fleet image holds, minus node.
-func fleetImage(t *testing.T, dir, ralph, fake string) string {
+func fleetImage(t testing.TB, dir, ralph, fake string) string {
 	t.Helper()
 	root := t.TempDir()
 	put := func(dst, src string) {
@@ -159,7 +159,7 @@ func fleetImage(t *testing.T, dir, ralph, fake string) string {
 // podBridge makes sure the cluster's pod bridge exists (the CNI plugin
 // creates it with the first pod) and returns its address: the host as
 // pods see it.
-func podBridge(t *testing.T, dir string) net.IP {
+func podBridge(t testing.TB, dir string) net.IP {
 	t.Helper()
 	if ip := bridgeAddr(); ip != nil {
 		return ip
@@ -195,7 +195,7 @@ func bridgeAddr() net.IP {
 
 // podToPod lets pods on the bridge reach each other while the test runs
 // (Docker sets FORWARD to DROP; shared/k8s/README.md, "Pod networking").
-func podToPod(t *testing.T) {
+func podToPod(t testing.TB) {
 	t.Helper()
 	rule := []string{"FORWARD", "-i", "k8slocal0", "-o", "k8slocal0", "-j", "ACCEPT"}
 	if out, err := exec.Command("iptables", append([]string{"-I"}, rule...)...).CombinedOutput(); err != nil {
@@ -206,7 +206,7 @@ func podToPod(t *testing.T) {
 
 // gitRemote serves a bare repository over smart HTTP (git http-backend) on
 // addr; every request must carry the token as its password.
-func gitRemote(t *testing.T, addr net.IP, token string) (url, bare string) {
+func gitRemote(t testing.TB, addr net.IP, token string) (url, bare string) {
 	t.Helper()
 	base := t.TempDir()
 	bare = filepath.Join(base, "app.git")
@@ -262,51 +262,76 @@ func randHex(n int) string {
 // carry the restricted settings, the namespace refuses a privileged pod,
 // the gate refused what the policy does not allow, and a stopped run still
 // pushes its work.
-func TestFleetOnKubernetes(t *testing.T) {
+// fleetEnv is a namespace of the local cluster ready for ralph fleet: the
+// test image imported, a git remote on the pod bridge wanting a token, the
+// agent's and git's Secrets, pods allowed to reach each other.
+type fleetEnv struct {
+	dir, ralph, image, repo, bare, ns, host string
+	state, config                           string
+}
+
+func newFleetEnv(t testing.TB) *fleetEnv {
+	t.Helper()
 	dir := localCluster(t)
 	ralph, fake := build(t)
-	image := fleetImage(t, dir, ralph, fake)
+	e := &fleetEnv{dir: dir, ralph: ralph, image: fleetImage(t, dir, ralph, fake), state: t.TempDir(), config: t.TempDir()}
 	host := podBridge(t, dir)
+	e.host = host.String()
 	podToPod(t)
 	const token = "e2e-git-token"
-	repo, bare := gitRemote(t, host, token)
-	ns := "ralph-e2e-" + randHex(3)
-	t.Cleanup(func() { kubectl(t, dir, "delete", "namespace", ns, "--wait=false") })
-	// A port nothing allows: the agent's fetch through the gate must fail.
-	denied := net.JoinHostPort(host.String(), "9")
-
-	kube := []string{"--kubeconfig", filepath.Join(dir, "kubeconfig"), "--namespace", ns}
-	fleetCmd := func(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		cmd := exec.CommandContext(ctx, ralph, append(append([]string{"fleet"}, kube...), args...)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-		return cmd, &out, &errb
-	}
-	secrets := func() {
-		for name, val := range map[string]string{"anthropic": "sk-e2e", "git": token} {
-			if out, err := kubectl(t, dir, "-n", ns, "create", "secret", "generic", name, "--from-literal=token="+val); err != nil {
-				t.Fatalf("secret: %v\n%s", err, out)
-			}
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-
+	e.repo, e.bare = gitRemote(t, host, token)
+	e.ns = "ralph-e2e-" + randHex(3)
+	t.Cleanup(func() { kubectl(t, dir, "delete", "namespace", e.ns, "--wait=false") })
 	// The namespace exists first only so the Secrets can be made: ralph
 	// applies it (restricted) itself when it is missing.
-	nsObj, _ := json.Marshal(fleet.Namespace(ns))
+	nsObj, _ := json.Marshal(fleet.Namespace(e.ns))
 	apply := exec.Command(filepath.Join(dir, "kubectl"), "apply", "-f", "-")
 	apply.Stdin = bytes.NewReader(nsObj)
 	if out, err := apply.CombinedOutput(); err != nil {
 		t.Fatalf("namespace: %v\n%s", err, out)
 	}
-	secrets()
+	for name, val := range map[string]string{"anthropic": "sk-e2e", "git": token} {
+		if out, err := kubectl(t, dir, "-n", e.ns, "create", "secret", "generic", name, "--from-literal=token="+val); err != nil {
+			t.Fatalf("secret: %v\n%s", err, out)
+		}
+	}
+	return e
+}
 
-	run, out, stderr := fleetCmd(ctx, "run", "--repo", repo, "--image", image, "-n", "5", "--gate-via", "pod",
-		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi",
+// fleet prepares `ralph fleet --kubeconfig … --namespace … ARGS`.
+func (e *fleetEnv) fleet(ctx context.Context, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	kube := []string{"--kubeconfig", filepath.Join(e.dir, "kubeconfig"), "--namespace", e.ns}
+	cmd := exec.CommandContext(ctx, e.ralph, append(append([]string{"fleet"}, kube...), args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+e.state, "XDG_CONFIG_HOME="+e.config)
+	return cmd, &out, &errb
+}
+
+// runArgs are the flags of a small test loop.
+func (e *fleetEnv) runArgs(cpu, mem string) []string {
+	return []string{"run", "--repo", e.repo, "--image", e.image, "-n", "5", "--gate-via", "pod",
+		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", cpu, "--memory", mem, "--disk", "1Gi"}
+}
+
+// TestFleetOnKubernetes submits real Jobs to a real API server and
+// kubelet: the pod clones from a git remote through the gate, runs the fake
+// agent to COMPLETE and pushes its branch; the objects on the live server
+// carry the restricted settings, the namespace refuses a privileged pod,
+// the gate refused what the policy does not allow, and a stopped run still
+// pushes its work.
+func TestFleetOnKubernetes(t *testing.T) {
+	e := newFleetEnv(t)
+	dir, ns, bare := e.dir, e.ns, e.bare
+	fleetCmd := e.fleet
+	// A port nothing allows: the agent's fetch through the gate must fail.
+	denied := net.JoinHostPort(e.host, "9")
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	run, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"),
 		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
-		"--wait", "--json", "--", "--model", "e2e")
+		"--wait", "--json", "--", "--model", "e2e")...)
 	start := time.Now()
 	if err := run.Run(); err != nil {
 		logs, _ := kubectl(t, dir, "-n", ns, "logs", "-l", fleet.LabelRole+"="+fleet.RoleLoop, "--tail=80")
@@ -373,6 +398,23 @@ func TestFleetOnKubernetes(t *testing.T) {
 
 	checkLiveObjects(t, dir, ns, r.Job)
 
+	// doctor tells the truth about this cluster: restricted namespace, a
+	// ready gate, no RuntimeClass, and a network plugin (the bridge) that
+	// does not enforce NetworkPolicy, which fails the check (exit 1).
+	doc, docOut, docErr := fleetCmd(ctx, "doctor", "--probe", "--json")
+	err := doc.Run()
+	var checks []fleet.Check
+	json.Unmarshal(docOut.Bytes(), &checks)
+	got := map[string]fleet.Check{}
+	for _, c := range checks {
+		got[c.Name] = c
+	}
+	if doc.ProcessState.ExitCode() != 1 || got["namespace"].Status != "ok" || got["gate"].Status != "ok" ||
+		got["runtime classes"].Status != "warn" || got["network policy"].Status != "fail" ||
+		!strings.Contains(got["network policy"].Detail, "NOT enforced") {
+		t.Errorf("doctor --probe: %v\n%s\n%s", err, docOut, docErr)
+	}
+
 	// The namespace ralph made enforces the restricted standard: the API
 	// server refuses a privileged pod.
 	priv := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"escape"},"spec":{"containers":[{"name":"c","image":"busybox:local","securityContext":{"privileged":true}}]}}`
@@ -383,9 +425,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 	}
 
 	// Stop mid-run: the pod gets SIGTERM, commits and pushes the work.
-	stopRun, out, stderr := fleetCmd(ctx, "run", "--repo", repo, "--image", image, "-n", "5", "--gate-via", "pod",
-		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi",
-		"--env", "FAKE_PLAN=write:half-done.txt,sleep:300")
+	stopRun, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"), "--env", "FAKE_PLAN=write:half-done.txt,sleep:300")...)
 	if err := stopRun.Run(); err != nil {
 		t.Fatalf("fleet run: %v\n%s", err, stderr)
 	}
@@ -482,4 +522,101 @@ func checkLiveObjects(t *testing.T, dir, ns, job string) {
 	if nsj, _ := kubectl(t, dir, "get", "namespace", ns, "-o", "jsonpath={.metadata.labels}"); !strings.Contains(nsj, `"pod-security.kubernetes.io/enforce":"restricted"`) {
 		t.Errorf("namespace labels %s", nsj)
 	}
+}
+
+// BenchmarkFleet100 submits 100 loops and reports the seconds until all
+// their pods run, against 100 raw Jobs of the same pod spec running
+// `sleep` (no ralph, no clone) measured in the same run, and the objects
+// made per loop. On the local single-node cluster:
+//
+//	K8S_LOCAL_DIR=/tmp/k8s go test ./cmd/ralph -run '^$' -bench Fleet100 -benchtime 1x
+func BenchmarkFleet100(b *testing.B) {
+	const n = 100
+	e := newFleetEnv(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	// The gate once, as any namespace's first run does.
+	warm, _, stderr := e.fleet(ctx, append(e.runArgs("10m", "96Mi"), "--env", "FAKE_PLAN=complete", "--wait")...)
+	if err := warm.Run(); err != nil {
+		b.Fatalf("warm-up run: %v\n%s", err, stderr)
+	}
+	before := objectCount(b, e)
+
+	// Raw: the same pod spec, running sleep, created by one kubectl call.
+	job, err := fleet.Job(e.ns, fleet.Run{ID: "raw", Image: e.image, CPU: "10m", Memory: "96Mi", Disk: "1Gi",
+		Deadline: time.Hour, TTL: time.Hour, UID: 1000, Gate: "127.0.0.1:1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	job.Spec.Template.Spec.Containers[0].Command = []string{"sleep", "600"}
+	job.Spec.Template.Spec.Containers[0].Args = nil
+	job.Labels[fleet.LabelRole], job.Spec.Template.Labels[fleet.LabelRole] = "raw", "raw"
+	var items []any
+	for i := range n {
+		j := *job
+		j.ObjectMeta.Name = fmt.Sprintf("raw-%d", i)
+		items = append(items, j)
+	}
+	list, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+	b.ResetTimer()
+	start := time.Now()
+	create := exec.Command(filepath.Join(e.dir, "kubectl"), "-n", e.ns, "create", "-f", "-")
+	create.Stdin = bytes.NewReader(list)
+	if out, err := create.CombinedOutput(); err != nil {
+		b.Fatalf("raw jobs: %v\n%s", err, out)
+	}
+	waitRunning(ctx, b, e, fleet.LabelRole+"=raw", n)
+	raw := time.Since(start)
+	b.StopTimer()
+	kubectl(b, e.dir, "-n", e.ns, "delete", "jobs", "-l", fleet.LabelRole+"=raw", "--wait=true", "--cascade=foreground", "--timeout=5m")
+	waitRunning(ctx, b, e, fleet.LabelRole+"=raw", 0)
+
+	b.StartTimer()
+	start = time.Now()
+	sub, _, stderr := e.fleet(ctx, append(e.runArgs("10m", "96Mi"), "--count", fmt.Sprint(n), "--env", "FAKE_PLAN=sleep:600")...)
+	if err := sub.Run(); err != nil {
+		b.Fatalf("fleet run --count %d: %v\n%s", n, err, stderr)
+	}
+	submitted := time.Since(start)
+	waitRunning(ctx, b, e, fleet.LabelRole+"="+fleet.RoleLoop, n)
+	took := time.Since(start)
+	b.StopTimer()
+	per := float64(objectCount(b, e)-before) / n
+	b.ReportMetric(submitted.Seconds(), "s-submit")
+	b.ReportMetric(took.Seconds(), "s-all-running")
+	b.ReportMetric(raw.Seconds(), "s-raw-all-running")
+	b.ReportMetric(took.Seconds()/raw.Seconds(), "x-raw")
+	b.ReportMetric(per, "objects/loop")
+	kubectl(b, e.dir, "-n", e.ns, "delete", "jobs", "--all", "--wait=false")
+}
+
+// waitRunning polls until exactly want pods of selector run (want 0:
+// until none is left at all).
+func waitRunning(ctx context.Context, b testing.TB, e *fleetEnv, selector string, want int) {
+	b.Helper()
+	last := ""
+	for ctx.Err() == nil {
+		out, err := kubectl(b, e.dir, "-n", e.ns, "get", "pods", "-l", selector, "-o", "jsonpath={range .items[*]}{.status.phase} {end}")
+		if err == nil {
+			last = out
+			phases := strings.Fields(out)
+			running := strings.Count(out, "Running")
+			if (want == 0 && len(phases) == 0) || (want > 0 && running == want) {
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	b.Fatalf("pods %s: want %d running, have: %s", selector, want, last)
+}
+
+// objectCount counts the namespace's objects of the kinds ralph makes and
+// the controllers derive from them.
+func objectCount(b testing.TB, e *fleetEnv) int {
+	b.Helper()
+	out, err := kubectl(b, e.dir, "-n", e.ns, "get", "jobs,pods,deployments,replicasets,services,configmaps,networkpolicies,secrets", "-o", "name")
+	if err != nil {
+		b.Fatalf("count objects: %v\n%s", err, out)
+	}
+	return len(strings.Fields(out))
 }

@@ -74,7 +74,8 @@ out; a NetworkPolicy denies them everything else, DNS included.`,
 	}
 	k.add(cmd)
 	cmd.AddCommand(newFleetRunCmd(io, k), newFleetLsCmd(io, k), newFleetLogsCmd(io, k),
-		newFleetStopCmd(io, k, "stop"), newFleetStopCmd(io, k, "rm"), newFleetPodCmd(io))
+		newFleetStopCmd(io, k, "stop"), newFleetStopCmd(io, k, "rm"), newFleetDoctorCmd(io, k),
+		newFleetPodCmd(io), newFleetProbeCmd(io))
 	return cmd
 }
 
@@ -272,6 +273,7 @@ func waitRuns(ctx context.Context, io IO, c *fleet.Client, ids []string, asJSON 
 		}
 		select {
 		case <-ctx.Done():
+			say("stopped waiting; the runs go on in the cluster (ralph fleet ls; ralph fleet stop RUN)")
 			return ctx.Err()
 		case <-time.After(time.Second):
 		}
@@ -427,7 +429,15 @@ func newFleetPodCmd(io IO) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.AgentArgs = args
 			o.Self, _ = os.Executable()
-			if code := fleet.RunPod(cmd.Context(), o); code != 0 {
+			code := 0
+			if os.Getpid() == 1 && os.Getenv(fleet.InitEnv) == "" {
+				// PID 1 of the pod: reap what the agent leaves behind, and
+				// run the pod's work as the one child.
+				code = fleet.Init(append([]string{o.Self}, os.Args[1:]...), io.Err)
+			} else {
+				code = fleet.RunPod(cmd.Context(), o)
+			}
+			if code != 0 {
 				return &quietExit{code: code}
 			}
 			return nil
