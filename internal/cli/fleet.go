@@ -46,6 +46,10 @@ func (k *kubeFlags) client() (*fleet.Client, error) {
 		return nil, usageErr("fleet: kubeconfig: %v", err)
 	}
 	cfg.UserAgent = "ralph"
+	// client-go's default of 5 requests a second (burst 10) would make
+	// submitting 100 loops take 20 s: the API server's own flow control
+	// is the limit that matters.
+	cfg.QPS, cfg.Burst = 50, 100
 	ns := k.namespace
 	if ns == "" {
 		if n, explicit, err := cc.Namespace(); err == nil && explicit {
