@@ -449,6 +449,29 @@ func TestFleetOnKubernetes(t *testing.T) {
 	if err := rm.Run(); err != nil {
 		t.Fatalf("rm: %v\n%s", err, rmErr)
 	}
+	lsText, lsTextOut, _ := fleetCmd(ctx, "ls")
+	lsText.Run()
+	t.Logf("ralph fleet ls:\n%s", lsTextOut)
+	if strings.Contains(lsTextOut.String(), id) || !strings.Contains(lsTextOut.String(), r.ID) {
+		t.Errorf("after rm %s, ls shows:\n%s", id, lsTextOut)
+	}
+
+	// The default route to the gate is its Service's ClusterIP (this
+	// cluster has no kube-proxy to carry it, so the run is only submitted
+	// and its Job read back).
+	svcRun, out, stderr := fleetCmd(ctx, "run", "--repo", e.repo, "--image", e.image, "--cpu", "100m", "--memory", "64Mi", "--disk", "64Mi")
+	if err := svcRun.Run(); err != nil {
+		t.Fatalf("fleet run: %v\n%s", err, stderr)
+	}
+	id = strings.TrimSpace(out.String())
+	clusterIP, _ := kubectl(t, dir, "-n", ns, "get", "service", "ralph-gate", "-o", "jsonpath={.spec.clusterIP}")
+	proxy, _ := kubectl(t, dir, "-n", ns, "get", "job", fleet.JobName(id), "-o", `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="HTTPS_PROXY")].value}`)
+	if clusterIP == "" || proxy != "http://"+clusterIP+":3128" {
+		t.Errorf("HTTPS_PROXY %q, want the gate Service's ClusterIP %q", proxy, clusterIP)
+	}
+	if rm, _, rmErr := fleetCmd(ctx, "rm", id); rm.Run() != nil {
+		t.Errorf("rm: %s", rmErr)
+	}
 }
 
 // waitLog waits until the run's pod log holds s.
