@@ -329,6 +329,12 @@ func TestFleetOnKubernetes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
+	// A Secret that is not there fails the submission, not the pod later.
+	typo, _, typoErr := fleetCmd(ctx, "run", "--repo", e.repo, "--image", e.image, "--gate-via", "pod", "--api-key-secret", "anthropc")
+	if typo.Run() == nil || typo.ProcessState.ExitCode() != 64 || !strings.Contains(typoErr.String(), "no Secret anthropc in namespace "+ns) {
+		t.Errorf("missing Secret: exit %d\n%s", typo.ProcessState.ExitCode(), typoErr)
+	}
+
 	run, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"),
 		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
 		"--wait", "--json", "--", "--model", "e2e")...)

@@ -210,6 +210,18 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	if warn != "" {
 		say("warning: %s", warn)
 	}
+	for _, ref := range []string{r.APIKey, r.GitToken} {
+		if ref == "" {
+			continue
+		}
+		warn, err := c.CheckSecret(ctx, ref)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		if warn != "" {
+			say("warning: %s", warn)
+		}
+	}
 	if err := c.AllowAtGate(ctx, rules); err != nil {
 		return unavailable(err)
 	}

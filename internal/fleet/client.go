@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -60,6 +61,7 @@ var (
 	gvrConfigMap  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	gvrService    = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 	gvrPod        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrSecret     = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 	gvrJob        = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 	gvrDeployment = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 	gvrNetPolicy  = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}
@@ -78,16 +80,29 @@ func (c *Client) res(gvr schema.GroupVersionResource) dynamic.ResourceInterface 
 // Apply server-side applies obj (a typed object with its TypeMeta set) as
 // field manager "ralph".
 func (c *Client) Apply(ctx context.Context, gvr schema.GroupVersionResource, obj metav1.Object) error {
+	_, err := c.res(gvr).Apply(ctx, obj.GetName(), toUnstructured(obj), applyOpts)
+	return wrap("apply "+gvr.Resource+" "+obj.GetName(), err)
+}
+
+// toUnstructured converts a typed object for the dynamic client, without
+// the fields an apply must not claim (status, creationTimestamp).
+func toUnstructured(obj any) *unstructured.Unstructured {
 	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
-		return wrap("apply", err)
+		panic(err) // only ralph's own typed objects come here
 	}
 	delete(u, "status")
 	if m, ok := u["metadata"].(map[string]any); ok {
 		delete(m, "creationTimestamp")
 	}
-	_, err = c.res(gvr).Apply(ctx, obj.GetName(), &unstructured.Unstructured{Object: u}, applyOpts)
-	return wrap("apply "+gvr.Resource+" "+obj.GetName(), err)
+	return &unstructured.Unstructured{Object: u}
+}
+
+// applyMap server-side applies an object given as a map.
+func (c *Client) applyMap(ctx context.Context, gvr schema.GroupVersionResource, obj map[string]any) error {
+	u := &unstructured.Unstructured{Object: obj}
+	_, err := c.res(gvr).Apply(ctx, u.GetName(), u, applyOpts)
+	return err
 }
 
 // get reads one object into out.
@@ -134,10 +149,17 @@ func (c *Client) EnsureNamespace(ctx context.Context) (warning string, err error
 	return "", nil
 }
 
+// mergeBackoff paces the retries of concurrent policy merges.
+var mergeBackoff = wait.Backoff{Steps: 30, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: time.Second}
+
 // AllowAtGate adds rules to the gate's policy (the ConfigMap), keeping
-// those already there; concurrent submissions retry on conflict.
+// those already there. Concurrent submissions never lose one another's
+// rules: the first creates the ConfigMap (AlreadyExists for the others),
+// later ones apply with the resourceVersion they merged into (Conflict
+// when another changed it since); either way the merge starts again.
 func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	again := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	return retry.OnError(mergeBackoff, again, func() error {
 		var cm corev1.ConfigMap
 		err := c.get(ctx, gvrConfigMap, GatePolicyName, &cm)
 		var have []policy.Rule
@@ -160,9 +182,17 @@ func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) error {
 		if err != nil {
 			return err
 		}
-		// The resourceVersion makes the apply fail on a concurrent
-		// change, which is then merged again.
-		return c.Apply(ctx, gvrConfigMap, GatePolicy(c.NS, data, rv))
+		cm2 := GatePolicy(c.NS, data, rv)
+		if rv == "" {
+			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm2)
+			if err != nil {
+				return err
+			}
+			_, err = c.res(gvrConfigMap).Create(ctx, &unstructured.Unstructured{Object: u}, metav1.CreateOptions{FieldManager: FieldManager})
+			return err
+		}
+		_, err = c.res(gvrConfigMap).Apply(ctx, GatePolicyName, toUnstructured(cm2), applyOpts)
+		return err
 	})
 }
 
@@ -255,6 +285,29 @@ func ready(p *corev1.Pod) bool {
 	return false
 }
 
+// CheckSecret says whether a Secret "name[:key]" exists with that key,
+// so a typo fails the submission rather than leaving pods waiting. Only
+// the key's presence is looked at. When ralph may not read Secrets (RBAC),
+// the answer is a warning, not a failure.
+func (c *Client) CheckSecret(ctx context.Context, ref string) (warning string, err error) {
+	name, key := SplitSecret(ref)
+	var sec corev1.Secret
+	switch err := c.get(ctx, gvrSecret, name, &sec); {
+	case apierrors.IsNotFound(err):
+		return "", fmt.Errorf("fleet: no Secret %s in namespace %s (kubectl -n %s create secret generic %s --from-literal=%s=...)", name, c.NS, c.NS, name, key)
+	case apierrors.IsForbidden(err):
+		return fmt.Sprintf("cannot check Secret %s (forbidden): make sure it exists with key %s", name, key), nil
+	case err != nil:
+		return "", wrap("secret "+name, err)
+	}
+	if _, ok := sec.Data[key]; !ok {
+		if _, ok := sec.StringData[key]; !ok {
+			return "", fmt.Errorf("fleet: Secret %s has no key %s (name it as %s:KEY)", name, key, name)
+		}
+	}
+	return "", nil
+}
+
 // Submit applies a run's Job.
 func (c *Client) Submit(ctx context.Context, r Run) error {
 	j, err := Job(c.NS, r)
@@ -337,7 +390,20 @@ func status(j *batchv1.Job, p *corev1.Pod) Status {
 		case corev1.PodFailed:
 			s.State = "failed"
 		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason != "" {
+				s.Reason = c.Reason + ": " + c.Message
+			}
+		}
 		for _, cs := range p.Status.ContainerStatuses {
+			if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" {
+				// ImagePullBackOff, CreateContainerConfigError (a
+				// missing Secret), ...: what keeps the loop from starting.
+				s.Reason = w.Reason
+				if w.Message != "" {
+					s.Reason += ": " + w.Message
+				}
+			}
 			if t := cs.State.Terminated; t != nil {
 				if r, err := ParseResult(t.Message); err == nil {
 					s.Result = &r
