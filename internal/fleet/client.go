@@ -114,18 +114,19 @@ func (c *Client) get(ctx context.Context, gvr schema.GroupVersionResource, name 
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out)
 }
 
-// list reads the objects with a label selector, each converted by add.
-func (c *Client) list(ctx context.Context, gvr schema.GroupVersionResource, selector string, add func(map[string]any) error) error {
+// list reads the objects of gvr with a label selector as T.
+func list[T any](ctx context.Context, c *Client, gvr schema.GroupVersionResource, selector string) ([]T, error) {
 	l, err := c.res(gvr).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, it := range l.Items {
-		if err := add(it.Object); err != nil {
-			return err
+	out := make([]T, len(l.Items))
+	for i, it := range l.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(it.Object, &out[i]); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // ErrNotFound: no run of that id.
@@ -266,14 +267,7 @@ func (c *Client) GateAddress(ctx context.Context, podIP bool) (string, error) {
 }
 
 func (c *Client) pods(ctx context.Context, selector string) ([]corev1.Pod, error) {
-	var out []corev1.Pod
-	err := c.list(ctx, gvrPod, selector, func(u map[string]any) error {
-		var p corev1.Pod
-		err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &p)
-		out = append(out, p)
-		return err
-	})
-	return out, err
+	return list[corev1.Pod](ctx, c, gvrPod, selector)
 }
 
 func ready(p *corev1.Pod) bool {
@@ -333,13 +327,7 @@ type Status struct {
 
 // List returns the runs, newest first.
 func (c *Client) List(ctx context.Context) ([]Status, error) {
-	var jobs []batchv1.Job
-	err := c.list(ctx, gvrJob, LabelRole+"="+RoleLoop, func(u map[string]any) error {
-		var j batchv1.Job
-		err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &j)
-		jobs = append(jobs, j)
-		return err
-	})
+	jobs, err := list[batchv1.Job](ctx, c, gvrJob, LabelRole+"="+RoleLoop)
 	if err != nil {
 		return nil, wrap("list jobs", err)
 	}

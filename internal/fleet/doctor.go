@@ -58,12 +58,11 @@ func (c *Client) Doctor(ctx context.Context, probe bool) []Check {
 	}
 
 	var classes []string
-	if err := c.list(ctx, gvrRuntimeClass, "", func(u map[string]any) error {
-		if m, ok := u["metadata"].(map[string]any); ok {
-			classes = append(classes, fmt.Sprint(m["name"]))
-		}
-		return nil
-	}); err != nil {
+	rcs, err := list[metav1.PartialObjectMetadata](ctx, c, gvrRuntimeClass, "")
+	for _, rc := range rcs {
+		classes = append(classes, rc.Name)
+	}
+	if err != nil {
 		add("runtime classes", "warn", "cannot list them: %v", err)
 	} else if len(classes) == 0 {
 		add("runtime classes", "warn", "none: pods run on the nodes' default runtime, a shared kernel (install gVisor or Kata and pass --runtime-class)")
