@@ -390,7 +390,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 	if !strings.Contains(lsOut.String(), `"id":"`+r.ID+`"`) || !strings.Contains(lsOut.String(), `"outcome":"complete"`) {
 		t.Errorf("ls --json: %s", lsOut)
 	}
-	logs, logOut, logErr := fleetCmd(ctx, "logs", r.ID)
+	logs, logOut, logErr := fleetCmd(ctx, "logs", "-f", r.ID)
 	if err := logs.Run(); err != nil {
 		t.Fatalf("logs: %v\n%s", err, logErr)
 	}
