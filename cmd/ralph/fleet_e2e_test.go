@@ -336,7 +336,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 	}
 
 	run, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"),
-		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
+		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,try-read:/proc/*/environ,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
 		"--wait", "--json", "--", "--model", "e2e")...)
 	start := time.Now()
 	if err := run.Run(); err != nil {
@@ -350,7 +350,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 		t.Fatalf("fleet run --json: %v: %s", err, out)
 	}
 	r := res[0]
-	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 3 || r.State != "succeeded" {
+	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 4 || r.State != "succeeded" {
 		t.Errorf("result %+v state %s", *r.Result, r.State)
 	}
 
@@ -375,8 +375,16 @@ func TestFleetOnKubernetes(t *testing.T) {
 	if strings.Contains(argv, "RALPH_GIT_TOKEN") {
 		t.Errorf("the git token reached the agent: %s", argv)
 	}
-	if net := show(".fake-agent-net"); !strings.Contains(net, "403") {
-		t.Errorf("the gate let through a fetch no rule allows: %s", net)
+	netLog := show(".fake-agent-net")
+	if !strings.Contains(netLog, "403") {
+		t.Errorf("the gate let through a fetch no rule allows: %s", netLog)
+	}
+	// The agent, same uid as ralph in the pod, reads every process's
+	// environment it can: its own (the control) but none with the git
+	// token; PID 1 (ralph, which started with it) refuses.
+	if strings.Contains(netLog, "HOLDS RALPH_GIT_TOKEN") || !strings.Contains(netLog, "try-read /proc/self/environ: read") ||
+		!strings.Contains(netLog, "try-read /proc/1/environ: error") {
+		t.Errorf("the agent's view of the pod's environments:\n%s", netLog)
 	}
 	if head, _ := exec.Command("git", "--git-dir", bare, "log", "-1", "--format=%s", r.Push).Output(); !strings.Contains(string(head), "ralph fleet run "+r.ID+": complete") {
 		t.Errorf("last commit %q", head)

@@ -19,6 +19,7 @@ const InitEnv = "RALPH_FLEET_INIT"
 // kubelet sends, reaps every process that ends in the pod, and returns the
 // child's exit code (128+N for a signal).
 func Init(argv []string, stderr io.Writer) int {
+	hideSelf()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), InitEnv+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ralphloop/ralph/internal/proc"
 )
 
@@ -68,6 +70,7 @@ func gitEnv(id string) []string {
 // write the outcome where Kubernetes keeps it. It returns the pod's exit
 // code: the loop's, or 70 when the work could not be pushed.
 func RunPod(ctx context.Context, o PodOptions) int {
+	hideSelf()
 	id := os.Getenv("RALPH_FLEET_RUN")
 	res := Result{Branch: o.Push, Exit: 70}
 	finish := func() int {
@@ -110,7 +113,14 @@ func RunPod(ctx context.Context, o PodOptions) int {
 		args = append(append(args, "--"), o.AgentArgs...)
 	}
 	var events bytes.Buffer
-	err := proc.Run(ctx, proc.Cmd{Argv: append([]string{o.Self}, args...), Env: os.Environ(), Dir: o.Dir,
+	// The loop and its agent never hold the git token.
+	var loopEnv []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RALPH_GIT_TOKEN=") {
+			loopEnv = append(loopEnv, kv)
+		}
+	}
+	err := proc.Run(ctx, proc.Cmd{Argv: append([]string{o.Self}, args...), Env: loopEnv, Dir: o.Dir,
 		Stdout: &events, Stderr: o.Log, Group: true, WaitDelay: 30 * time.Second})
 	res.Exit = proc.ExitCode(err)
 	if err == nil {
@@ -125,6 +135,13 @@ func RunPod(ctx context.Context, o PodOptions) int {
 	res.Outcome, res.Text, res.Iterations = lastEnd(&events)
 	if res.Outcome == "" {
 		res.Outcome = "error"
+	}
+
+	// Nothing the agent started outlives the loop: git is about to hold
+	// the token. Only as the child of ralph's own PID 1 in the pod (never
+	// on a machine, where kill(-1) would reach every process of the user).
+	if os.Getenv(InitEnv) == "1" && os.Getppid() == 1 {
+		unix.Kill(-1, unix.SIGKILL)
 	}
 
 	// Whatever happened, keep the work: commit and push, even after a stop.
@@ -143,6 +160,12 @@ func RunPod(ctx context.Context, o PodOptions) int {
 	fmt.Fprintf(o.Log, "ralph fleet: pushed %s (%s)\n", o.Push, res.Commit)
 	return finish()
 }
+
+// hideSelf makes this process non-dumpable: its /proc files (environ,
+// mem) then belong to root and it cannot be ptraced, so an agent running
+// as the same uid in the pod cannot read the git token from the
+// environment this process started with.
+func hideSelf() { unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0) }
 
 // commitAll commits what the agent left uncommitted, if anything.
 func commitAll(ctx context.Context, git func(context.Context, ...string) (string, error), id string, res Result) error {

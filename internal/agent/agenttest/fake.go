@@ -43,6 +43,8 @@ import (
 //	dial:HOST:PORT a direct TCP connection (no proxy), result appended likewise
 //	dns:NAME      a DNS lookup, result appended likewise
 //	try-write:PATH opens PATH for writing (never writes), result appended likewise
+//	try-read:GLOB reads every file GLOB matches and appends, one line each,
+//	              whether it could and whether it holds "RALPH_GIT_TOKEN"
 //
 // The last step repeats. With FAKE_RECORD=1 it appends its argv and the
 // names of its environment variables to .fake-agent-argv as JSON lines.
@@ -128,6 +130,8 @@ func FakeMain() int {
 		os.WriteFile(arg, []byte("written by the fake agent\n"), 0o644)
 	case "fetch", "dial", "dns", "try-write":
 		netProbe(kind, arg)
+	case "try-read":
+		readProbe(arg)
 	}
 	if err := Emit(os.Stdout, format, s); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -152,6 +156,28 @@ func tick(path string) {
 		return strings.Replace(m, "[ ]", "[x]", 1)
 	})
 	os.WriteFile(path, []byte(out), 0o644)
+}
+
+// readProbe reads what an agent might snoop on (other processes'
+// environments) and records, per file, whether it could and whether a
+// git token was there, in .fake-agent-net.
+func readProbe(glob string) {
+	f, err := os.OpenFile(".fake-agent-net", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	paths, _ := filepath.Glob(glob)
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		res := fmt.Sprintf("read %d bytes", len(b))
+		if err != nil {
+			res = "error " + err.Error()
+		} else if strings.Contains(string(b), "RALPH_GIT_TOKEN") {
+			res += " HOLDS RALPH_GIT_TOKEN"
+		}
+		fmt.Fprintf(f, "try-read %s: %s\n", p, res)
+	}
 }
 
 // netProbe tries the network the way an agent would and records the
