@@ -412,11 +412,26 @@ func TestFleetOnKubernetes(t *testing.T) {
 
 	checkLiveObjects(t, dir, ns, r.Job)
 
+	// A second repository on another port: a rule the gate did not have.
+	// The run must not wait for the kubelet's periodic ConfigMap sync
+	// (a minute or more) to clone; and it ends BLOCKED, exit 2.
+	repo2, _ := gitRemote(t, net.ParseIP(e.host), "e2e-git-token")
+	start = time.Now()
+	blocked, out, stderr := fleetCmd(ctx, "run", "--repo", repo2, "--image", e.image, "-n", "3", "--gate-via", "pod",
+		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi",
+		"--env", "FAKE_PLAN=blocked:needs a human", "--wait")
+	err := blocked.Run()
+	if code := blocked.ProcessState.ExitCode(); code != 2 || !strings.Contains(out.String(), "BLOCKED: needs a human") {
+		logs, _ := kubectl(t, dir, "-n", ns, "logs", "-l", fleet.LabelRole+"="+fleet.RoleLoop, "--tail=20")
+		t.Errorf("second repository: exit %d (%v), want 2:\n%s\n%s\n%s", code, err, out, stderr, logs)
+	}
+	t.Logf("a run needing a new gate rule ended in %s", time.Since(start).Round(time.Millisecond))
+
 	// doctor tells the truth about this cluster: restricted namespace, a
 	// ready gate, no RuntimeClass, and a network plugin (the bridge) that
 	// does not enforce NetworkPolicy, which fails the check (exit 1).
 	doc, docOut, docErr := fleetCmd(ctx, "doctor", "--probe", "--json")
-	err := doc.Run()
+	err = doc.Run()
 	var checks []fleet.Check
 	json.Unmarshal(docOut.Bytes(), &checks)
 	got := map[string]fleet.Check{}
@@ -553,8 +568,17 @@ func checkLiveObjects(t *testing.T, dir, ns, job string) {
 			t.Errorf("live loop network policy lacks %s:\n%s", want, np)
 		}
 	}
-	if strings.Contains(np, "53") {
-		t.Errorf("the loop network policy opens DNS:\n%s", np)
+	var live struct {
+		Spec struct {
+			Egress []struct {
+				Ports []struct{ Port any }
+				To    []map[string]any
+			}
+		}
+	}
+	json.Unmarshal([]byte(np), &live)
+	if e := live.Spec.Egress; len(e) != 1 || len(e[0].Ports) != 1 || fmt.Sprint(e[0].Ports[0].Port) != "3128" || len(e[0].To) != 1 {
+		t.Errorf("the loop network policy allows more than TCP 3128 to the gate (DNS?): %+v", e)
 	}
 	if nsj, _ := kubectl(t, dir, "get", "namespace", ns, "-o", "jsonpath={.metadata.labels}"); !strings.Contains(nsj, `"pod-security.kubernetes.io/enforce":"restricted"`) {
 		t.Errorf("namespace labels %s", nsj)

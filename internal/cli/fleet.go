@@ -222,7 +222,8 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 			say("warning: %s", warn)
 		}
 	}
-	if err := c.AllowAtGate(ctx, rules); err != nil {
+	digest, err := c.AllowAtGate(ctx, rules)
+	if err != nil {
 		return unavailable(err)
 	}
 	if err := c.ApplyGate(ctx, r.Image, int32(o.gateReplicas), r.UID); err != nil {
@@ -230,9 +231,12 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	}
 	say("namespace %s: gate applied, waiting for it to be ready", c.NS)
 	gctx, cancel := context.WithTimeout(ctx, o.gateTimeout)
-	r.Gate, err = c.GateAddress(gctx, o.gateVia == "pod")
-	cancel()
-	if err != nil {
+	defer cancel()
+	if r.Gate, err = c.GateAddress(gctx, o.gateVia == "pod"); err != nil {
+		return unavailable(err)
+	}
+	// The loop's first request (the clone) must find its rules there.
+	if err := c.SyncGate(gctx, digest); err != nil {
 		return unavailable(err)
 	}
 	var ids []string

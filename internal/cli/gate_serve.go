@@ -4,13 +4,44 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 )
+
+// announce says which policy the gate serves, at start and after every
+// change of the global file ("ralph: gate policy sha256:…: N rules"):
+// ralph fleet run waits for that line before it submits a loop.
+func announce(ctx context.Context, store policyfile.Store, w *policyfile.Watcher, out io.Writer) {
+	path, _ := store.Path(policyfile.Global)
+	last := ""
+	for {
+		data, _ := os.ReadFile(path)
+		if d := policyfile.Digest(data); d != last {
+			// Past the watcher's interval, Current looks at the files
+			// again: what it returns then is what requests get.
+			time.Sleep(260 * time.Millisecond)
+			n := w.Current().Len()
+			if err := w.Err(); err != nil {
+				fmt.Fprintf(out, "ralph: gate policy %s not loaded: %v (the last good one stays)\n", d, err)
+			} else {
+				fmt.Fprintf(out, "ralph: gate policy %s: %d rules\n", d, n)
+			}
+			last = d
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
 
 // newGateCmd is `ralph gate serve`: the network gate on its own, on a TCP
 // address, as a fleet's gate Deployment runs it.
@@ -45,8 +76,14 @@ JSON line. A fleet's gate Deployment runs it with the rules of a ConfigMap.`,
 			if err != nil {
 				return fmt.Errorf("gate: %w", err)
 			}
-			fmt.Fprintf(io.Err, "ralph: gate serving %s on %s (policy %s, %d rules)\n", name, l.Addr(), store.Dir, w.Current().Len())
+			fmt.Fprintf(io.Err, "ralph: gate serving %s on %s (policy folder %s)\n", name, l.Addr(), store.Dir)
 			g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: io.Out}
+			done := make(chan struct{})
+			defer func() { <-done }()
+			go func() {
+				defer close(done)
+				announce(cmd.Context(), store, w, io.Err)
+			}()
 			err = g.Serve(cmd.Context(), l)
 			if errors.Is(err, context.Canceled) || cmd.Context().Err() != nil {
 				return nil

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -154,13 +155,14 @@ func (c *Client) EnsureNamespace(ctx context.Context) (warning string, err error
 var mergeBackoff = wait.Backoff{Steps: 30, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: time.Second}
 
 // AllowAtGate adds rules to the gate's policy (the ConfigMap), keeping
-// those already there. Concurrent submissions never lose one another's
-// rules: the first creates the ConfigMap (AlreadyExists for the others),
-// later ones apply with the resourceVersion they merged into (Conflict
-// when another changed it since); either way the merge starts again.
-func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) error {
+// those already there, and returns the digest of the policy in force.
+// Concurrent submissions never lose one another's rules: the first creates
+// the ConfigMap (AlreadyExists for the others), later ones apply with the
+// resourceVersion they merged into (Conflict when another changed it
+// since); either way the merge starts again.
+func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) (digest string, err error) {
 	again := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
-	return retry.OnError(mergeBackoff, again, func() error {
+	err = retry.OnError(mergeBackoff, again, func() error {
 		var cm corev1.ConfigMap
 		err := c.get(ctx, gvrConfigMap, GatePolicyName, &cm)
 		var have []policy.Rule
@@ -177,12 +179,14 @@ func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) error {
 		}
 		merged := policyfile.Merge(have, rules)
 		if rv != "" && len(merged) == len(have) {
+			digest = policyfile.Digest([]byte(cm.Data[PolicyKey]))
 			return nil
 		}
 		data, err := policyfile.Encode(merged)
 		if err != nil {
 			return err
 		}
+		digest = policyfile.Digest(data)
 		cm2 := GatePolicy(c.NS, data, rv)
 		if rv == "" {
 			u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cm2)
@@ -195,6 +199,52 @@ func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) error {
 		_, err = c.res(gvrConfigMap).Apply(ctx, GatePolicyName, toUnstructured(cm2), applyOpts)
 		return err
 	})
+	return digest, err
+}
+
+// SyncGate waits until every ready gate pod serves the policy of digest.
+// The kubelet refreshes a ConfigMap volume only when it syncs the pod,
+// every minute or so; an annotation change makes it sync the pod at once,
+// and the gate logs the digest of each policy it loads.
+func (c *Client) SyncGate(ctx context.Context, digest string) error {
+	pods, err := c.pods(ctx, LabelRole+"="+RoleGate)
+	if err != nil {
+		return wrap("gate pods", err)
+	}
+	since := time.Now().Add(-2 * time.Second)
+	patch := []byte(`{"metadata":{"annotations":{"` + AnnoPolicy + `":"` + digest + `"}}}`)
+	var waiting []string
+	for _, p := range pods {
+		if !ready(&p) || p.DeletionTimestamp != nil {
+			continue
+		}
+		if p.Annotations[AnnoPolicy] != digest {
+			if _, err := c.res(gvrPod).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+				return wrap("gate pod "+p.Name, err)
+			}
+		} else {
+			since = time.Time{} // it may have loaded it long ago
+		}
+		waiting = append(waiting, p.Name)
+	}
+	for len(waiting) > 0 {
+		var left []string
+		for _, name := range waiting {
+			var log strings.Builder
+			if err := c.podLog(ctx, name, "gate", false, since, &log); err != nil || !strings.Contains(log.String(), "policy "+digest) {
+				left = append(left, name)
+			}
+		}
+		if waiting = left; len(waiting) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("fleet: gate pods %s have not loaded policy %s yet: %w", strings.Join(waiting, ", "), digest, context.Cause(ctx))
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // GateRules returns the rules the gate serves.
@@ -444,12 +494,21 @@ func (c *Client) Logs(ctx context.Context, id string, follow bool, w io.Writer) 
 	if s.Pod == "" {
 		return fmt.Errorf("fleet: run %s has no pod yet (%s)", s.ID, s.State)
 	}
+	return c.podLog(ctx, s.Pod, "ralph", follow, time.Time{}, w)
+}
+
+// podLog copies a container's log to w (since a time, when not zero).
+func (c *Client) podLog(ctx context.Context, pod, container string, follow bool, since time.Time, w io.Writer) error {
 	u, err := url.Parse(c.Host)
 	if err != nil {
 		return wrap("logs", err)
 	}
-	u = u.JoinPath("api/v1/namespaces", c.NS, "pods", s.Pod, "log")
-	u.RawQuery = url.Values{"container": {"ralph"}, "follow": {strconv.FormatBool(follow)}}.Encode()
+	u = u.JoinPath("api/v1/namespaces", c.NS, "pods", pod, "log")
+	q := url.Values{"container": {container}, "follow": {strconv.FormatBool(follow)}}
+	if !since.IsZero() {
+		q.Set("sinceTime", since.UTC().Format(time.RFC3339))
+	}
+	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return wrap("logs", err)
@@ -461,7 +520,7 @@ func (c *Client) Logs(ctx context.Context, id string, follow bool, w io.Writer) 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("fleet: logs of %s: %s: %s", s.Pod, resp.Status, b)
+		return fmt.Errorf("fleet: logs of %s: %s: %s", pod, resp.Status, b)
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err

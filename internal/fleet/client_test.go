@@ -63,7 +63,7 @@ func TestAllowAtGateConcurrent(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			errs[i] = c.AllowAtGate(ctx, []policy.Rule{r})
+			_, errs[i] = c.AllowAtGate(ctx, []policy.Rule{r})
 		})
 	}
 	wg.Wait()

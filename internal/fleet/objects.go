@@ -30,6 +30,7 @@ const (
 	AnnoBranch     = "ralph.dev/branch"
 	AnnoPush       = "ralph.dev/push"
 	AnnoAgent      = "ralph.dev/agent"
+	AnnoPolicy     = "ralph.dev/policy" // on gate pods: the policy digest they should serve
 	FieldManager   = "ralph"
 	RoleLoop       = "loop"
 	RoleGate       = "gate"

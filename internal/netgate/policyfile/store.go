@@ -5,6 +5,8 @@
 package policyfile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,6 +109,13 @@ func Encode(rules []policy.Rule) ([]byte, error) {
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	return append(data, '\n'), err
+}
+
+// Digest names a policy file's content in logs ("sha256:" and 16 hex
+// digits): what a gate says it loaded and what a writer waits for.
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:8])
 }
 
 // Merge returns have plus the rules of add it does not hold yet.
