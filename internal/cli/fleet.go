@@ -87,7 +87,7 @@ type fleetRunOptions struct {
 	run                     fleet.Run
 	count, iterations       int
 	allow, env              []string
-	apiKeyEnv               string
+	apiKeyEnv, agentCmd     string
 	gateReplicas            int
 	gateVia                 string
 	wait, asJSON            bool
@@ -126,6 +126,7 @@ and --allow patterns; nothing else leaves the pods.`,
 	f.StringVar(&o.run.Branch, "branch", "", "branch to start from (default: the remote's default branch)")
 	f.StringVar(&o.run.Push, "push", "", "branch to push (default ralph/<run-id>)")
 	f.StringVar(&o.run.Agent, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
+	f.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent (--agent custom), or the executable of a known one, inside the image")
 	f.IntVarP(&o.iterations, "max-iterations", "n", 20, "iterations per loop")
 	f.IntVar(&o.count, "count", 1, "loops to submit, each its own Job and branch")
 	f.StringVar(&o.run.Image, "image", "", "image with ralph, git and the agent (default ralph-<agent>:latest)")
@@ -153,9 +154,12 @@ var envAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
 func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushSet bool) error {
 	r := &o.run
-	ad, err := agent.Lookup(r.Agent, "")
+	ad, err := agent.Lookup(r.Agent, o.agentCmd)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if o.maxRuntime <= 0 {
+		return usageErr("--max-runtime must be positive: it bounds the Job (activeDeadlineSeconds)")
 	}
 	gitHost, err := remoteHost(r.Repo)
 	if err != nil {
@@ -179,6 +183,9 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	}
 	r.Env = map[string]string{}
 	r.LoopArgs = []string{"-n", fmt.Sprint(o.iterations), "--max-runtime", (o.maxRuntime - o.maxRuntime/20).String()}
+	if o.agentCmd != "" {
+		r.LoopArgs = append(r.LoopArgs, "--agent-cmd", o.agentCmd)
+	}
 	for _, e := range o.env {
 		if !envAssign.MatchString(e) {
 			return usageErr("--env wants NAME=VALUE, got %q (secrets go in Secrets: --api-key-secret)", e)
@@ -470,15 +477,19 @@ func newFleetPodCmd(io IO) *cobra.Command {
 	f.StringVar(&o.Agent, "agent", "claude", "agent")
 	f.StringArrayVar(&o.LoopArgs, "loop-arg", nil, "")
 	var n int
-	var maxRuntime string
+	var maxRuntime, agentCmd string
 	var env []string
 	f.IntVarP(&n, "max-iterations", "n", 20, "")
 	f.StringVar(&maxRuntime, "max-runtime", "", "")
+	f.StringVar(&agentCmd, "agent-cmd", "", "")
 	f.StringArrayVar(&env, "env", nil, "")
 	cmd.PreRun = func(*cobra.Command, []string) {
 		o.LoopArgs = append(o.LoopArgs, "-n", fmt.Sprint(n))
 		if maxRuntime != "" {
 			o.LoopArgs = append(o.LoopArgs, "--max-runtime", maxRuntime)
+		}
+		if agentCmd != "" {
+			o.LoopArgs = append(o.LoopArgs, "--agent-cmd", agentCmd)
 		}
 		for _, e := range env {
 			o.LoopArgs = append(o.LoopArgs, "--env", e)
