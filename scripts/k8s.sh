@@ -4,6 +4,7 @@
 # a private containerd; built from the Go module proxy, ~13 min the first
 # time on 2 cores, seconds after). As root.
 #
+#   scripts/k8s.sh tools        print the shared/k8s folder in use
 #   scripts/k8s.sh deps         apt-get install what it needs
 #   scripts/k8s.sh build        build (or check) the binaries
 #   scripts/k8s.sh up DIR       start a cluster in DIR (prints DIR)
@@ -33,9 +34,10 @@ fi
 }
 
 case "${1:-}" in
+  tools) echo "$tools" ;;
   deps)  deps ;;
   build) "$tools/build" >/dev/null ;;
   up)    "$tools/build" >/dev/null && "$tools/up" "$2" --kubelet >/dev/null && echo "$2" ;;
   down)  "$tools/down" "$2" ;;
-  *)     echo "usage: k8s.sh deps | build | up DIR | down DIR" >&2; exit 2 ;;
+  *)     echo "usage: k8s.sh tools | deps | build | up DIR | down DIR" >&2; exit 2 ;;
 esac

@@ -19,6 +19,8 @@ if ! wait "$k8s_build"; then
   exit 1
 fi
 export K8S_LOCAL_DIR=/tmp/ralph-test/k8s
+K8S_TOOLS=$(bash scripts/k8s.sh tools)  # mkimage, for the fleet tests
+export K8S_TOOLS
 bash scripts/k8s.sh down "$K8S_LOCAL_DIR" >/dev/null 2>&1 || true
 rm -rf "$K8S_LOCAL_DIR"
 trap 'bash scripts/k8s.sh down "$K8S_LOCAL_DIR" >/dev/null 2>&1 || true' EXIT
