@@ -488,7 +488,10 @@ func TestFleetOnKubernetes(t *testing.T) {
 	// The default route to the gate is its Service's ClusterIP (this
 	// cluster has no kube-proxy to carry it, so the run is only submitted
 	// and its Job read back).
-	svcRun, out, stderr := fleetCmd(ctx, "run", "--repo", e.repo, "--image", e.image, "--cpu", "100m", "--memory", "64Mi", "--disk", "64Mi")
+	// It names another image: the gate, which the running loops use,
+	// keeps its own (no rollout).
+	gateGen, _ := kubectl(t, dir, "-n", ns, "get", "deploy", "ralph-gate", "-o", "jsonpath={.metadata.generation}")
+	svcRun, out, stderr := fleetCmd(ctx, "run", "--repo", e.repo, "--image", "ralph-other-agent:1", "--cpu", "100m", "--memory", "64Mi", "--disk", "64Mi")
 	if err := svcRun.Run(); err != nil {
 		t.Fatalf("fleet run: %v\n%s", err, stderr)
 	}
@@ -497,6 +500,10 @@ func TestFleetOnKubernetes(t *testing.T) {
 	proxy, _ := kubectl(t, dir, "-n", ns, "get", "job", fleet.JobName(id), "-o", `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="HTTPS_PROXY")].value}`)
 	if clusterIP == "" || proxy != "http://"+clusterIP+":3128" {
 		t.Errorf("HTTPS_PROXY %q, want the gate Service's ClusterIP %q", proxy, clusterIP)
+	}
+	gateImage, _ := kubectl(t, dir, "-n", ns, "get", "deploy", "ralph-gate", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}")
+	if gateImage != e.image+" "+gateGen {
+		t.Errorf("after a run with another image the gate is %q, want %q (unchanged)", gateImage, e.image+" "+gateGen)
 	}
 	if rm, _, rmErr := fleetCmd(ctx, "rm", id); rm.Run() != nil {
 		t.Errorf("rm: %s", rmErr)

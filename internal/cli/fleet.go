@@ -89,6 +89,7 @@ type fleetRunOptions struct {
 	allow, env              []string
 	apiKeyEnv, agentCmd     string
 	gateReplicas            int
+	gateImage               string
 	gateVia                 string
 	wait, asJSON            bool
 	maxRuntime, gateTimeout time.Duration
@@ -141,7 +142,8 @@ and --allow patterns; nothing else leaves the pods.`,
 	f.StringVar(&o.run.Disk, "disk", "10Gi", "ephemeral storage of each loop pod (the clone, /tmp, HOME)")
 	f.DurationVar(&o.maxRuntime, "max-runtime", 6*time.Hour, "the loop stops (and pushes) after this long; the Job's deadline is a little later")
 	f.DurationVar(&o.run.TTL, "ttl", 7*24*time.Hour, "finished Jobs are deleted after this long")
-	f.IntVar(&o.gateReplicas, "gate-replicas", 1, "replicas of the namespace's gate")
+	f.IntVar(&o.gateReplicas, "gate-replicas", 0, "replicas of the namespace's gate (default: as it runs, else 1)")
+	f.StringVar(&o.gateImage, "gate-image", "", "image of the namespace's gate, which runs ralph gate serve (default: as it runs, else --image)")
 	f.StringVar(&o.gateVia, "gate-via", "service", "how pods reach the gate: service (its ClusterIP) or pod (a gate pod's IP, for clusters without kube-proxy)")
 	f.DurationVar(&o.gateTimeout, "gate-timeout", 3*time.Minute, "how long to wait for the gate to be ready")
 	f.BoolVar(&o.wait, "wait", false, "wait for the loops to end; exit with the first non-zero loop exit code")
@@ -170,6 +172,9 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	}
 	if pushSet && o.count > 1 {
 		return usageErr("--push names one branch; with --count %d each loop pushes ralph/<run-id>", o.count)
+	}
+	if o.gateReplicas < 0 {
+		return usageErr("--gate-replicas must be 1 or more")
 	}
 	if o.gateVia != "service" && o.gateVia != "pod" {
 		return usageErr("--gate-via is service or pod, not %q", o.gateVia)
@@ -233,7 +238,7 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	if err != nil {
 		return unavailable(err)
 	}
-	if err := c.ApplyGate(ctx, r.Image, int32(o.gateReplicas), r.UID); err != nil {
+	if err := c.ApplyGate(ctx, o.gateImage, int32(o.gateReplicas), r.UID, r.Image); err != nil {
 		return unavailable(err)
 	}
 	say("namespace %s: gate applied, waiting for it to be ready", c.NS)

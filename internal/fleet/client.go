@@ -262,7 +262,30 @@ func (c *Client) GateRules(ctx context.Context) ([]policy.Rule, error) {
 
 // ApplyGate applies the gate's Deployment, Service and the two
 // NetworkPolicies.
-func (c *Client) ApplyGate(ctx context.Context, image string, replicas int32, uid int64) error {
+//
+// A gate that runs already keeps its image and its replica count unless
+// the caller names them (image "", replicas 0): a run with another agent's
+// image, or the default of one replica, must not roll or scale down the
+// gate under the loops that use it.
+func (c *Client) ApplyGate(ctx context.Context, image string, replicas int32, uid int64, defaultImage string) error {
+	var cur appsv1.Deployment
+	switch err := c.get(ctx, gvrDeployment, GateName, &cur); {
+	case err == nil:
+		if image == "" && len(cur.Spec.Template.Spec.Containers) > 0 {
+			image = cur.Spec.Template.Spec.Containers[0].Image
+		}
+		if replicas == 0 && cur.Spec.Replicas != nil {
+			replicas = *cur.Spec.Replicas
+		}
+	case !apierrors.IsNotFound(err):
+		return wrap("gate deployment", err)
+	}
+	if image == "" {
+		image = defaultImage
+	}
+	if replicas == 0 {
+		replicas = 1
+	}
 	d, err := Gate(c.NS, image, replicas, uid)
 	if err != nil {
 		return err
