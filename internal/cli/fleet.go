@@ -480,7 +480,6 @@ func newFleetPodCmd(io IO) *cobra.Command {
 	f.StringVar(&o.Branch, "branch", "", "branch to start from")
 	f.StringVar(&o.Push, "push", "", "branch to push")
 	f.StringVar(&o.Agent, "agent", "claude", "agent")
-	f.StringArrayVar(&o.LoopArgs, "loop-arg", nil, "")
 	var n int
 	var maxRuntime, agentCmd string
 	var env []string
