@@ -427,6 +427,32 @@ func TestFleetOnKubernetes(t *testing.T) {
 	}
 	t.Logf("a run needing a new gate rule ended in %s", time.Since(start).Round(time.Millisecond))
 
+	// ralph fleet policy: a deny beats the allow a run adds, and reaches
+	// the gate before the command returns; rm takes both away.
+	host2 := strings.TrimSuffix(strings.TrimPrefix(repo2, "http://"), "/app.git")
+	if deny, _, denyErr := fleetCmd(ctx, "policy", "deny", "network", host2); deny.Run() != nil {
+		t.Fatalf("policy deny: %s", denyErr)
+	}
+	denied2, out, _ := fleetCmd(ctx, "run", "--repo", repo2, "--image", e.image, "-n", "3", "--gate-via", "pod",
+		"--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi", "--env", "FAKE_PLAN=complete", "--wait", "--json")
+	denied2.Run()
+	if code := denied2.ProcessState.ExitCode(); code != 70 || !strings.Contains(out.String(), "clone: ") || !strings.Contains(out.String(), "403") {
+		t.Errorf("a run whose remote is denied: exit %d, want 70 (clone refused):\n%s", code, out)
+	}
+	pls, plsOut, _ := fleetCmd(ctx, "policy", "ls", "--json")
+	pls.Run()
+	if !strings.Contains(plsOut.String(), `"action":"deny","pattern":"`+host2+`"`) {
+		t.Errorf("policy ls: %s", plsOut)
+	}
+	if rmp, _, rmErr := fleetCmd(ctx, "policy", "rm", "network", host2); rmp.Run() != nil {
+		t.Fatalf("policy rm: %s", rmErr)
+	}
+	pls, plsOut, _ = fleetCmd(ctx, "policy", "ls", "--json")
+	pls.Run()
+	if strings.Contains(plsOut.String(), host2) {
+		t.Errorf("after rm, policy ls: %s", plsOut)
+	}
+
 	// doctor tells the truth about this cluster: restricted namespace, a
 	// ready gate, no RuntimeClass, and a network plugin (the bridge) that
 	// does not enforce NetworkPolicy, which fails the check (exit 1).

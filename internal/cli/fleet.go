@@ -78,7 +78,7 @@ out; a NetworkPolicy denies them everything else, DNS included.`,
 	}
 	k.add(cmd)
 	cmd.AddCommand(newFleetRunCmd(io, k), newFleetLsCmd(io, k), newFleetLogsCmd(io, k),
-		newFleetStopCmd(io, k, "stop"), newFleetStopCmd(io, k, "rm"), newFleetDoctorCmd(io, k),
+		newFleetStopCmd(io, k, "stop"), newFleetStopCmd(io, k, "rm"), newFleetDoctorCmd(io, k), newFleetPolicyCmd(io, k),
 		newFleetPodCmd(io), newFleetProbeCmd(io))
 	return cmd
 }

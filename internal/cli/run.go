@@ -222,7 +222,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		fmt.Fprintln(o.io.Err, "ralph: network: sbx's own policy (sbx policy ls; ralph policy allow|deny network is forwarded to it)")
 	default:
 		if b.Boundary() == sandbox.PodBoundary {
-			fmt.Fprintf(o.io.Err, "ralph: network: the fleet's gate only (%s; its rules: ConfigMap ralph-gate-policy)\n", os.Getenv("HTTPS_PROXY"))
+			fmt.Fprintf(o.io.Err, "ralph: network: the fleet's gate only (%s; its rules: ralph fleet policy ls)\n", os.Getenv("HTTPS_PROXY"))
 			break
 		}
 		fmt.Fprintln(o.io.Err, "ralph: network: unrestricted (the host's own)")

@@ -161,6 +161,13 @@ var mergeBackoff = wait.Backoff{Steps: 30, Duration: 10 * time.Millisecond, Fact
 // resourceVersion they merged into (Conflict when another changed it
 // since); either way the merge starts again.
 func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) (digest string, err error) {
+	return c.EditGate(ctx, func(have []policy.Rule) ([]policy.Rule, error) { return policyfile.Merge(have, rules), nil })
+}
+
+// EditGate changes the gate's rules with edit (given the rules there, it
+// returns the new ones) and returns the digest of the policy in force; as
+// AllowAtGate, safe against concurrent edits.
+func (c *Client) EditGate(ctx context.Context, edit func([]policy.Rule) ([]policy.Rule, error)) (digest string, err error) {
 	again := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	err = retry.OnError(mergeBackoff, again, func() error {
 		var cm corev1.ConfigMap
@@ -177,8 +184,11 @@ func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) (digest s
 				return fmt.Errorf("fleet: gate policy in ConfigMap %s: %w", GatePolicyName, err)
 			}
 		}
-		merged := policyfile.Merge(have, rules)
-		if rv != "" && len(merged) == len(have) {
+		merged, err := edit(have)
+		if err != nil {
+			return err
+		}
+		if rv != "" && same(merged, have) {
 			digest = policyfile.Digest([]byte(cm.Data[PolicyKey]))
 			return nil
 		}
@@ -200,6 +210,18 @@ func (c *Client) AllowAtGate(ctx context.Context, rules []policy.Rule) (digest s
 		return err
 	})
 	return digest, err
+}
+
+func same(a, b []policy.Rule) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Action != b[i].Action || a[i].Pattern != b[i].Pattern {
+			return false
+		}
+	}
+	return true
 }
 
 // SyncGate waits until every ready gate pod serves the policy of digest.

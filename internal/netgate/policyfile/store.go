@@ -156,17 +156,31 @@ func (s Store) Add(scope string, a policy.Action, patterns []string) ([]policy.R
 // Remove removes the rules (allow or deny) with these patterns and
 // returns how many went.
 func (s Store) Remove(scope string, patterns []string) (int, error) {
+	rules, err := s.Rules(scope)
+	if err != nil {
+		return 0, err
+	}
+	keep, err := Without(rules, patterns)
+	if err != nil {
+		return 0, err
+	}
+	n := len(rules) - len(keep)
+	if n == 0 {
+		return 0, nil
+	}
+	return n, s.write(scope, keep)
+}
+
+// Without returns rules minus those (allow or deny) with these patterns,
+// compared in their canonical form.
+func Without(rules []policy.Rule, patterns []string) ([]policy.Rule, error) {
 	canon := map[string]bool{}
 	for _, p := range patterns {
 		r, err := policy.ParseRule(policy.Allow, p, "")
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		canon[r.Pattern] = true
-	}
-	rules, err := s.Rules(scope)
-	if err != nil {
-		return 0, err
 	}
 	var keep []policy.Rule
 	for _, r := range rules {
@@ -174,11 +188,7 @@ func (s Store) Remove(scope string, patterns []string) (int, error) {
 			keep = append(keep, r)
 		}
 	}
-	n := len(rules) - len(keep)
-	if n == 0 {
-		return 0, nil
-	}
-	return n, s.write(scope, keep)
+	return keep, nil
 }
 
 // Scopes lists the sandboxes that have rules of their own.
