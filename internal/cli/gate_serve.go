@@ -24,10 +24,7 @@ func announce(ctx context.Context, store policyfile.Store, w *policyfile.Watcher
 	for {
 		data, _ := os.ReadFile(path)
 		if d := policyfile.Digest(data); d != last {
-			// Past the watcher's interval, Current looks at the files
-			// again: what it returns then is what requests get.
-			time.Sleep(260 * time.Millisecond)
-			n := w.Current().Len()
+			n := w.Reload().Len() // what requests get from now on
 			if err := w.Err(); err != nil {
 				fmt.Fprintf(out, "ralph: gate policy %s not loaded: %v (the last good one stays)\n", d, err)
 			} else {

@@ -83,3 +83,19 @@ func TestWatcherSeesChanges(t *testing.T) {
 		t.Fatal("a new global deny did not reach the watcher")
 	}
 }
+
+// TestReloadIgnoresTheInterval: within the interval Current keeps the
+// policy it has, Reload looks at the files at once.
+func TestReloadIgnoresTheInterval(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	w := &Watcher{Store: s, Name: "box", Interval: time.Hour}
+	h := host(t, "example.com")
+	w.Current()
+	s.Add("box", policy.Allow, []string{"example.com"})
+	if w.Current().Decide(h, 443).Allowed {
+		t.Fatal("Current looked at the files within its interval")
+	}
+	if !w.Reload().Decide(h, 443).Allowed {
+		t.Fatal("Reload did not see the new allow")
+	}
+}

@@ -28,15 +28,23 @@ type Watcher struct {
 	err     error
 }
 
-// Current returns the policy in force.
-func (w *Watcher) Current() *policy.Policy {
+// Current returns the policy in force, looking at the files at most once
+// an Interval.
+func (w *Watcher) Current() *policy.Policy { return w.load(false) }
+
+// Reload looks at the files now, whatever the interval, and returns the
+// policy in force from then on: what a caller that must know what the
+// gate serves (ralph gate serve's announcements) uses.
+func (w *Watcher) Reload() *policy.Policy { return w.load(true) }
+
+func (w *Watcher) load(now bool) *policy.Policy {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	interval := w.Interval
 	if interval == 0 {
 		interval = 250 * time.Millisecond
 	}
-	if w.cur != nil && time.Since(w.checked) < interval {
+	if !now && w.cur != nil && time.Since(w.checked) < interval {
 		return w.cur
 	}
 	w.checked = time.Now()
