@@ -63,10 +63,12 @@ func k8sTool(t testing.TB, name string) string {
 
 // fleetImage imports into the cluster an image with busybox, the host's
 // git (with the libraries it links), a static ralph and the fake agent as
-// claude: what a real fleet image holds, minus node.
+// claude (sandboxtest.BusyboxRootfs plus git): what a real fleet image
+// holds, minus node.
 func fleetImage(t testing.TB, dir, ralph, fake string) string {
 	t.Helper()
 	root := t.TempDir()
+	sandboxtest.BusyboxRootfs(t, root, map[string]string{"/usr/local/bin/ralph": ralph, "/usr/local/bin/claude": fake})
 	put := func(dst, src string) {
 		t.Helper()
 		data, err := os.ReadFile(src)
@@ -78,25 +80,6 @@ func fleetImage(t testing.TB, dir, ralph, fake string) string {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{"bin", "etc", "tmp", "work", "home/ralph", "proc", "sys", "dev", "usr/local/bin", "lib64"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
-	}
-	os.Chmod(filepath.Join(root, "tmp"), 0o1777)
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatalf("busybox-static: %v", err)
-	}
-	put("bin/busybox", bb)
-	list, _ := exec.Command(bb, "--list").Output()
-	for _, a := range strings.Fields(string(list)) {
-		if a != "busybox" {
-			os.Symlink("busybox", filepath.Join(root, "bin", a))
-		}
-	}
-	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nralph:x:1000:1000:ralph:/home/ralph:/bin/sh\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\nralph:x:1000:\n"), 0o644)
-	put("usr/local/bin/ralph", ralph)
-	put("usr/local/bin/claude", fake)
 
 	// git: /usr/bin/git, /usr/lib/git-core (hard links kept) and every
 	// library any of its programs links.

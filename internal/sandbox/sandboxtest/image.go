@@ -1,9 +1,7 @@
 package sandboxtest
 
 import (
-	"archive/tar"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,62 +12,84 @@ import (
 )
 
 // BusyboxImage imports a minimal image into the engine bin (docker or
-// podman) as tag: a static busybox with its applets, /etc/passwd with
-// root and uid 1000, and the extra files given (path in image -> host
-// path), made executable. No registry is needed.
+// podman) as tag: BusyboxRootfs with the extra files given. No registry is
+// needed.
 func BusyboxImage(t testing.TB, bin, tag string, extra map[string]string) {
+	t.Helper()
+	root := t.TempDir()
+	BusyboxRootfs(t, root, extra)
+	tarball := exec.Command("tar", "--numeric-owner", "--owner=0", "--group=0", "-C", root, "-cf", "-", ".")
+	imp := exec.Command(bin, "import", "-", tag)
+	pipe, err := tarball.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp.Stdin = pipe
+	var stderr bytes.Buffer
+	imp.Stderr, tarball.Stderr = &stderr, &stderr
+	imp.Stdout = io.Discard
+	if err := tarball.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err = imp.Run()
+	if werr := tarball.Wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		t.Fatalf("%s import: %v: %s", bin, err, stderr.String())
+	}
+}
+
+// BusyboxRootfs writes into root the root filesystem of a minimal image: a
+// static busybox with its applets in /bin, /etc/passwd and /etc/group with
+// root and ralph (uid 1000, home /home/ralph), the usual empty folders
+// (/tmp world-writable and sticky), and the extra files given (path in the
+// image -> host path), made executable.
+func BusyboxRootfs(t testing.TB, root string, extra map[string]string) {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		Require(t, "busybox-static", err)
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	dir := func(name string, mode int64) {
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: mode})
+	put := func(name string, data []byte, mode os.FileMode) {
+		t.Helper()
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
 	}
-	file := func(name string, data []byte, mode int64) {
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))})
-		tw.Write(data)
+	for _, d := range []string{"bin", "etc", "work", "home/ralph", "usr/local/bin", "proc", "sys", "dev", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, d := range []string{"bin/", "etc/", "work/", "home/", "usr/", "usr/local/", "usr/local/bin/", "proc/", "sys/", "dev/"} {
-		dir(d, 0o755)
-	}
-	dir("tmp/", 0o1777)
+	os.Chmod(filepath.Join(root, "tmp"), 0o1777)
 	data, err := os.ReadFile(bb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file("bin/busybox", data, 0o755)
+	put("bin/busybox", data, 0o755)
 	list, err := exec.Command(bb, "--list").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range strings.Fields(string(list)) {
 		if a != "busybox" {
-			tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777})
+			os.Symlink("busybox", filepath.Join(root, "bin", a))
 		}
 	}
-	file("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nralph:x:1000:1000:ralph:/home/ralph:/bin/sh\n"), 0o644)
-	file("etc/group", []byte("root:x:0:\nralph:x:1000:\n"), 0o644)
+	put("etc/passwd", []byte("root:x:0:0:root:/root:/bin/sh\nralph:x:1000:1000:ralph:/home/ralph:/bin/sh\n"), 0o644)
+	put("etc/group", []byte("root:x:0:\nralph:x:1000:\n"), 0o644)
 	for in, host := range extra {
 		data, err := os.ReadFile(host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		file(strings.TrimPrefix(in, "/"), data, 0o755)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	cmd := exec.CommandContext(ctx, bin, "import", "-", tag)
-	cmd.Stdin = &buf
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = io.Discard
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s import: %v: %s", bin, err, stderr.String())
+		put(strings.TrimPrefix(in, "/"), data, 0o755)
 	}
 }
 
