@@ -163,7 +163,7 @@ func TestLoopInRealSandbox(t *testing.T) {
 				t.Errorf("the second run did not reuse the sandbox:\n%s", r.stderr)
 			}
 			if s := containerState(t, tc.bin, name); s != "exited" {
-				t.Errorf("after Ctrl-C the sandbox is %q, want exited", s)
+				t.Errorf("after Ctrl-C the sandbox is %q, want exited; ralph said:\n%s", s, r.stderr)
 			}
 		})
 	}
