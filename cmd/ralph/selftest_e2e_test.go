@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
@@ -77,5 +78,20 @@ func TestSelftestCanFail(t *testing.T) {
 	}
 	if len(reps[0].Results) != 14 {
 		t.Errorf("%d rows, want 14", len(reps[0].Results))
+	}
+	// Each of these attempts, not only its row, must see the breach the
+	// host allows.
+	for id, want := range map[int][]string{
+		10: {"raw ICMP watch on its loopback saw", "UDP listener saw"},
+		11: {"neighbour sandbox saw", "abstract socket", "socket file", "loopback listener"},
+		13: {"into /tmp: all written", "fork 1024 processes: all started"},
+	} {
+		for _, r := range reps[0].Results {
+			for _, w := range want {
+				if r.ID == id && !strings.Contains(r.Detail, w) {
+					t.Errorf("row %d on the host: %q not among the breaches found: %s", id, w, r.Detail)
+				}
+			}
+		}
 	}
 }

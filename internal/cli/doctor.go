@@ -32,6 +32,8 @@ type backendReport struct {
 	Image string `json:"image,omitempty"`
 	// Limits says how the pids and memory caps hold on this backend.
 	Limits string `json:"limits"`
+	// Disk says which writable places have a size limit.
+	Disk string `json:"disk"`
 	// Accel and BootSeconds: the microVM's accelerator (kvm or tcg) and
 	// its last measured boot.
 	Accel       string  `json:"accel,omitempty"`
@@ -43,6 +45,7 @@ const (
 	limitsEngine = "pids and memory: the engine's cgroup; a fork bomb or an allocation past them fails and the sandbox lives on"
 	limitsGVisor = "processes: gVisor's own cgroup, set by ralph at each start; threads: NOT counted (not host tasks; only the memory limit bounds them); memory: past it the whole sandbox is killed and restarted by the loop"
 	limitsSBX    = "the microVM's own (sbx settings); not checked by ralph"
+	diskCapped   = "/tmp and HOME: in memory, capped by --tmp-size (a write past it fails); the workspace: your own disk, NOT capped (no quota)"
 )
 
 type agentReport struct {
@@ -160,7 +163,15 @@ usable, 69 otherwise.`,
 				Name: "host", Boundary: string(sandbox.NoBoundary), Found: true,
 				Problem: "no isolation: only with --dangerously-run-on-host", Gate: "not enforced: the host's own network", Limits: "none",
 			})
-			for _, r := range rep.Backends {
+			for i, r := range rep.Backends {
+				switch r.Name {
+				case "sbx":
+					rep.Backends[i].Disk = limitsSBX
+				case "host":
+					rep.Backends[i].Disk = "none"
+				default:
+					rep.Backends[i].Disk = diskCapped
+				}
 				if r.Usable && rep.Auto == "" && (r.Name != "microvm" || r.Accel == "kvm") {
 					rep.Auto = r.Name
 				}
@@ -211,7 +222,7 @@ func printDoctor(io IO, rep doctorReport) {
 	tw.Flush()
 	if rep.Auto != "" {
 		auto := rep.Backends[indexOf(rep, rep.Auto)]
-		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\nLimits: %s.\n", rep.Auto, auto.Gate, auto.Limits)
+		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\nLimits: %s.\nDisk: %s.\n", rep.Auto, auto.Gate, auto.Limits, auto.Disk)
 	} else {
 		fmt.Fprintln(io.Out, "\nNo isolating backend is usable: ralph will not run an agent here (it never falls back to the host).")
 	}

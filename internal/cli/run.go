@@ -47,6 +47,7 @@ type runOptions struct {
 	memory        string
 	cpus          string
 	pids          int
+	tmpSize       string
 	onHost        bool
 	noAgentHosts  bool
 
@@ -85,6 +86,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.memory, "memory", container.DefaultMemory, "memory cap of the sandbox")
 	f.StringVar(&o.cpus, "cpus", container.DefaultCPUs, "CPU cap of the sandbox")
 	f.IntVar(&o.pids, "pids-limit", container.DefaultPids, "process cap of the sandbox")
+	f.StringVar(&o.tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of each of the sandbox's in-memory /tmp and HOME (they count against --memory too)")
 	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
 	f.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
 	f.DurationVar(&o.iterationTimeout, "iteration-timeout", 60*time.Minute, "kill an agent that runs longer, and go on")
@@ -159,7 +161,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	spec := sandbox.Spec{
 		Name: sandbox.Name(ad.Name, project), Agent: ad.Name, Project: project,
 		Workdir: o.workdir, Image: o.image, User: o.user,
-		Memory: o.memory, CPUs: o.cpus, Pids: o.pids,
+		Memory: o.memory, CPUs: o.cpus, Pids: o.pids, TmpSize: o.tmpSize,
 	}
 	if spec.Image == "" {
 		spec.Image = "ralph-" + ad.Name + ":latest"

@@ -22,7 +22,7 @@ import (
 )
 
 func newSelftest(io IO) *cobra.Command {
-	var which, image, memory string
+	var which, image, memory, tmpSize string
 	var pids int
 	var asJSON, onHost bool
 	cmd := &cobra.Command{
@@ -78,7 +78,7 @@ Exit 0 only when every applicable property held.`,
 			var reports []selftest.Report
 			allOK := true
 			for _, b := range backends {
-				t, err := selftestTarget(ctx, b, image, memory, pids)
+				t, err := selftestTarget(ctx, b, image, memory, tmpSize, pids)
 				if err != nil {
 					return err
 				}
@@ -109,15 +109,16 @@ Exit 0 only when every applicable property held.`,
 	cmd.Flags().StringVar(&image, "image", "", "image to run in (default: a tool-less image ralph makes, "+selftest.ScratchImage+")")
 	cmd.Flags().StringVar(&memory, "memory", container.DefaultMemory, "memory cap, as for a loop")
 	cmd.Flags().IntVar(&pids, "pids-limit", container.DefaultPids, "process cap, as for a loop")
+	cmd.Flags().StringVar(&tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of /tmp and HOME, as for a loop")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
 	cmd.Flags().BoolVar(&onHost, "dangerously-run-on-host", false, "with --sandbox host: attack this machine for real")
 	return cmd
 }
 
 // selftestTarget sets a backend up as a loop would.
-func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory string, pids int) (selftest.Target, error) {
+func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSize string, pids int) (selftest.Target, error) {
 	claude, _ := agent.Lookup("claude", "")
-	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, AllowedName: claude.Hosts[0],
+	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, TmpSize: tmpSize, AllowedName: claude.Hosts[0],
 		PolicyDir: policyfile.Default().Dir, StateDir: stateDir("")}
 	if _, ok := b.(*bwrap.Bwrap); ok {
 		t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {

@@ -64,6 +64,20 @@ type Spec struct {
 	Memory string
 	CPUs   string
 	Pids   int
+	// TmpSize ("1g") caps each of the sandbox's in-memory file systems,
+	// /tmp and HOME: a write past it fails with ENOSPC.
+	TmpSize string
+}
+
+// DefaultTmpSize caps /tmp and HOME when Spec.TmpSize is empty.
+const DefaultTmpSize = "1g"
+
+// TmpBytes is spec.TmpSize in bytes.
+func (s Spec) TmpBytes() (int64, error) {
+	if s.TmpSize == "" {
+		return ParseSize(DefaultTmpSize)
+	}
+	return ParseSize(s.TmpSize)
 }
 
 // Cmd is one command to run inside a sandbox.

@@ -72,3 +72,14 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A tmpfs of size 0 is unbounded: a bad --tmp-size must never get there.
+func TestValidateTmpSize(t *testing.T) {
+	proj := t.TempDir()
+	for size, ok := range map[string]bool{"": true, "1g": true, "512m": true, "1m": true, "0": false, "100k": false, "lots": false, "-1g": false} {
+		err := Validate(Spec{Project: proj, TmpSize: size}, "")
+		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrRefused)) {
+			t.Errorf("TmpSize %q: %v, want ok=%v", size, err, ok)
+		}
+	}
+}

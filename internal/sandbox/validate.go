@@ -18,6 +18,10 @@ var sensitiveSuffixes = []string{
 // directory, an engine socket or a folder holding one, a credentials
 // folder. The error wraps ErrRefused. home is the user's home directory.
 func Validate(spec Spec, home string) error {
+	// A tmpfs of size 0 has no cap at all: never let a bad value get there.
+	if n, err := spec.TmpBytes(); err != nil || n < 1<<20 {
+		return fmt.Errorf("%w: --tmp-size %q: want a size of at least 1m, such as 512m or 2g", ErrRefused, spec.TmpSize)
+	}
 	p := filepath.Clean(spec.Project)
 	if !filepath.IsAbs(p) {
 		return fmt.Errorf("%w: project path %q is not absolute", ErrRefused, spec.Project)

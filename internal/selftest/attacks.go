@@ -75,6 +75,13 @@ func Attack(args []string) error {
 		}
 		runtime.KeepAlive(keep)
 		fmt.Println("done")
+	case "fill":
+		total, _ := strconv.ParseInt(args[2], 10, 64)
+		if fill(args[1], total) {
+			fmt.Println("done")
+		}
+	case "listen":
+		return listen(args[1:])
 	case "unshare":
 		runtime.LockOSThread()
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
@@ -85,6 +92,24 @@ func Attack(args []string) error {
 		return fmt.Errorf("attack: unknown %q", args[0])
 	}
 	return nil
+}
+
+// fill writes up to total bytes into a new file in dir, and reports
+// whether all of them went in. The file is removed either way.
+func fill(dir string, total int64) bool {
+	f, err := os.CreateTemp(dir, ".ralph-selftest-fill-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	chunk := bytes.Repeat([]byte{'x'}, 1<<20)
+	for got := int64(0); got < total; got += int64(len(chunk)) {
+		if _, err := f.Write(chunk); err != nil {
+			return false
+		}
+	}
+	return f.Sync() == nil
 }
 
 // forkMany forks up to n processes that wait for their parent to die,

@@ -55,13 +55,21 @@ type ProbeConfig struct {
 	RebindName  string   `json:"rebind_name"`
 	DeniedName  string   `json:"denied_name"`
 	MemoryBytes int64    `json:"memory_bytes"`
-	Threads     int      `json:"threads"`
+	// TmpBytes is the cap of /tmp and HOME.
+	TmpBytes int64 `json:"tmp_bytes"`
+	Threads  int   `json:"threads"`
 	// ThreadsAreNotTasks is set under a user-space kernel (gVisor):
 	// its threads are not host tasks and its pids controller counts
 	// processes, so only the memory limit bounds threads.
 	ThreadsAreNotTasks bool   `json:"threads_are_not_tasks,omitempty"`
 	HelperBinary       string `json:"helper_binary"`
 	RalphPID           int    `json:"ralph_pid"`
+	// ICMPMark is the payload of the probe's echo requests, which the
+	// host watches for on its loopback; ICMPUnwatched says it cannot
+	// (no CAP_NET_RAW there).
+	ICMPMark      string    `json:"icmp_mark"`
+	ICMPUnwatched bool      `json:"icmp_unwatched,omitempty"`
+	Neighbour     Neighbour `json:"neighbour"`
 }
 
 // finding accumulates the outcome of one property's attempts.
@@ -424,17 +432,30 @@ func network(cfg ProbeConfig) []Result {
 	if cfg.TCP6 != "" {
 		udp6.try("IPv6 TCP to "+cfg.TCP6, dial("tcp", cfg.TCP6), "connected")
 	}
+	if cfg.ICMPMark != "" {
+		icmp := "ICMP echo requests to 127.0.0.1 and ::1 (no ICMP socket could be opened)"
+		if sent := pingLoopback(cfg.ICMPMark); len(sent) > 0 {
+			icmp = "ICMP echo requests: " + strings.Join(sent, ", ")
+		}
+		if cfg.ICMPUnwatched {
+			icmp += "; the host could not watch for it (no CAP_NET_RAW there)"
+		}
+		udp6.tried = append(udp6.tried, icmp)
+	}
 
-	// 11. The host's loopback services.
+	// 11. The host's loopback services and other sandboxes.
 	local.try("TCP to the host's loopback listener "+cfg.TCP, dial("tcp", cfg.TCP), "connected")
+	if cfg.Neighbour.TCP != "" {
+		reachNeighbour(cfg.Neighbour, &local)
+	}
 
 	return []Result{
 		egress.result(6, "Egress to hosts the policy does not allow fails"),
 		spoof.result(7, "SNI and Host spoofing toward an allowed name fail"),
 		literals.result(8, "IP literals, private and metadata ranges, names resolving to loopback fail"),
 		dns.result(9, "DNS exfiltration gets no answer"),
-		udp6.result(10, "UDP and IPv6 get out nowhere (ICMP: not probed)"),
-		local.result(11, "The host's loopback services are unreachable"),
+		udp6.result(10, "UDP, ICMP and IPv6 get out nowhere"),
+		local.result(11, "The host's loopback services and other sandboxes are unreachable"),
 	}
 }
 
@@ -453,7 +474,7 @@ func state(cfg ProbeConfig) Result {
 // probe survives the sandbox killing them.
 func limits(cfg ProbeConfig, report func(Result)) Result {
 	var f finding
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := helper(ctx, cfg.HelperBinary, "procs", fmt.Sprint(cfg.Threads))
 	f.try(fmt.Sprintf("fork %d processes", cfg.Threads), err == nil && strings.Contains(out, "done"), "all started")
@@ -463,6 +484,23 @@ func limits(cfg ProbeConfig, report func(Result)) Result {
 		out, err = helper(ctx, cfg.HelperBinary, "threads", fmt.Sprint(cfg.Threads))
 		f.try(fmt.Sprintf("start %d threads", cfg.Threads), err == nil && strings.Contains(out, "done"), "all started")
 	}
+	// The in-memory file systems: past their cap, a write fails
+	// (ENOSPC) before it can eat the sandbox's memory.
+	for _, dir := range []string{"/tmp", os.Getenv("HOME")} {
+		if dir == "" || cfg.TmpBytes == 0 {
+			continue
+		}
+		// The positive control: a small write must work, or the cap is
+		// not what stops the large one.
+		out, err = helper(ctx, cfg.HelperBinary, "fill", dir, fmt.Sprint(1<<20))
+		if err != nil || !strings.Contains(out, "done") {
+			f.try("write 1 MiB into "+dir, true, "failed, so nothing shows that the size limit is what stops a large write: "+strings.TrimSpace(out))
+			continue
+		}
+		over := cfg.TmpBytes + 64<<20
+		out, err = helper(ctx, cfg.HelperBinary, "fill", dir, fmt.Sprint(over))
+		f.try(fmt.Sprintf("write %d MiB into %s", over>>20, dir), err == nil && strings.Contains(out, "done"), "all written")
+	}
 	partial := f.result(13, limitsProperty)
 	partial.Partial = true
 	report(partial)
@@ -471,7 +509,7 @@ func limits(cfg ProbeConfig, report func(Result)) Result {
 	return f.result(13, limitsProperty)
 }
 
-const limitsProperty = "The pids and memory limits hold (disk: no quota, not applicable)"
+const limitsProperty = "The pids, memory and /tmp and HOME size limits hold (the workspace: the host's disk, no quota)"
 
 func escapes(cfg ProbeConfig) Result {
 	var f finding

@@ -27,6 +27,7 @@ type Target struct {
 	Image   string
 	Memory  string // as the loop's --memory (default 4g)
 	Pids    int    // as the loop's --pids-limit (default 512)
+	TmpSize string // as the loop's --tmp-size (default 1g)
 	// Gate starts the network gate for a sandbox and returns its mount
 	// directory and a stop function; nil for the host backend.
 	Gate func(ctx context.Context, spec sandbox.Spec) (mount string, stop func(), err error)
@@ -45,6 +46,19 @@ type Report struct {
 	Boundary string   `json:"boundary"`
 	Results  []Result `json:"results"`
 	OK       bool     `json:"ok"`
+}
+
+// spec is the sandbox of project proj, as a loop with these settings
+// would ask for it.
+func (t Target) spec(name, proj string) sandbox.Spec {
+	memory, pids := t.Memory, t.Pids
+	if memory == "" {
+		memory = "4g"
+	}
+	if pids == 0 {
+		pids = 512
+	}
+	return sandbox.Spec{Name: name, Agent: "selftest", Project: proj, Image: t.Image, Memory: memory, Pids: pids, TmpSize: t.TmpSize}
 }
 
 // counter counts connections or datagrams that reach a host listener.
@@ -91,14 +105,17 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	defer udp.Close()
 
 	name := sandbox.Name("selftest", proj)
-	memory, pids := t.Memory, t.Pids
-	if memory == "" {
-		memory = "4g"
+	spec := t.spec(name, proj)
+	memory, pids := spec.Memory, spec.Pids
+	icmp := watchICMP(canary)
+	defer icmp.Close()
+	// The neighbour starts first: its gate's files must be in place
+	// before the snapshot of ralph's state.
+	nb, err := startNeighbour(ctx, t, root, canary)
+	if err != nil {
+		return rep, err
 	}
-	if pids == 0 {
-		pids = 512
-	}
-	spec := sandbox.Spec{Name: name, Agent: "selftest", Project: proj, Image: t.Image, Memory: memory, Pids: pids}
+	defer nb.close()
 	cfg := ProbeConfig{
 		CanaryFiles: []string{filepath.Join(root, "home", ".ssh", "id_ed25519"), filepath.Join(root, "home", ".aws", "credentials"), filepath.Join(root, ".env")},
 		CanaryValue: canary,
@@ -108,12 +125,19 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		AllowedName: t.AllowedName, RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
 		Threads: pids * 2, RalphPID: os.Getpid(),
 		ThreadsAreNotTasks: t.Backend.Boundary() == sandbox.UserKernel,
+		ICMPMark:           canary, Neighbour: nb.addr,
+	}
+	if !icmp.watching() {
+		cfg.ICMPUnwatched = true
 	}
 	memBytes, err := sandbox.ParseSize(memory)
 	if err != nil {
 		return rep, err
 	}
 	cfg.MemoryBytes = memBytes * 3 / 2
+	if cfg.TmpBytes, err = spec.TmpBytes(); err != nil {
+		return rep, err
+	}
 	var argv []string
 	if t.Gate != nil {
 		if t.AllowRebind != nil {
@@ -178,17 +202,19 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	}
 
 	// What the host saw overrides what the probe believed.
-	seen := func(id int, what string, n int64) {
+	seen := func(id int, who string, n int64, what string) {
 		if n > 0 {
-			fail(rep.Results, id, fmt.Sprintf("the host's %s saw %d connection(s) from the sandbox", what, n))
+			fail(rep.Results, id, fmt.Sprintf("%s saw %d %s from the sandbox", who, n, what))
 		}
 	}
-	seen(6, "loopback TCP listener", tcpN.n.Load())
-	seen(11, "loopback TCP listener", tcpN.n.Load())
-	seen(9, "UDP listener", udpN.n.Load())
-	seen(10, "UDP listener", udpN.n.Load())
+	seen(6, "the host's loopback TCP listener", tcpN.n.Load(), "connection(s)")
+	seen(11, "the host's loopback TCP listener", tcpN.n.Load(), "connection(s)")
+	seen(11, "the neighbour sandbox", nb.hits(), "connection(s)")
+	seen(9, "the host's UDP listener", udpN.n.Load(), "datagram(s)")
+	seen(10, "the host's UDP listener", udpN.n.Load(), "datagram(s)")
+	seen(10, "the host's raw ICMP watch on its loopback", icmp.n.Load(), "marked packet(s)")
 	if tcp6N != nil {
-		seen(10, "IPv6 listener", tcp6N.n.Load())
+		seen(10, "the host's IPv6 listener", tcp6N.n.Load(), "connection(s)")
 	}
 	after := snapshot(root, proj, t.PolicyDir, t.StateDir)
 	for k, v := range before {

@@ -121,6 +121,8 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 	if workdir == "" {
 		workdir = sandbox.DefaultWorkdir
 	}
+	tmpBytes, _ := spec.TmpBytes() // checked by Validate
+	tmp := strconv.FormatInt(tmpBytes, 10)
 	a := []string{"bwrap",
 		"--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--disable-userns",
 		"--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(gid),
@@ -136,8 +138,8 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 	}
 	a = append(a,
 		"--ro-bind-data", FDPasswd, "/etc/passwd", "--ro-bind-data", FDGroup, "/etc/group",
-		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-		"--tmpfs", container.HomeDir, "--chmod", "0700", container.HomeDir,
+		"--proc", "/proc", "--dev", "/dev", "--size", tmp, "--tmpfs", "/tmp",
+		"--size", tmp, "--tmpfs", container.HomeDir, "--chmod", "0700", container.HomeDir,
 		"--bind", spec.Project, workdir, "--chdir", workdir,
 	)
 	if spec.GateDir != "" {

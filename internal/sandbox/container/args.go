@@ -37,6 +37,7 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 		workdir = sandbox.DefaultWorkdir
 	}
 	mem := or(spec.Memory, DefaultMemory)
+	tmp, _ := spec.TmpBytes() // checked by Validate
 	uid, gid := splitUser(user)
 	args := []string{
 		"run", "--detach", "--pull", "never",
@@ -50,8 +51,8 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 		"--cap-drop=ALL",
 		"--security-opt=no-new-privileges",
 		"--read-only",
-		"--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777",
-		"--tmpfs", e.homeTmpfs(uid, gid),
+		"--tmpfs", fmt.Sprintf("/tmp:rw,nosuid,nodev,mode=1777,size=%d", tmp),
+		"--tmpfs", e.homeTmpfs(uid, gid, tmp),
 		"--env", "HOME=" + HomeDir,
 		"--memory", mem,
 		"--memory-swap", mem,
@@ -92,11 +93,11 @@ func (e *Engine) hostPids(spec sandbox.Spec) int {
 
 // homeTmpfs is the agent's HOME, owned by the agent: docker passes
 // uid=/gid= to the kernel; podman 4 refuses them and chowns with U.
-func (e *Engine) homeTmpfs(uid, gid string) string {
+func (e *Engine) homeTmpfs(uid, gid string, size int64) string {
 	if e.bin == "podman" {
-		return HomeDir + ":rw,nosuid,nodev,mode=0700,U"
+		return fmt.Sprintf("%s:rw,nosuid,nodev,mode=0700,size=%d,U", HomeDir, size)
 	}
-	return fmt.Sprintf("%s:rw,nosuid,nodev,uid=%s,gid=%s,mode=0700", HomeDir, uid, gid)
+	return fmt.Sprintf("%s:rw,nosuid,nodev,uid=%s,gid=%s,mode=0700,size=%d", HomeDir, uid, gid, size)
 }
 
 // User returns the --user value for spec (see sandbox.RunAs).

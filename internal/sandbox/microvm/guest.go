@@ -62,12 +62,12 @@ func GuestMain(args []string) int {
 type guestConfig struct {
 	probe          bool // ralph.probe=1: boot, load the modules, power off (doctor's measurement)
 	uid, gid, pids int
-	mem            int64
+	mem, tmp       int64
 	workdir, home  string
 }
 
 func readConfig() guestConfig {
-	c := guestConfig{uid: 1000, gid: 1000, pids: 512, workdir: "/work", home: "/home/ralph"}
+	c := guestConfig{uid: 1000, gid: 1000, pids: 512, tmp: 1 << 30, workdir: "/work", home: "/home/ralph"}
 	b, _ := os.ReadFile("/proc/cmdline")
 	for _, f := range strings.Fields(string(b)) {
 		k, v, ok := strings.Cut(f, "=")
@@ -84,6 +84,8 @@ func readConfig() guestConfig {
 			c.pids = int(n)
 		case "mem":
 			c.mem = n
+		case "tmp":
+			c.tmp = n
 		case "workdir":
 			c.workdir = v
 		case "home":
@@ -201,8 +203,8 @@ func newRoot(dir string, cfg guestConfig) error {
 		{"work", dir + cfg.workdir, "9p", unix.MS_NOSUID | unix.MS_NODEV, p9},
 		{"proc", dir + "/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 		{"sys", dir + "/sys", "sysfs", unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
-		{"tmp", dir + "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=1777"},
-		{"home", dir + cfg.home, "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, fmt.Sprintf("mode=0700,uid=%d,gid=%d", cfg.uid, cfg.gid)},
+		{"tmp", dir + "/tmp", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, fmt.Sprintf("mode=1777,size=%d", cfg.tmp)},
+		{"home", dir + cfg.home, "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d", cfg.uid, cfg.gid, cfg.tmp)},
 		{"dev", dir + "/dev", "tmpfs", unix.MS_NOSUID | unix.MS_NOEXEC, "mode=0755"},
 		{"ralph", dir + "/.ralph", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
 	}

@@ -211,6 +211,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 		cpus = "2"
 	}
 	ncpu, _ := strconv.ParseFloat(cpus, 64)
+	tmpBytes, _ := spec.TmpBytes() // checked by Validate
 	pids := spec.Pids
 	if pids == 0 {
 		pids = 512
@@ -236,8 +237,8 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	args := qemuArgs(qemuConfig{
 		accel: Accel(), memMiB: memBytes >> 20, cpus: max(int(ncpu+0.5), 1), kernel: kernel, initrd: initrd,
 		root: root.Dir, project: spec.Project, dir: dir,
-		append: fmt.Sprintf("ralph.uid=%d ralph.gid=%d ralph.pids=%d ralph.mem=%d ralph.workdir=%s ralph.home=%s",
-			uid, gid, pids, agentMem, workdir, HomeDir),
+		append: fmt.Sprintf("ralph.uid=%d ralph.gid=%d ralph.pids=%d ralph.mem=%d ralph.tmp=%d ralph.workdir=%s ralph.home=%s",
+			uid, gid, pids, agentMem, tmpBytes, workdir, HomeDir),
 	})
 	// Not -daemonize: QEMU's seccomp sandbox (spawn=deny) forbids the
 	// fork. A session of its own instead, so it outlives this ralph; the
