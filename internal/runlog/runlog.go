@@ -113,6 +113,8 @@ func Start(projectDir string, run Run) (*Recorder, error) {
 func Resume(projectDir string, run Run) (*Recorder, error) {
 	run.Status, run.End, run.ExitCode, run.Reason = "running", nil, nil, ""
 	r := &Recorder{dir: filepath.Join(projectDir, run.ID), run: run}
+	// The cap is per run: what the interrupted part kept counts.
+	r.bytes = outputBytes(r.dir)
 	return r, r.save()
 }
 
@@ -184,6 +186,18 @@ func (r *Recorder) save() error {
 		return fmt.Errorf("runlog: write run.json: %w", err)
 	}
 	return os.Rename(tmp.Name(), filepath.Join(r.dir, "run.json"))
+}
+
+// outputBytes is the size of the iteration files in dir.
+func outputBytes(dir string) int64 {
+	var n int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && strings.HasPrefix(e.Name(), "iter-") {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 type capped struct {
