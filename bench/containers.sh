@@ -13,5 +13,6 @@ echo "$out" | awk -v e="$engine" '
   /^BenchmarkLifecycle/ { split($1, p, "/"); sub(/-[0-9]+$/, "", p[3]); t[p[3]] = $3 }
   END {
     printf "%s: ralph create+exec+stop %.0f ms vs raw run --rm %.0f ms: %.2fx\n", e, t["ralph-create"]/1e6, t["raw-run-rm"]/1e6, t["ralph-create"]/t["raw-run-rm"]
+    printf "%s: ralph create+exec+stop %.0f ms vs the same run -d + exec + stop by hand %.0f ms: %.2fx\n", e, t["ralph-create"]/1e6, t["raw-lifecycle"]/1e6, t["ralph-create"]/t["raw-lifecycle"]
     printf "%s: ralph attach+exec      %.0f ms vs raw exec     %.0f ms: %.2fx\n", e, t["ralph-exec"]/1e6, t["raw-exec"]/1e6, t["ralph-exec"]/t["raw-exec"]
   }'

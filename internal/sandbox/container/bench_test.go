@@ -14,6 +14,8 @@ import (
 // engine, in one run (bench/containers.sh prints the ratios):
 //
 //	raw-run-rm        docker run --rm <same hardened flags> IMAGE true
+//	raw-lifecycle     docker run --detach <same flags> + docker exec true +
+//	                  docker stop: the lifecycle ralph follows, by hand
 //	ralph-create      Ensure (create) + Exec true + Stop
 //	raw-exec          docker exec NAME true
 //	ralph-exec        Exec true (an iteration's attach + exec)
@@ -46,6 +48,18 @@ func BenchmarkLifecycle(b *testing.B) {
 					if out, err := exec.Command(e.bin, raw...).CombinedOutput(); err != nil {
 						b.Fatalf("%v: %s", err, out)
 					}
+				}
+			})
+			b.Run("raw-lifecycle", func(b *testing.B) {
+				for b.Loop() {
+					for _, argv := range [][]string{run, {"exec", spec.Name, "true"}, {"stop", "--time", "5", spec.Name}} {
+						if out, err := exec.Command(e.bin, argv...).CombinedOutput(); err != nil {
+							b.Fatalf("%v: %s", err, out)
+						}
+					}
+					b.StopTimer()
+					exec.Command(e.bin, "rm", "--force", spec.Name).Run()
+					b.StartTimer()
 				}
 			})
 			b.Run("ralph-create", func(b *testing.B) {

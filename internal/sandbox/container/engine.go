@@ -37,6 +37,7 @@ type Engine struct {
 	mu      sync.Mutex
 	gated   map[string]bool // sandboxes known to have the gate mount
 	limited map[string]bool // gVisor sandboxes whose guest pids limit this process set
+	ids     map[string]string // name -> ID of the container Ensure made or found to be ralph's
 }
 
 var _ sandbox.Backend = (*Engine)(nil)
@@ -58,7 +59,7 @@ func GVisor(runtime string) *Engine {
 
 func newEngine(name, bin, runtime string) *Engine {
 	home, _ := os.UserHomeDir()
-	return &Engine{name: name, bin: bin, runtime: runtime, home: home, gated: map[string]bool{}, limited: map[string]bool{}}
+	return &Engine{name: name, bin: bin, runtime: runtime, home: home, gated: map[string]bool{}, limited: map[string]bool{}, ids: map[string]string{}}
 }
 
 func (e *Engine) Name() string { return e.name }

@@ -17,9 +17,10 @@ import (
 type state struct {
 	exists, running, ours bool
 	gate                  string // "true", "false", or "" for older sandboxes
+	id                    string
 }
 
-const inspectFormat = `{{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}} {{index .Config.Labels "` + LabelGate + `"}}`
+const inspectFormat = `{{.Id}} {{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}} {{index .Config.Labels "` + LabelGate + `"}}`
 
 func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 	out, err := e.run(ctx, "container", "inspect", "--format", inspectFormat, name)
@@ -29,12 +30,8 @@ func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 		}
 		return state{}, fmt.Errorf("%s: inspect %s: %w", e.name, name, err)
 	}
-	f := strings.Fields(string(out))
-	st := state{exists: true, running: len(f) > 0 && f[0] == "true", ours: len(f) > 1 && f[1] == "true"}
-	if len(f) > 2 {
-		st.gate = f[2]
-	}
-	return st, nil
+	f := append(strings.Fields(string(out)), "", "", "", "")
+	return state{exists: true, id: f[0], running: f[1] == "true", ours: f[2] == "true", gate: f[3]}, nil
 }
 
 func isNoSuch(err error) bool {
@@ -83,6 +80,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	}
 	e.mu.Lock()
 	e.gated[spec.Name] = spec.GateDir != ""
+	delete(e.ids, spec.Name)
 	e.mu.Unlock()
 	switch {
 	case st.exists && !st.ours:
@@ -91,6 +89,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
 			sandbox.ErrUnavailable, spec.Name, spec.Name)
 	case st.running:
+		e.remember(spec.Name, st.id)
 		// Started by an earlier ralph, or by hand: check the limit
 		// once per process.
 		if e.guestLimited(spec.Name) {
@@ -98,9 +97,10 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		}
 		return false, e.limitGuest(ctx, spec)
 	case st.exists:
-		if _, err := e.run(ctx, "start", spec.Name); err != nil {
+		if _, err := e.run(ctx, "start", st.id); err != nil {
 			return false, fmt.Errorf("%s: start %s: %w", e.name, spec.Name, err)
 		}
+		e.remember(spec.Name, st.id)
 		return false, e.limitGuest(ctx, spec)
 	}
 	if spec.Image == "" {
@@ -110,7 +110,8 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
 	}
-	if _, err := e.run(ctx, e.runArgs(spec, user)...); err != nil {
+	out, err := e.run(ctx, e.runArgs(spec, user)...)
+	if err != nil {
 		if isNoImage(err) {
 			return false, fmt.Errorf("%w: image %s is not present in %s (ralph never pulls): build it with `ralph image build --agent %s`, or pull or load it yourself",
 				sandbox.ErrUnavailable, spec.Image, e.bin, spec.Agent)
@@ -121,17 +122,48 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		e.run(cctx, "rm", "--force", spec.Name)
 		return false, fmt.Errorf("%s: create %s: %w%s", e.name, spec.Name, err, quirkHint(err))
 	}
+	e.remember(spec.Name, lastLine(out))
 	return true, e.limitGuest(ctx, spec)
 }
 
-// Stop stops the sandbox if it exists and is ralph's.
-func (e *Engine) Stop(ctx context.Context, name string) error {
-	st, err := e.inspect(ctx, name)
-	if err != nil || !st.exists || !st.running {
-		return err
+// remember records the ID of a container this process found to be
+// ralph's (or made): Stop can then address exactly that container,
+// without asking the engine again whose it is.
+func (e *Engine) remember(name, id string) {
+	if id == "" {
+		return
 	}
-	if !st.ours {
-		return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+	e.mu.Lock()
+	e.ids[name] = id
+	e.mu.Unlock()
+}
+
+// lastLine is the last non-empty line of an engine's output (the ID that
+// `run --detach` prints, after any warnings).
+func lastLine(out []byte) string {
+	lines := strings.Fields(strings.TrimSpace(string(out)))
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[len(lines)-1]
+}
+
+// Stop stops the sandbox if it exists and is ralph's. A container this
+// process made or started is stopped by its ID, which no other container
+// can carry; any other is looked at first.
+func (e *Engine) Stop(ctx context.Context, name string) error {
+	e.mu.Lock()
+	target := e.ids[name]
+	e.mu.Unlock()
+	if target == "" {
+		st, err := e.inspect(ctx, name)
+		if err != nil || !st.exists || !st.running {
+			return err
+		}
+		if !st.ours {
+			return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+		}
+		target = st.id
 	}
 	timeout := "5"
 	if dl, ok := ctx.Deadline(); ok {
@@ -139,7 +171,7 @@ func (e *Engine) Stop(ctx context.Context, name string) error {
 			timeout = fmt.Sprint(max(s, 0))
 		}
 	}
-	if _, err := e.run(ctx, "stop", "--time", timeout, name); err != nil && !isNoSuch(err) {
+	if _, err := e.run(ctx, "stop", "--time", timeout, target); err != nil && !isNoSuch(err) {
 		return fmt.Errorf("%s: stop %s: %w", e.name, name, err)
 	}
 	return nil
@@ -147,6 +179,9 @@ func (e *Engine) Stop(ctx context.Context, name string) error {
 
 // Remove deletes the sandbox if it is ralph's.
 func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
+	e.mu.Lock()
+	delete(e.ids, name)
+	e.mu.Unlock()
 	st, err := e.inspect(ctx, name)
 	if err != nil {
 		return err
