@@ -35,8 +35,8 @@ type Engine struct {
 	home    string // the user's home directory, never shared
 
 	mu      sync.Mutex
-	gated   map[string]bool // sandboxes known to have the gate mount
-	limited map[string]bool // gVisor sandboxes whose guest pids limit this process set
+	gated   map[string]bool   // sandboxes known to have the gate mount
+	limited map[string]bool   // gVisor sandboxes whose guest pids limit this process set
 	ids     map[string]string // name -> ID of the container Ensure made or found to be ralph's
 }
 
