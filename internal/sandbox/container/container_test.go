@@ -115,3 +115,34 @@ func TestExecNamesSecretsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestStopOnlyOurs swaps ralph's sandbox for someone else's container of
+// the same name between Ensure and the exit trap's Stop: Stop addresses
+// the container it made, by ID, and must leave the impostor running.
+func TestStopOnlyOurs(t *testing.T) {
+	e := Docker()
+	if err := e.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "docker", err)
+	}
+	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
+	proj := sandboxtest.Project(t, 1000, 1000)
+	spec := sandbox.Spec{Name: sandbox.Name("impostor", proj), Agent: "claude", Project: proj, Image: "ralph-test:busybox"}
+	sandboxtest.Cleanup(t, "docker", spec.Name)
+	if _, err := e.Ensure(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("docker", "rm", "--force", spec.Name).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	foreign("docker", "ralph-test:busybox")(t, spec.Name)
+	if err := e.Stop(t.Context(), spec.Name); err != nil {
+		t.Errorf("Stop after the swap: %v", err)
+	}
+	if st, _ := e.inspect(t.Context(), spec.Name); !st.running {
+		t.Error("Stop stopped a container ralph did not make")
+	}
+	// Another process knows no ID: it looks, and refuses.
+	if err := Docker().Stop(t.Context(), spec.Name); !errors.Is(err, sandbox.ErrRefused) {
+		t.Errorf("Stop from a fresh process: %v, want ErrRefused", err)
+	}
+}
