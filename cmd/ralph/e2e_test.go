@@ -165,6 +165,30 @@ func TestLoopInRealSandbox(t *testing.T) {
 			if s := containerState(t, tc.bin, name); s != "exited" {
 				t.Errorf("after Ctrl-C the sandbox is %q, want exited; ralph said:\n%s", s, r.stderr)
 			}
+
+			// Killed outright mid-iteration (SIGKILL: no exit trap): the
+			// sandbox is left behind; the next run finds it, reuses it and
+			// completes.
+			r = start(t, ralph, proj, env, args...)
+			r.waitFor(t, "iteration 1 of 5")
+			time.Sleep(2 * time.Second)
+			r.cmd.Process.Kill()
+			r.wait(t)
+			if s := containerState(t, tc.bin, name); s != "running" && s != "exited" {
+				t.Fatalf("after SIGKILL the sandbox is %q", s)
+			}
+			os.Remove(filepath.Join(proj, ".fake-agent-n"))
+			env[0] = "FAKE_PLAN=complete"
+			r = start(t, ralph, proj, env, args...)
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("the run after a SIGKILL: exit %d, want 0:\n%s", code, r.stderr)
+			}
+			if strings.Contains(r.stderr.String(), "created sandbox") {
+				t.Errorf("the run after a SIGKILL did not reuse the sandbox:\n%s", r.stderr)
+			}
+			if s := containerState(t, tc.bin, name); s != "exited" {
+				t.Errorf("after the run that followed a SIGKILL the sandbox is %q, want exited", s)
+			}
 		})
 	}
 }
