@@ -375,9 +375,10 @@ func unavailable(err error) error { return &exitError{code: ExitUnavailable, err
 func newFleetLsCmd(io IO, k *kubeFlags) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "ls",
-		Short: "List the fleet's runs: state, branch and outcome",
-		Args:  cobra.NoArgs,
+		Use:     "ls",
+		Short:   "List the fleet's runs: state, branch and outcome",
+		Example: "  ralph fleet ls\n  ralph fleet ls --namespace agents --json | jq '.[] | select(.state == \"failed\")'",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
 			if err != nil {
@@ -408,9 +409,10 @@ func newFleetLsCmd(io IO, k *kubeFlags) *cobra.Command {
 func newFleetLogsCmd(io IO, k *kubeFlags) *cobra.Command {
 	var follow bool
 	cmd := &cobra.Command{
-		Use:   "logs RUN",
-		Short: "Print a run's log (the loop's progress, as on one machine)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "logs RUN",
+		Short:   "Print a run's log (the loop's progress, as on one machine)",
+		Example: "  ralph fleet logs app-3f2a9c\n  ralph fleet logs -f app-3f2a9c",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
 			if err != nil {
@@ -429,9 +431,10 @@ func newFleetStopCmd(io IO, k *kubeFlags, verb string) *cobra.Command {
 		short = "Remove runs: delete their Jobs and pods (pushed branches stay)"
 	}
 	return &cobra.Command{
-		Use:   verb + " RUN...",
-		Short: short,
-		Args:  cobra.MinimumNArgs(1),
+		Use:     verb + " RUN...",
+		Short:   short,
+		Example: "  ralph fleet stop app-3f2a9c      # the pod commits and pushes what it has, then ends\n  ralph fleet rm app-3f2a9c app-77b01e",
+		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
 			if err != nil {

@@ -31,9 +31,10 @@ gate's pods before the command returns.`,
 	}
 	var asJSON bool
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List the gate's rules",
-		Args:  cobra.NoArgs,
+		Use:     "ls",
+		Short:   "List the gate's rules",
+		Example: "  ralph fleet policy ls\n  ralph fleet policy ls --namespace agents --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := k.client()
 			if err != nil {
@@ -67,7 +68,12 @@ func newFleetPolicyEdit(io IO, k *kubeFlags, verb string) *cobra.Command {
 	return &cobra.Command{
 		Use:   verb + " network PATTERNS",
 		Short: map[string]string{"allow": "Allow hosts (comma-separated patterns)", "deny": "Deny hosts; a deny beats every allow", "rm": "Remove rules with these patterns"}[verb],
-		Args:  cobra.ExactArgs(2),
+		Example: map[string]string{
+			"allow": "  ralph fleet policy allow network \"*.npmjs.org,pypi.org\"\n  ralph fleet policy allow network \"registry.example.com:443\"",
+			"deny":  "  ralph fleet policy deny network \"**.pastebin.com\"",
+			"rm":    "  ralph fleet policy rm network pypi.org",
+		}[verb],
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "network" {
 				return usageErr("ralph fleet policy %s network PATTERNS (got %q)", verb, args[0])

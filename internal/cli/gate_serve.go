@@ -44,8 +44,9 @@ func announce(ctx context.Context, store policyfile.Store, w *policyfile.Watcher
 // address, as a fleet's gate Deployment runs it.
 func newGateCmd(io IO) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "gate",
-		Short: "Run the network gate on its own (as a fleet's gate pods do)",
+		Use:     "gate",
+		Short:   "Run the network gate on its own (as a fleet's gate pods do)",
+		Example: "  ralph gate serve --listen :3128 --policy-dir /etc/ralph/policy --name fleet",
 	}
 	var listen, dir, name string
 	serve := &cobra.Command{

@@ -12,8 +12,9 @@ import (
 
 func newImage(io IO) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "image",
-		Short: "Build agent images for the container backends",
+		Use:     "image",
+		Short:   "Build agent images for the container backends",
+		Example: "  ralph image build --agent claude\n  ralph image build --agent codex --base-image node:22-bookworm\n  ralph image build --agent gemini --print   # show the embedded Dockerfile",
 	}
 	var agentName, base, tag, engine string
 	var printOnly bool

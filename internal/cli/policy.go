@@ -148,6 +148,7 @@ func newPolicyLs(io IO) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:               "ls [NAME]",
 		Short:             "List rules: global ones, and those of one sandbox or of all",
+		Example:           "  ralph policy ls                                # the global rules and every sandbox's\n  ralph policy ls ralph-claude-my-app-a1b2c3d4\n  ralph policy ls --json",
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -13,8 +13,10 @@ func NewRoot(io IO) *cobra.Command {
 		Short: "Run a coding agent in a loop, one task per iteration, inside a sandbox",
 		Long: `ralph runs an autonomous coding agent (claude, codex, copilot, cursor, gemini,
 opencode, or any command) in a loop: a fresh agent process per iteration, one
-task each, inside an isolation boundary (gVisor, a hardened docker or podman
-container), until the agent ends its final message with a promise:
+task each, inside an isolation boundary (a microVM with sbx or QEMU, gVisor's
+user-space kernel, a hardened docker or podman container, bubblewrap), never
+on the host unless asked, until the agent ends its final message with a
+promise:
 
   <promise>COMPLETE</promise>          all tasks done      exit 0
   <promise>BLOCKED:reason</promise>    cannot go on        exit 2
@@ -57,5 +59,14 @@ Everything after -- is appended to the agent's own command line.`,
 	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
 
 	root.AddCommand(runCmd, newInit(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io), newImage(io), newHelper(), newPolicy(io), newDoctor(io), newAudit(io), newSelftest(io), newStatus(io), newHistory(io), newLogs(io), newFleetCmd(io), newGateCmd(io))
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = `  source <(ralph completion bash)                  # this shell; sandbox names complete too
+  ralph completion bash > /etc/bash_completion.d/ralph
+  ralph completion zsh > "${fpath[1]}/_ralph"
+  ralph completion fish > ~/.config/fish/completions/ralph.fish`
+		}
+	}
 	return root
 }

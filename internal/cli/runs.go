@@ -59,9 +59,10 @@ func findRun(runs []runlog.Run, id string) (runlog.Run, error) {
 func newStatus(io IO) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "The running or last run of this project: iteration, elapsed, last outcome",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "The running or last run of this project: iteration, elapsed, last outcome",
+		Example: "  ralph status\n  watch -n 5 ralph status\n  ralph status --json | jq -r .state",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, runs, err := projectRuns()
 			if err != nil {
@@ -116,9 +117,10 @@ func newStatus(io IO) *cobra.Command {
 func newHistory(io IO) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "history",
-		Short: "Past runs of this project, one a line",
-		Args:  cobra.NoArgs,
+		Use:     "history",
+		Short:   "Past runs of this project, one a line",
+		Example: "  ralph history\n  ralph history --json | jq '.[] | select(.status == \"complete\") | .id'",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, runs, err := projectRuns()
 			if err != nil {

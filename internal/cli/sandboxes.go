@@ -157,9 +157,10 @@ func newRm(io IO) *cobra.Command {
 
 func newPrune(io IO) *cobra.Command {
 	return &cobra.Command{
-		Use:   "prune",
-		Short: "Remove every stopped sandbox ralph made",
-		Args:  cobra.NoArgs,
+		Use:     "prune",
+		Short:   "Remove every stopped sandbox ralph made",
+		Example: "  ralph prune            # every stopped sandbox ralph made, and only those\n  ralph ls --json | jq -r '.[] | select(.state != \"running\") | .name'",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			all, err := listAll(cmd.Context())
 			if err != nil {
