@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -224,37 +225,50 @@ func same(a, b []policy.Rule) bool {
 	return true
 }
 
-// SyncGate waits until every ready gate pod serves the policy of digest.
-// The kubelet refreshes a ConfigMap volume only when it syncs the pod,
-// every minute or so; an annotation change makes it sync the pod at once,
-// and the gate logs the digest of each policy it loads.
+// SyncGate waits until every ready gate pod serves the policy of digest,
+// or a later one (another run's edit, which merged into ours). The
+// kubelet refreshes a ConfigMap volume only when it syncs the pod, every
+// minute or so; an annotation change makes it sync the pod at once. The
+// gate logs the digest of each policy it loads, so the last such line is
+// what it serves.
 func (c *Client) SyncGate(ctx context.Context, digest string) error {
 	pods, err := c.pods(ctx, LabelRole+"="+RoleGate)
 	if err != nil {
 		return wrap("gate pods", err)
 	}
-	since := time.Now().Add(-2 * time.Second)
 	patch := []byte(`{"metadata":{"annotations":{"` + AnnoPolicy + `":"` + digest + `"}}}`)
-	var waiting []string
+	type watch struct {
+		name  string
+		since time.Time // its log before this was read whole
+	}
+	var waiting []watch
 	for _, p := range pods {
 		if !ready(&p) || p.DeletionTimestamp != nil {
+			continue
+		}
+		// A gate started after the edit loaded it at start (and will not
+		// log it again): read its whole log once.
+		since := time.Now().Add(-2 * time.Second)
+		if last, err := c.gatePolicy(ctx, p.Name, time.Time{}); err == nil && last == digest {
 			continue
 		}
 		if p.Annotations[AnnoPolicy] != digest {
 			if _, err := c.res(gvrPod).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
 				return wrap("gate pod "+p.Name, err)
 			}
-		} else {
-			since = time.Time{} // it may have loaded it long ago
 		}
-		waiting = append(waiting, p.Name)
+		waiting = append(waiting, watch{p.Name, since})
 	}
 	for len(waiting) > 0 {
-		var left []string
-		for _, name := range waiting {
-			var log strings.Builder
-			if err := c.podLog(ctx, name, "gate", false, since, &log); err != nil || !strings.Contains(log.String(), "policy "+digest) {
-				left = append(left, name)
+		want := map[string]bool{digest: true}
+		var cm corev1.ConfigMap
+		if err := c.get(ctx, gvrConfigMap, GatePolicyName, &cm); err == nil {
+			want[policyfile.Digest([]byte(cm.Data[PolicyKey]))] = true
+		}
+		var left []watch
+		for _, w := range waiting {
+			if last, err := c.gatePolicy(ctx, w.name, w.since); err != nil || !want[last] {
+				left = append(left, w)
 			}
 		}
 		if waiting = left; len(waiting) == 0 {
@@ -262,12 +276,39 @@ func (c *Client) SyncGate(ctx context.Context, digest string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("fleet: gate pods %s have not loaded policy %s yet: %w", strings.Join(waiting, ", "), digest, context.Cause(ctx))
+			var names []string
+			for _, w := range waiting {
+				names = append(names, w.name)
+			}
+			return fmt.Errorf("fleet: gate pods %s have not loaded policy %s yet: %w", strings.Join(names, ", "), digest, context.Cause(ctx))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	return nil
 }
+
+// gatePolicy is the digest of the last policy a gate pod logged since t
+// (its whole log when t is zero), or "".
+func (c *Client) gatePolicy(ctx context.Context, pod string, since time.Time) (string, error) {
+	var log strings.Builder
+	if err := c.podLog(ctx, pod, "gate", false, since, &log); err != nil {
+		return "", err
+	}
+	return lastPolicy(log.String()), nil
+}
+
+// lastPolicy finds the digest of the last policy a gate's log says it
+// loaded ("ralph: gate policy DIGEST: N rules"; a policy it refused
+// leaves the previous one in force).
+func lastPolicy(log string) string {
+	m := loadedPolicy.FindAllStringSubmatch(log, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return m[len(m)-1][1]
+}
+
+var loadedPolicy = regexp.MustCompile(`(?m)gate policy (sha256:[0-9a-f]+): \d+ rules$`)
 
 // GateRules returns the rules the gate serves.
 func (c *Client) GateRules(ctx context.Context) ([]policy.Rule, error) {

@@ -105,3 +105,19 @@ func TestCheckSecret(t *testing.T) {
 		t.Error("a missing key passed")
 	}
 }
+
+func TestLastPolicy(t *testing.T) {
+	log := `ralph: gate serving fleet on [::]:3128 (policy folder /etc/ralph/policy)
+ralph: gate policy sha256:aaaa: 2 rules
+{"time":"2026-11-27T10:00:00Z","host":"github.com","decision":"allow"}
+ralph: gate policy sha256:bbbb: 3 rules
+ralph: gate policy sha256:cccc not loaded: bad rule (the last good one stays)
+{"time":"2026-11-27T10:00:01Z","host":"x","decision":"deny"}
+`
+	if got := lastPolicy(log); got != "sha256:bbbb" {
+		t.Errorf("lastPolicy = %q, want sha256:bbbb (the last one loaded)", got)
+	}
+	if got := lastPolicy("ralph: gate serving fleet\n"); got != "" {
+		t.Errorf("lastPolicy of a log without one = %q", got)
+	}
+}
