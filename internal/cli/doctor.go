@@ -49,9 +49,14 @@ const (
 )
 
 type agentReport struct {
-	Name    string   `json:"name"`
-	Binary  string   `json:"binary"`
-	OnHost  bool     `json:"on_host"`
+	Name   string `json:"name"`
+	Binary string `json:"binary"`
+	OnHost bool   `json:"on_host"`
+	// Image is the agent's default image and InImage whether its CLI is
+	// on the image's PATH ("yes", "no", "no image", or why it was not
+	// looked at).
+	Image   string   `json:"image,omitempty"`
+	InImage string   `json:"in_image,omitempty"`
 	KeysSet []string `json:"keys_set"`
 }
 
@@ -69,9 +74,10 @@ func newDoctor(io IO) *cobra.Command {
 		Short: "Show which sandboxes work here, what boundary each gives, and how to fix the rest",
 		Long: `doctor checks every backend: installed or not, its version, the boundary it
 gives, whether it can be used right now (engine running, runtime registered,
-agent image present), and the one-line fix for each problem; then the agent
-CLIs on this host and which of their credential variables are set (names
-only, never values). It exits 0 when at least one isolating backend is
+agent image present), and the one-line fix for each problem; then, for each
+agent, whether its CLI is on this host and inside its image (looked into
+with a throwaway hardened container), and which of its credential variables
+are set (names only, never values). It exits 0 when at least one isolating backend is
 usable, 69 otherwise.`,
 		Example: "  ralph doctor\n  ralph doctor --json | jq '.backends[] | select(.usable)'",
 		Args:    cobra.NoArgs,
@@ -176,12 +182,31 @@ usable, 69 otherwise.`,
 					rep.Auto = r.Name
 				}
 			}
+			// The images are looked into with the first usable engine.
+			var look *container.Engine
+			for _, b := range isolating() {
+				if e, ok := b.(*container.Engine); ok && look == nil && e.Available(ctx) == nil {
+					look = e
+				}
+			}
 			for _, n := range agent.Names() {
 				if n == "custom" {
 					continue
 				}
 				ad, _ := agent.Lookup(n, "")
-				ar := agentReport{Name: n, Binary: ad.Binary, OnHost: lookOK(ad.Binary), KeysSet: []string{}}
+				ar := agentReport{Name: n, Binary: ad.Binary, OnHost: lookOK(ad.Binary), KeysSet: []string{}, Image: "ralph-" + n + ":latest"}
+				switch {
+				case look == nil:
+					ar.InImage = "no engine to look with"
+				case !look.HasImage(ctx, ar.Image):
+					ar.InImage = "no image"
+				default:
+					if found, err := look.Commands(ctx, ar.Image, ad.Binary); err != nil {
+						ar.InImage = "could not look: " + err.Error()
+					} else {
+						ar.InImage = yesNo(len(found) == 1)
+					}
+				}
 				for _, k := range ad.KeyVars {
 					if _, ok := os.LookupEnv(k); ok {
 						ar.KeysSet = append(ar.KeysSet, k)
@@ -228,9 +253,9 @@ func printDoctor(io IO, rep doctorReport) {
 	}
 	fmt.Fprintln(io.Out)
 	tw = tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCREDENTIALS SET")
+	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCLI IN ITS IMAGE\tCREDENTIALS SET")
 	for _, a := range rep.Agents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), orDefault(strings.Join(a.KeysSet, ", "), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDefault(strings.Join(a.KeysSet, ", "), "-"))
 	}
 	tw.Flush()
 }

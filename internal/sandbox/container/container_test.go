@@ -146,3 +146,19 @@ func TestStopOnlyOurs(t *testing.T) {
 		t.Errorf("Stop from a fresh process: %v, want ErrRefused", err)
 	}
 }
+
+// doctor looks for the agent's CLI inside its image.
+func TestCommandsInImage(t *testing.T) {
+	e := Docker()
+	if err := e.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "docker", err)
+	}
+	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
+	got, err := e.Commands(t.Context(), "ralph-test:busybox", "claude", "sh", "no-such-cli")
+	if err != nil || strings.Join(got, " ") != "sh" {
+		t.Errorf("Commands = %q, %v; want [sh]", got, err)
+	}
+	if _, err := e.Commands(t.Context(), "ralph-no-such-image:latest", "sh"); err == nil {
+		t.Error("Commands in a missing image: no error")
+	}
+}

@@ -156,3 +156,16 @@ func (e *Engine) Import(ctx context.Context, tag string, rootfs io.Reader) error
 
 // Bin is the engine's CLI (docker or podman).
 func (e *Engine) Bin() string { return e.bin }
+
+// Commands reports which of bins the image has on its PATH, from a
+// throwaway container with the hardened flags and no network.
+func (e *Engine) Commands(ctx context.Context, image string, bins ...string) ([]string, error) {
+	args := []string{"run", "--rm", "--pull", "never", "--network", "none", "--cap-drop=ALL",
+		"--security-opt=no-new-privileges", "--read-only", "--user", "65534:65534", "--entrypoint", "sh", image,
+		"-c", `for b in "$@"; do command -v "$b" >/dev/null 2>&1 && echo "$b"; done; exit 0`, "sh"}
+	out, err := e.run(ctx, append(args, bins...)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: look inside %s: %s", e.name, image, why(err))
+	}
+	return strings.Fields(string(out)), nil
+}
