@@ -118,7 +118,7 @@ Exit 0 only when every applicable property held.`,
 // selftestTarget sets a backend up as a loop would.
 func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSize string, pids int) (selftest.Target, error) {
 	claude, _ := agent.Lookup("claude", "")
-	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, TmpSize: tmpSize, AllowedName: claude.Hosts[0],
+	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, TmpSize: tmpSize,
 		PolicyDir: policyfile.Default().Dir, StateDir: stateDir("")}
 	if _, ok := b.(*bwrap.Bwrap); ok {
 		t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
@@ -132,7 +132,7 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSi
 			}
 			return g.Mount, func() { g.Close() }, nil
 		}
-		t.AllowRebind = allowRebind
+		t.Allow = allowRule
 		return t, nil
 	}
 	e, ok := b.(*container.Engine)
@@ -160,12 +160,12 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSi
 		}
 		return g.Mount, func() { g.Close() }, nil
 	}
-	t.AllowRebind = allowRebind
+	t.Allow = allowRule
 	return t, nil
 }
 
-// allowRebind lets a name through one sandbox's policy for the test.
-func allowRebind(name, h string) (func(), error) {
+// allowRule adds an allow rule to one sandbox's policy for the test.
+func allowRule(name, h string) (func(), error) {
 	{
 		store := policyfile.Default()
 		if _, err := store.Add(name, policy.Allow, []string{h}); err != nil {

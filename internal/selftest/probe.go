@@ -51,10 +51,12 @@ type ProbeConfig struct {
 	TCP         string   `json:"tcp"`
 	TCP6        string   `json:"tcp6,omitempty"`
 	UDP         string   `json:"udp"`
-	AllowedName string   `json:"allowed_name"`
 	RebindName  string   `json:"rebind_name"`
-	DeniedName  string   `json:"denied_name"`
-	MemoryBytes int64    `json:"memory_bytes"`
+	// Upstream (RebindName:PORT) is a host loopback server the policy
+	// allows, name and address: the positive control of the gate.
+	Upstream    string `json:"upstream,omitempty"`
+	DeniedName  string `json:"denied_name"`
+	MemoryBytes int64  `json:"memory_bytes"`
 	// TmpBytes is the cap of /tmp and HOME.
 	TmpBytes int64 `json:"tmp_bytes"`
 	Threads  int   `json:"threads"`
@@ -305,6 +307,12 @@ func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 func ok200(line string) bool { return strings.Contains(line, " 200") }
 
+// refused is the gate's answer to what its policy does not allow.
+func refused(line string) bool { return strings.Contains(line, " 403 ") }
+
+// spoofName is the name the spoofing attempts claim.
+const spoofName = "evil.ralph-selftest.invalid"
+
 // carries reports whether a tunnel returns any byte after the request.
 func carries(c net.Conn) bool {
 	c.SetReadDeadline(time.Now().Add(8 * time.Second))
@@ -344,8 +352,20 @@ func network(cfg ProbeConfig) []Result {
 	_, port, _ := net.SplitHostPort(cfg.TCP)
 	var egress, spoof, literals, dns, udp6, local finding
 
-	// 6. Egress to what the policy does not allow.
+	// 6. Egress to what the policy does not allow: refused by the policy
+	// (403), not failing for another reason, such as a name that does not
+	// resolve. The positive control: the allowed upstream gets through.
 	if proxy != "" {
+		if cfg.Upstream == "" {
+			egress.try("an allowed upstream to show the gate lets anything through", true, "none configured")
+		} else {
+			line, c, err := connect(proxy, cfg.Upstream, "")
+			if err == nil {
+				io.WriteString(c, "ralph selftest: positive control\n")
+				c.Close()
+			}
+			egress.try("CONNECT "+cfg.Upstream+" (allowed: the positive control)", !ok200(line), "not let through ("+line+"), so the refusals below prove nothing")
+		}
 		req := "GET http://" + cfg.DeniedName + "/ HTTP/1.1\r\nHost: " + cfg.DeniedName + "\r\n\r\n"
 		c, err := net.DialTimeout("tcp", proxy, 5*time.Second)
 		status := ""
@@ -355,12 +375,12 @@ func network(cfg ProbeConfig) []Result {
 			status, _ = bufio.NewReader(c).ReadString('\n')
 			c.Close()
 		}
-		egress.try("HTTP GET http://"+cfg.DeniedName+"/ through the proxy", ok200(status), strings.TrimSpace(status))
+		egress.try("HTTP GET http://"+cfg.DeniedName+"/ through the proxy", !refused(status), "not refused by the policy: "+strings.TrimSpace(status))
 		line, tc, err := connect(proxy, cfg.DeniedName+":443", "")
 		if err == nil {
 			tc.Close()
 		}
-		egress.try("CONNECT "+cfg.DeniedName+":443", ok200(line), line)
+		egress.try("CONNECT "+cfg.DeniedName+":443", !refused(line), "not refused by the policy: "+line)
 	}
 	egress.try("direct TCP to the host's loopback listener "+cfg.TCP+" (proxy variables unset)", dial("tcp", cfg.TCP), "connected")
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
@@ -371,26 +391,28 @@ func network(cfg ProbeConfig) []Result {
 		egress.try("direct HTTP to "+cfg.TCP, false, "")
 	}
 
-	// 7. SNI and Host spoofing toward an allowed name.
-	if proxy != "" {
-		line, c, err := connect(proxy, cfg.AllowedName+":443", "")
+	// 7. SNI and Host spoofing toward an allowed name: the host's upstream
+	// tells whether anything spoofed reached it.
+	if proxy != "" && cfg.Upstream != "" {
+		line, c, err := connect(proxy, cfg.Upstream, "")
 		if err == nil && ok200(line) {
 			// A ClientHello that names another host.
-			tlsc := tlsClient(c, "evil.ralph-selftest.invalid")
-			herr := tlsc.Handshake()
-			spoof.try("CONNECT "+cfg.AllowedName+":443 with TLS SNI evil.ralph-selftest.invalid", herr == nil, "handshake completed")
+			herr := tlsClient(c, spoofName).Handshake()
+			spoof.try("CONNECT "+cfg.Upstream+" with TLS SNI "+spoofName, herr == nil, "handshake completed")
 			c.Close()
 		} else {
-			spoof.try("CONNECT "+cfg.AllowedName+":443", false, "")
+			spoof.try("CONNECT "+cfg.Upstream, true, "the allowed upstream was refused ("+line+"): nothing to spoof toward")
 		}
 		c2, err := net.DialTimeout("tcp", proxy, 5*time.Second)
 		if err == nil {
 			c2.SetDeadline(time.Now().Add(10 * time.Second))
-			fmt.Fprintf(c2, "GET http://%s/ HTTP/1.1\r\nHost: evil.ralph-selftest.invalid\r\n\r\n", cfg.AllowedName)
+			fmt.Fprintf(c2, "GET http://%s/ HTTP/1.1\r\nHost: %s\r\n\r\n", cfg.Upstream, spoofName)
 			status, _ := bufio.NewReader(c2).ReadString('\n')
 			c2.Close()
-			spoof.try("GET http://"+cfg.AllowedName+"/ with Host: evil.ralph-selftest.invalid", ok200(status), strings.TrimSpace(status))
+			spoof.try("GET http://"+cfg.Upstream+"/ with Host: "+spoofName, !refused(status), "not refused: "+strings.TrimSpace(status))
 		}
+	} else if proxy != "" {
+		spoof.try("an allowed upstream to spoof toward", true, "none configured")
 	} else {
 		spoof.try("look for an egress gate", true, "no proxy: nothing checks names, every destination is open")
 	}
@@ -403,7 +425,7 @@ func network(cfg ProbeConfig) []Result {
 			if err == nil {
 				c.Close()
 			}
-			literals.try("CONNECT "+t, ok200(line), line)
+			literals.try("CONNECT "+t, !refused(line), "not refused by the policy: "+line)
 		}
 		line, c, err := connect(proxy, cfg.RebindName+":"+port, "GET / HTTP/1.0\r\n\r\n")
 		if err == nil {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,13 +32,14 @@ type Target struct {
 	// Gate starts the network gate for a sandbox and returns its mount
 	// directory and a stop function; nil for the host backend.
 	Gate func(ctx context.Context, spec sandbox.Spec) (mount string, stop func(), err error)
-	// AllowRebind lets RebindName through the policy of the sandbox, so the
-	// gate's own resolution check is what refuses it; it returns the undo.
-	AllowRebind func(name, host string) (undo func(), err error)
+	// Allow adds an allow rule to the sandbox's policy and returns the
+	// undo. The battery allows RebindName (so the gate's own resolution
+	// check is what refuses it) and an upstream on the host's loopback
+	// (so the gate demonstrably lets something through, and a spoofed
+	// name or Host header would reach it).
+	Allow func(name, pattern string) (undo func(), err error)
 	// PolicyDir and StateDir are ralph's files that must not change.
 	PolicyDir, StateDir string
-	// AllowedName is an agent API host the gate allows by default.
-	AllowedName string
 }
 
 // Report is the outcome on one backend.
@@ -122,7 +124,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		Outside:     []string{filepath.Join(root, "home", "pwned.txt"), filepath.Join(root, "pwned.txt"), filepath.Join(root, "home", ".ssh", "authorized_keys")},
 		StatePaths:  []string{filepath.Join(t.PolicyDir, "global.json.new"), filepath.Join(t.StateDir, "pwned")},
 		TCP:         tcp.Addr().String(), TCP6: tcp6Addr, UDP: udp.LocalAddr().String(),
-		AllowedName: t.AllowedName, RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
+		RebindName: "localhost", DeniedName: "denied.ralph-selftest.invalid",
 		Threads: pids * 2, RalphPID: os.Getpid(),
 		ThreadsAreNotTasks: t.Backend.Boundary() == sandbox.UserKernel,
 		ICMPMark:           canary, Neighbour: nb.addr,
@@ -139,13 +141,22 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		return rep, err
 	}
 	var argv []string
+	up, err := listenUpstream()
+	if err != nil {
+		return rep, err
+	}
+	defer up.Close()
 	if t.Gate != nil {
-		if t.AllowRebind != nil {
-			undo, err := t.AllowRebind(name, cfg.RebindName)
-			if err != nil {
-				return rep, err
+		if t.Allow != nil {
+			upPort := up.Addr().(*net.TCPAddr).Port
+			cfg.Upstream = fmt.Sprintf("%s:%d", cfg.RebindName, upPort)
+			for _, p := range []string{cfg.RebindName, fmt.Sprintf("127.0.0.1:%d", upPort)} {
+				undo, err := t.Allow(name, p)
+				if err != nil {
+					return rep, err
+				}
+				defer undo()
 			}
-			defer undo()
 		}
 		mount, stop, err := t.Gate(ctx, spec)
 		if err != nil {
@@ -216,6 +227,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	if tcp6N != nil {
 		seen(10, "the host's IPv6 listener", tcp6N.n.Load(), "connection(s)")
 	}
+	upstreamVerdict(rep.Results, cfg, up)
 	after := snapshot(root, proj, t.PolicyDir, t.StateDir)
 	for k, v := range before {
 		if after[k] != v {
@@ -319,6 +331,66 @@ func listenTCP(network, addr string) (net.Listener, *counter, error) {
 		}
 	}()
 	return l, c, nil
+}
+
+// upstream is a host loopback server the sandbox's policy allows: it
+// counts connections and keeps the first bytes each one carries.
+type upstream struct {
+	net.Listener
+	n    atomic.Int64
+	mu   sync.Mutex
+	data bytes.Buffer
+}
+
+func listenUpstream() (*upstream, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	u := &upstream{Listener: l}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u.n.Add(1)
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				buf := make([]byte, 4096)
+				for total := 0; total < 64<<10; {
+					n, err := c.Read(buf)
+					u.mu.Lock()
+					u.data.Write(buf[:n])
+					u.mu.Unlock()
+					if total += n; err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return u, nil
+}
+
+// upstreamVerdict is what the allowed upstream saw: a spoofed name in what
+// reached it fails row 7; no connection at all (the positive control
+// never got through) fails row 6.
+func upstreamVerdict(rs []Result, cfg ProbeConfig, up *upstream) {
+	if got := up.received(); strings.Contains(got, spoofName) {
+		s := strings.Join(strings.Fields(got), " ")
+		fail(rs, 7, "the allowed upstream received what a spoofed request carried: "+s[:min(120, len(s))])
+	}
+	if cfg.Upstream != "" && up.n.Load() == 0 {
+		fail(rs, 6, "the allowed upstream never saw a connection: the gate let nothing through, so its refusals prove nothing")
+	}
+}
+
+func (u *upstream) received() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.data.String()
 }
 
 func listenUDP() (*net.UDPConn, *counter, error) {
