@@ -177,19 +177,26 @@ func TestLoopInRealSandbox(t *testing.T) {
 			if s := containerState(t, tc.bin, name); s != "running" && s != "exited" {
 				t.Fatalf("after SIGKILL the sandbox is %q", s)
 			}
-			os.Remove(filepath.Join(proj, ".fake-agent-n"))
-			env[0] = "FAKE_PLAN=complete"
-			r = start(t, ralph, proj, env, args...)
-			if code := r.wait(t); code != 0 {
-				t.Fatalf("the run after a SIGKILL: exit %d, want 0:\n%s", code, r.stderr)
-			}
-			if strings.Contains(r.stderr.String(), "created sandbox") {
-				t.Errorf("the run after a SIGKILL did not reuse the sandbox:\n%s", r.stderr)
-			}
+			reuseToComplete(t, ralph, proj, env, args, "the run after a SIGKILL")
 			if s := containerState(t, tc.bin, name); s != "exited" {
 				t.Errorf("after the run that followed a SIGKILL the sandbox is %q, want exited", s)
 			}
 		})
+	}
+}
+
+// reuseToComplete runs the fake agent to a COMPLETE in proj again: the
+// run must reuse the sandbox an earlier run left, not create one.
+func reuseToComplete(t *testing.T, ralph, proj string, env, args []string, what string) {
+	t.Helper()
+	os.Remove(filepath.Join(proj, ".fake-agent-n"))
+	env[0] = "FAKE_PLAN=complete"
+	r := start(t, ralph, proj, env, args...)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("%s: exit %d, want 0:\n%s", what, code, r.stderr)
+	}
+	if strings.Contains(r.stderr.String(), "created sandbox") {
+		t.Errorf("%s made a new sandbox:\n%s", what, r.stderr)
 	}
 }
 

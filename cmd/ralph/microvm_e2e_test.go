@@ -66,15 +66,7 @@ func TestLoopInMicroVM(t *testing.T) {
 	}
 
 	// The next run boots the same sandbox again.
-	os.Remove(filepath.Join(proj, ".fake-agent-n"))
-	env[0] = "FAKE_PLAN=complete"
-	r = start(t, ralph, proj, env, args...)
-	if code := r.wait(t); code != 0 {
-		t.Fatalf("second run: exit %d:\n%s", code, r.stderr)
-	}
-	if strings.Contains(r.stderr.String(), "created sandbox") {
-		t.Errorf("the second run made a new sandbox:\n%s", r.stderr)
-	}
+	reuseToComplete(t, ralph, proj, env, args, "the second run")
 }
 
 // TestDoctorMicroVM: with a static ralph, doctor finds the microVM

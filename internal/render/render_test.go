@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -77,26 +76,9 @@ func TestLargeTranscript(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	var chunk bytes.Buffer
-	agenttest.Emit(&chunk, "claude", agenttest.Script{Narration: []string{"Reading."},
-		ToolOutputs: []string{strings.Repeat("0123456789abcdef", 4096)}, Final: "ok"})
 	r := New(io.Discard, "claude", 100, false)
-	runtime.GC()
-	var before, peak runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const total = 1 << 30
-	for n := 0; n < total; n += chunk.Len() {
-		r.Write(chunk.Bytes())
-		if n%(64<<20) < chunk.Len() {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.HeapInuse {
-				peak = ms
-			}
-		}
-	}
+	_, grown, _ := agenttest.StreamGiB(r)
 	r.Flush()
-	grown := int64(peak.HeapInuse) - int64(before.HeapInuse)
 	t.Logf("1 GiB rendered; heap in use grew at most %d KiB", grown>>10)
 	if grown > 64<<20 {
 		t.Errorf("heap grew %d MiB over a 1 GiB transcript", grown>>20)

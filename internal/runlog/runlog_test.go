@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -47,41 +46,26 @@ func TestLargeTranscriptSaved(t *testing.T) {
 	raw, logf := rec.Output(1, 0, "jsonl"), rec.Output(1, 0, "log")
 	r := render.New(logf, "claude", 100, false)
 	w := io.MultiWriter(raw, r)
-	var chunk bytes.Buffer
-	agenttest.Emit(&chunk, "claude", agenttest.Script{Narration: []string{"Reading."},
-		ToolOutputs: []string{strings.Repeat("0123456789abcdef", 4096)}, Final: "ok"})
-	runtime.GC()
-	var before, peak runtime.MemStats
-	runtime.ReadMemStats(&before)
-	const total = 1 << 30
-	for n := 0; n < total; n += chunk.Len() {
-		if _, err := w.Write(chunk.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		if n%(64<<20) < chunk.Len() {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.HeapInuse {
-				peak = ms
-			}
-		}
+	turn, grown, err := agenttest.StreamGiB(w)
+	if err != nil {
+		t.Fatal(err)
 	}
 	r.Flush()
 	raw.Close()
 	logf.Close()
-	if grown := int64(peak.HeapInuse) - int64(before.HeapInuse); grown > 64<<20 {
+	if grown > 64<<20 {
 		t.Errorf("heap grew %d MiB over a 1 GiB transcript", grown>>20)
 	}
 	if got := dirSize(t, rec.Dir()); got != runlog.MaxRunBytes {
 		t.Errorf("kept %d bytes, want the cap, %d", got, runlog.MaxRunBytes)
 	}
-	head := make([]byte, chunk.Len())
+	head := make([]byte, len(turn))
 	f, err := os.Open(filepath.Join(rec.Dir(), "iter-0001.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, chunk.Bytes()) {
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, turn) {
 		t.Errorf("the raw file does not start with the transcript (%v)", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(rec.Dir(), "iter-0001.log")); !bytes.Contains(b[:min(len(b), 4096)], []byte("Reading.")) {

@@ -4,9 +4,12 @@
 package agenttest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
+	"strings"
 	"time"
 )
 
@@ -267,4 +270,28 @@ func (e *emitter) copilot(s Script) {
 	ev("assistant.message", m{"messageId": "m3", "content": s.Final, "toolRequests": []m{}})
 	ev("assistant.turn_end", m{"turnId": "0"})
 	result(0)
+}
+
+// StreamGiB writes 1 GiB of claude stream-json to w, one recorded turn (a
+// 64 KiB tool result among it) at a time, and returns the turn and how
+// much the heap in use grew at most meanwhile: what a transcript-size
+// test checks.
+func StreamGiB(w io.Writer) (turn []byte, grown int64, err error) {
+	var chunk bytes.Buffer
+	Emit(&chunk, "claude", Script{Narration: []string{"Reading."},
+		ToolOutputs: []string{strings.Repeat("0123456789abcdef", 4096)}, Final: "ok"})
+	runtime.GC()
+	var before, peak runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for n := 0; n < 1<<30; n += chunk.Len() {
+		if _, err := w.Write(chunk.Bytes()); err != nil {
+			return chunk.Bytes(), 0, err
+		}
+		if n%(64<<20) < chunk.Len() {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak.HeapInuse = max(peak.HeapInuse, ms.HeapInuse)
+		}
+	}
+	return chunk.Bytes(), int64(peak.HeapInuse) - int64(before.HeapInuse), nil
 }
