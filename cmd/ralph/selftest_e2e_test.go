@@ -95,3 +95,49 @@ func TestSelftestCanFail(t *testing.T) {
 		}
 	}
 }
+
+// TestSelftestOnSBX drives a fake sbx (which runs commands on the host,
+// as no microVM can run here): the probe goes into the workspace and runs
+// through sbx exec; the rows sbx keeps to itself (its network policy, its
+// limits) say not applicable and why, without their attacks being run;
+// the others run, and on this fake (the host) they fail.
+func TestSelftestOnSBX(t *testing.T) {
+	ralph, _ := build(t)
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", bin+"/sbx", "../../internal/sandbox/sbx/fakesbx").CombinedOutput(); err != nil {
+		t.Fatalf("build the fake sbx: %v\n%s", err, out)
+	}
+	log := t.TempDir() + "/argv.log"
+	cmd := exec.Command(ralph, "selftest", "--json", "--sandbox", "sbx", "--memory", "256m", "--tmp-size", "16m", "--pids-limit", "64")
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "FAKE_SBX_STATE="+t.TempDir()+"/state.json", "FAKE_SBX_LOG="+log,
+		"XDG_STATE_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Run()
+	var reps []selftest.Report
+	if err := json.Unmarshal(out.Bytes(), &reps); err != nil || len(reps) != 1 {
+		t.Fatalf("selftest on sbx: %v\nstdout %s\nstderr %s", err, out.String(), errb.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1 (the fake sbx is the host)", code)
+	}
+	rows := reps[0].Results
+	if len(rows) != 14 {
+		t.Fatalf("%d rows, want 14: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		na := (r.ID >= 6 && r.ID <= 11) || r.ID == 13
+		switch {
+		case na && (r.Status != selftest.NA || !strings.Contains(r.Detail, "sbx") || r.Tried != ""):
+			t.Errorf("row %d: %s %q, tried %q; want not applicable, sbx's own, nothing tried", r.ID, r.Status, r.Detail, r.Tried)
+		case !na && r.Status != selftest.Failed:
+			t.Errorf("row %d on the fake sbx (the host): %s, want FAILED", r.ID, r.Status)
+		}
+	}
+	argv, _ := os.ReadFile(log)
+	for _, want := range []string{"\ncreate --name ralph-selftest-project-", " --memory 256m --cpus 2 shell /", "/project/.ralph-selftest-probe sandbox-helper probe ", "\nrm --force ralph-selftest-project-"} {
+		if !strings.Contains("\n"+string(argv), want) {
+			t.Errorf("sbx was not called with %q:\n%s", want, argv)
+		}
+	}
+}

@@ -72,6 +72,10 @@ type ProbeConfig struct {
 	ICMPMark      string    `json:"icmp_mark"`
 	ICMPUnwatched bool      `json:"icmp_unwatched,omitempty"`
 	Neighbour     Neighbour `json:"neighbour"`
+	// NotApplicable holds the rows the backend leaves to its own
+	// mechanisms, with the reason (the network rows, 6 to 11, are
+	// one block: all or none).
+	NotApplicable map[int]string `json:"not_applicable,omitempty"`
 }
 
 // finding accumulates the outcome of one property's attempts.
@@ -87,8 +91,8 @@ func (f *finding) try(what string, breached bool, detail string) {
 	}
 }
 
-func (f *finding) result(id int, property string) Result {
-	r := Result{ID: id, Property: property, Tried: strings.Join(f.tried, "; "), Status: Held}
+func (f *finding) result(id int) Result {
+	r := Result{ID: id, Property: Properties[id], Tried: strings.Join(f.tried, "; "), Status: Held}
 	if len(f.breach) > 0 {
 		r.Status, r.Detail = Failed, strings.Join(f.breach, "; ")
 	}
@@ -98,16 +102,32 @@ func (f *finding) result(id int, property string) Result {
 // Probe runs the battery and calls report with each result as soon as it
 // is known: the resource attacks come last and may take the whole sandbox
 // down with them.
+//
+// A property the backend leaves to its own mechanisms (cfg.NotApplicable)
+// is reported as such, and its attacks are not run.
 func Probe(cfg ProbeConfig, report func(Result)) {
-	for _, r := range []func(ProbeConfig) Result{secrets, writes, links, sockets, privileges} {
-		report(r(cfg))
+	run := func(id int, attack func() Result) {
+		if why, ok := cfg.NotApplicable[id]; ok {
+			report(Result{ID: id, Property: Properties[id], Status: NA, Detail: why})
+			return
+		}
+		report(attack())
 	}
-	for _, r := range network(cfg) {
-		report(r)
+	for i, r := range []func(ProbeConfig) Result{secrets, writes, links, sockets, privileges} {
+		run(i+1, func() Result { return r(cfg) })
 	}
-	report(state(cfg))
-	report(escapes(cfg))
-	report(limits(cfg, report))
+	if _, ok := cfg.NotApplicable[6]; ok {
+		for id := 6; id <= 11; id++ {
+			run(id, nil)
+		}
+	} else {
+		for _, r := range network(cfg) {
+			run(r.ID, func() Result { return r })
+		}
+	}
+	run(12, func() Result { return state(cfg) })
+	run(14, func() Result { return escapes(cfg) })
+	run(13, func() Result { return limits(cfg, report) })
 }
 
 func readable(p string) bool {
@@ -139,7 +159,7 @@ func secrets(cfg ProbeConfig) Result {
 			f.try("read ~/"+p, true, "holds the canary")
 		}
 	}
-	return f.result(1, "Host secrets unreadable")
+	return f.result(1)
 }
 
 // create tries to make a new file at p without making any directory; a
@@ -172,7 +192,7 @@ func writes(cfg ProbeConfig) Result {
 	for _, p := range targets {
 		f.try("create "+p, create(p), "created")
 	}
-	return f.result(2, "No writes outside the workspace")
+	return f.result(2)
 }
 
 func links(cfg ProbeConfig) Result {
@@ -193,7 +213,7 @@ func links(cfg ProbeConfig) Result {
 			f.try("read "+p, readable(p), "readable")
 		}
 	}
-	return f.result(3, "No escape through links or /proc roots")
+	return f.result(3)
 }
 
 func sockets(cfg ProbeConfig) Result {
@@ -234,7 +254,7 @@ func sockets(cfg ProbeConfig) Result {
 		}
 		f.try("abstract sockets in /proc/net/unix", len(abstract) > 0, strings.Join(first(abstract, 5), ", "))
 	}
-	return f.result(4, "No engine or agent socket reachable")
+	return f.result(4)
 }
 
 func first(s []string, n int) []string {
@@ -259,7 +279,7 @@ func privileges(cfg ProbeConfig) Result {
 			f.try("no-new-privileges", v != "1", "NoNewPrivs "+v)
 		}
 	}
-	return f.result(5, "Not root, no capabilities, no new privileges")
+	return f.result(5)
 }
 
 // dialProxy opens a connection to the sandbox's proxy, if it has one.
@@ -472,12 +492,12 @@ func network(cfg ProbeConfig) []Result {
 	}
 
 	return []Result{
-		egress.result(6, "Egress to hosts the policy does not allow fails"),
-		spoof.result(7, "SNI and Host spoofing toward an allowed name fail"),
-		literals.result(8, "IP literals, private and metadata ranges, names resolving to loopback fail"),
-		dns.result(9, "DNS exfiltration gets no answer"),
-		udp6.result(10, "UDP, ICMP and IPv6 get out nowhere"),
-		local.result(11, "The host's loopback services and other sandboxes are unreachable"),
+		egress.result(6),
+		spoof.result(7),
+		literals.result(8),
+		dns.result(9),
+		udp6.result(10),
+		local.result(11),
 	}
 }
 
@@ -489,7 +509,7 @@ func state(cfg ProbeConfig) Result {
 	if _, err := os.Stat("/.ralph/ralph"); err == nil {
 		f.try("open ralph's own binary for writing", openWritable("/.ralph/ralph"), "opened")
 	}
-	return f.result(12, "The agent cannot change the policy, the gate or ralph's state")
+	return f.result(12)
 }
 
 // limits runs the fork and allocation attacks in child processes, so the
@@ -523,15 +543,31 @@ func limits(cfg ProbeConfig, report func(Result)) Result {
 		out, err = helper(ctx, cfg.HelperBinary, "fill", dir, fmt.Sprint(over))
 		f.try(fmt.Sprintf("write %d MiB into %s", over>>20, dir), err == nil && strings.Contains(out, "done"), "all written")
 	}
-	partial := f.result(13, limitsProperty)
+	partial := f.result(13)
 	partial.Partial = true
 	report(partial)
 	out, err = helper(ctx, cfg.HelperBinary, "alloc", fmt.Sprint(cfg.MemoryBytes))
 	f.try(fmt.Sprintf("allocate and touch %d MiB", cfg.MemoryBytes>>20), err == nil && strings.Contains(out, "done"), "allocated")
-	return f.result(13, limitsProperty)
+	return f.result(13)
 }
 
-const limitsProperty = "The pids, memory and /tmp and HOME size limits hold (the workspace: the host's disk, no quota)"
+// Properties are the rows of the table, by number.
+var Properties = map[int]string{
+	1:  "Host secrets unreadable",
+	2:  "No writes outside the workspace",
+	3:  "No escape through links or /proc roots",
+	4:  "No engine or agent socket reachable",
+	5:  "Not root, no capabilities, no new privileges",
+	6:  "Egress to hosts the policy does not allow fails",
+	7:  "SNI and Host spoofing toward an allowed name fail",
+	8:  "IP literals, private and metadata ranges, names resolving to loopback fail",
+	9:  "DNS exfiltration gets no answer",
+	10: "UDP, ICMP and IPv6 get out nowhere",
+	11: "The host's loopback services and other sandboxes are unreachable",
+	12: "The agent cannot change the policy, the gate or ralph's state",
+	13: "The pids, memory and /tmp and HOME size limits hold (the workspace: the host's disk, no quota)",
+	14: "Runtime escape classics have no effect",
+}
 
 func escapes(cfg ProbeConfig) Result {
 	var f finding
@@ -553,7 +589,7 @@ func escapes(cfg ProbeConfig) Result {
 	}
 	f.try(fmt.Sprintf("read the canaries through %d inherited directory descriptors", len(dirs)), len(through) > 0, strings.Join(through, ", "))
 	escapeSyscalls(&f, cfg.RalphPID)
-	return f.result(14, "Runtime escape classics have no effect")
+	return f.result(14)
 }
 
 // fds lists /proc/self/fd entries that are directories.

@@ -38,6 +38,12 @@ type Target struct {
 	// (so the gate demonstrably lets something through, and a spoofed
 	// name or Host header would reach it).
 	Allow func(name, pattern string) (undo func(), err error)
+	// NotApplicable are the rows the backend leaves to its own
+	// mechanisms, with the reason (sbx: its network policy and limits).
+	NotApplicable map[int]string
+	// ProbeInWorkspace puts the probe in the workspace, for a backend
+	// that shares nothing else with the host (sbx).
+	ProbeInWorkspace bool
 	// PolicyDir and StateDir are ralph's files that must not change.
 	PolicyDir, StateDir string
 }
@@ -60,7 +66,7 @@ func (t Target) spec(name, proj string) sandbox.Spec {
 	if pids == 0 {
 		pids = 512
 	}
-	return sandbox.Spec{Name: name, Agent: "selftest", Project: proj, Image: t.Image, Memory: memory, Pids: pids, TmpSize: t.TmpSize}
+	return sandbox.Spec{Name: name, Agent: "selftest", Project: proj, Image: t.Image, Memory: memory, CPUs: "2", Pids: pids, TmpSize: t.TmpSize}
 }
 
 // counter counts connections or datagrams that reach a host listener.
@@ -113,11 +119,13 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	defer icmp.Close()
 	// The neighbour starts first: its gate's files must be in place
 	// before the snapshot of ralph's state.
-	nb, err := startNeighbour(ctx, t, root, canary)
-	if err != nil {
-		return rep, err
+	nb := &neighbour{}
+	if _, na := t.NotApplicable[11]; !na {
+		if nb, err = startNeighbour(ctx, t, root, canary); err != nil {
+			return rep, err
+		}
+		defer nb.close()
 	}
-	defer nb.close()
 	cfg := ProbeConfig{
 		CanaryFiles: []string{filepath.Join(root, "home", ".ssh", "id_ed25519"), filepath.Join(root, "home", ".aws", "credentials"), filepath.Join(root, ".env")},
 		CanaryValue: canary,
@@ -128,6 +136,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		Threads: pids * 2, RalphPID: os.Getpid(),
 		ThreadsAreNotTasks: t.Backend.Boundary() == sandbox.UserKernel,
 		ICMPMark:           canary, Neighbour: nb.addr,
+		NotApplicable:      t.NotApplicable,
 	}
 	if !icmp.watching() {
 		cfg.ICMPUnwatched = true
@@ -165,6 +174,17 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		defer stop()
 		spec.GateDir = mount
 		cfg.Workspace, cfg.HelperBinary = sandbox.DefaultWorkdir, "/.ralph/ralph"
+	} else if t.ProbeInWorkspace {
+		// The sandbox sees the workspace at the host's path, and nothing
+		// else of the host: the probe goes there (a static copy of ralph).
+		self, _ := os.Executable()
+		if !sandbox.Static(self) {
+			return rep, fmt.Errorf("%w: selftest on %s copies ralph into the sandbox, so ralph must be a static binary (CGO_ENABLED=0 go install ./cmd/ralph)", sandbox.ErrUnavailable, rep.Backend)
+		}
+		cfg.Workspace, cfg.HelperBinary = proj, filepath.Join(proj, ".ralph-selftest-probe")
+		if err := copyFile(self, cfg.HelperBinary); err != nil {
+			return rep, err
+		}
 	} else {
 		self, _ := os.Executable()
 		cfg.Workspace, cfg.HelperBinary = proj, self
@@ -220,7 +240,9 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	}
 	seen(6, "the host's loopback TCP listener", tcpN.n.Load(), "connection(s)")
 	seen(11, "the host's loopback TCP listener", tcpN.n.Load(), "connection(s)")
-	seen(11, "the neighbour sandbox", nb.hits(), "connection(s)")
+	if nb.done != nil {
+		seen(11, "the neighbour sandbox", nb.hits(), "connection(s)")
+	}
 	seen(9, "the host's UDP listener", udpN.n.Load(), "datagram(s)")
 	seen(10, "the host's UDP listener", udpN.n.Load(), "datagram(s)")
 	seen(10, "the host's raw ICMP watch on its loopback", icmp.n.Load(), "marked packet(s)")
@@ -374,6 +396,23 @@ func listenUpstream() (*upstream, error) {
 	return u, nil
 }
 
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
 // upstreamVerdict is what the allowed upstream saw: a spoofed name in what
 // reached it fails row 7; no connection at all (the positive control
 // never got through) fails row 6.
@@ -422,7 +461,7 @@ func randHex() string {
 // the Sentry shares the sandbox's memory limit, and the host's OOM killer
 // ends it). What the probe sent before that attempt still counts.
 func sandboxDied(partial *Result, exitedCleanly bool, memory int64) Result {
-	r := Result{ID: 13, Property: limitsProperty, Status: Held,
+	r := Result{ID: 13, Property: Properties[13], Status: Held,
 		Tried:  "start processes and threads past the pids limit",
 		Detail: "the attacks took the whole sandbox down (the runtime shares the sandbox's limits); the host is untouched"}
 	if partial != nil {
