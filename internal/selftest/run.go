@@ -136,7 +136,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		Threads: pids * 2, RalphPID: os.Getpid(),
 		ThreadsAreNotTasks: t.Backend.Boundary() == sandbox.UserKernel,
 		ICMPMark:           canary, Neighbour: nb.addr,
-		NotApplicable:      t.NotApplicable,
+		NotApplicable: t.NotApplicable,
 	}
 	if !icmp.watching() {
 		cfg.ICMPUnwatched = true
