@@ -432,8 +432,13 @@ func (u *upstream) received() string {
 	return u.data.String()
 }
 
+// listenUDP is the host's resolver for the DNS and UDP rows: on port 53
+// when it is free (and ralph may bind it), else on any port.
 func listenUDP() (*net.UDPConn, *counter, error) {
-	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 53})
+	if err != nil {
+		u, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	}
 	if err != nil {
 		return nil, nil, err
 	}
