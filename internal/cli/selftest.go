@@ -34,9 +34,13 @@ network gate, same policy), runs a battery of attacks inside it with ralph
 itself as the attacker, and prints a table: each property, what was tried,
 and whether it held. Before the run it plants canaries where an agent would
 look (an SSH key, cloud credentials, a .env beside the project, a secret
-variable) and starts host listeners the sandbox must not reach; after the
-run it checks that no canary leaked and nothing outside the workspace
-changed.
+variable), starts host listeners the sandbox must not reach (TCP, IPv6, UDP
+on port 53, a raw watch for ICMP on the loopback), an upstream the policy
+allows (the gate's positive control) and a second sandbox of the same
+backend that counts connections; after the run it checks that no canary
+leaked, nothing reached a listener, and nothing outside the workspace
+changed. A row a backend leaves to its own mechanisms (sbx's network policy
+and limits) says "not applicable" and why.
 
 --sandbox all proves every usable backend. --sandbox host
 --dangerously-run-on-host runs the same battery unsandboxed: there the
