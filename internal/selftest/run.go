@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -213,7 +214,9 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	var stdout, stderr bytes.Buffer
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	pulse := watchHost()
 	code, execErr := t.Backend.Exec(pctx, name, sandbox.Cmd{Argv: argv, Stdout: &stdout, Stderr: &stderr})
+	worst := pulse()
 	var partial *Result
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		var r Result
@@ -250,6 +253,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		seen(10, "the host's IPv6 listener", tcp6N.n.Load(), "connection(s)")
 	}
 	upstreamVerdict(rep.Results, cfg, up)
+	hostVerdict(rep.Results, worst)
 	after := snapshot(root, proj, t.PolicyDir, t.StateDir)
 	for k, v := range before {
 		if after[k] != v {
@@ -394,6 +398,51 @@ func listenUpstream() (*upstream, error) {
 		}
 	}()
 	return u, nil
+}
+
+// watchHost starts a fresh process on the host every half second while
+// the battery runs, and its stop function returns the slowest start: the
+// host stays responsive (row 13) if that stays short.
+func watchHost() (stop func() time.Duration) {
+	done := make(chan struct{})
+	var worst time.Duration
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		self, _ := os.Executable()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			start := time.Now()
+			exec.Command(self, "help").Run()
+			worst = max(worst, time.Since(start))
+		}
+	}()
+	return func() time.Duration {
+		close(done)
+		wg.Wait()
+		return worst
+	}
+}
+
+// hostStall is how slow a process start on the host may get during the
+// attacks before row 13 fails.
+const hostStall = 10 * time.Second
+
+func hostVerdict(rs []Result, worst time.Duration) {
+	for i := range rs {
+		if rs[i].ID != 13 || rs[i].Status == NA {
+			continue
+		}
+		rs[i].Tried += fmt.Sprintf("; the host started a process every 0.5 s throughout (slowest %d ms)", worst.Milliseconds())
+		if worst > hostStall {
+			fail(rs, 13, fmt.Sprintf("the host stalled: a process start took %.1f s", worst.Seconds()))
+		}
+	}
 }
 
 func copyFile(src, dst string) error {
