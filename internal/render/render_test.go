@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -17,8 +18,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
+// ansi matches the control sequences of colour output.
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
 // TestGolden renders every recorded stream of every agent at two widths,
-// plain (not a terminal) and, for one, in colour (a terminal).
+// plain (not a terminal) and in colour (a terminal).
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("../agent/testdata/*.jsonl")
 	if len(files) == 0 {
@@ -34,10 +38,7 @@ func TestGolden(t *testing.T) {
 		for _, v := range []struct {
 			width int
 			color bool
-		}{{80, false}, {40, false}, {80, true}} {
-			if v.color && base != "claude-3b" {
-				continue
-			}
+		}{{80, false}, {40, false}, {80, true}, {40, true}} {
 			name := fmt.Sprintf("%s-w%d", base, v.width)
 			if v.color {
 				name += "-tty"
@@ -51,8 +52,8 @@ func TestGolden(t *testing.T) {
 				if !v.color && strings.Contains(got, "\x1b[") {
 					t.Error("control codes when not on a terminal")
 				}
-				for _, l := range strings.Split(got, "\n") {
-					if !v.color && len([]rune(l)) > v.width {
+				for _, l := range strings.Split(ansi.ReplaceAllString(got, ""), "\n") {
+					if len([]rune(l)) > v.width {
 						t.Errorf("line wider than %d: %q", v.width, l)
 					}
 				}
