@@ -364,8 +364,7 @@ func listenTCP(network, addr string) (net.Listener, *counter, error) {
 type upstream struct {
 	net.Listener
 	n    atomic.Int64
-	mu   sync.Mutex
-	data bytes.Buffer
+	data syncBuffer
 }
 
 func listenUpstream() (*upstream, error) {
@@ -387,9 +386,7 @@ func listenUpstream() (*upstream, error) {
 				buf := make([]byte, 4096)
 				for total := 0; total < 64<<10; {
 					n, err := c.Read(buf)
-					u.mu.Lock()
 					u.data.Write(buf[:n])
-					u.mu.Unlock()
 					if total += n; err != nil {
 						return
 					}
@@ -475,11 +472,7 @@ func upstreamVerdict(rs []Result, cfg ProbeConfig, up *upstream) {
 	}
 }
 
-func (u *upstream) received() string {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.data.String()
-}
+func (u *upstream) received() string { return u.data.String() }
 
 // listenUDP is the host's resolver for the DNS and UDP rows: on port 53
 // when it is free (and ralph may bind it), else on any port.
