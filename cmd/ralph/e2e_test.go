@@ -181,6 +181,28 @@ func TestLoopInRealSandbox(t *testing.T) {
 			if s := containerState(t, tc.bin, name); s != "exited" {
 				t.Errorf("after the run that followed a SIGKILL the sandbox is %q, want exited", s)
 			}
+
+			// Removed behind ralph's back during a run: the loop says so,
+			// makes it again and completes.
+			os.Remove(filepath.Join(proj, ".fake-agent-n"))
+			env[0] = "FAKE_PLAN=sleep:30,complete"
+			r = start(t, ralph, proj, env, args...)
+			r.waitFor(t, "iteration 1 of 5")
+			time.Sleep(2 * time.Second)
+			if out, err := exec.Command(tc.bin, "rm", "--force", name).CombinedOutput(); err != nil {
+				t.Fatalf("rm behind ralph's back: %v: %s", err, out)
+			}
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("the run whose sandbox was removed: exit %d, want 0:\n%s", code, r.stderr)
+			}
+			for _, want := range []string{"is gone or stopped; bringing it back", "created sandbox " + name} {
+				if !strings.Contains(r.stderr.String(), want) {
+					t.Errorf("no %q after the sandbox was removed:\n%s", want, r.stderr)
+				}
+			}
+			if s := containerState(t, tc.bin, name); s != "exited" {
+				t.Errorf("after the run whose sandbox was removed, the sandbox is %q, want exited", s)
+			}
 		})
 	}
 }
