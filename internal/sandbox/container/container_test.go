@@ -1,10 +1,12 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
 
@@ -160,5 +162,39 @@ func TestCommandsInImage(t *testing.T) {
 	}
 	if _, err := e.Commands(t.Context(), "ralph-no-such-image:latest", "sh"); err == nil {
 		t.Error("Commands in a missing image: no error")
+	}
+}
+
+// TestExecEndsWhenRemoved removes the sandbox under a running exec: Exec
+// must end with ErrNotFound soon, whatever the engine client does (docker
+// exec into gVisor was seen to hang there).
+func TestExecEndsWhenRemoved(t *testing.T) {
+	for _, e := range []*Engine{Docker(), GVisor("")} {
+		t.Run(e.name, func(t *testing.T) {
+			if err := e.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, e.name, err)
+			}
+			sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
+			proj := sandboxtest.Project(t, 1000, 1000)
+			spec := sandbox.Spec{Name: sandbox.Name("removed", proj), Agent: "claude", Project: proj, Image: "ralph-test:busybox"}
+			sandboxtest.Cleanup(t, "docker", spec.Name)
+			if _, err := e.Ensure(t.Context(), spec); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				time.Sleep(2 * time.Second)
+				exec.Command("docker", "rm", "--force", spec.Name).Run()
+			}()
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			_, err := e.Exec(ctx, spec.Name, sandbox.Cmd{Argv: []string{"sleep", "120"}})
+			if !errors.Is(err, sandbox.ErrNotFound) {
+				t.Errorf("Exec under a removal: %v, want ErrNotFound", err)
+			}
+			if d := time.Since(start); d > 2*time.Second+2*watchEvery {
+				t.Errorf("Exec took %v to notice the removal", d)
+			}
+		})
 	}
 }

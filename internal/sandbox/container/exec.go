@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ralphloop/ralph/internal/proc"
@@ -20,12 +21,39 @@ func pidFile(id string) string { return "/tmp/.ralph-exec-" + id + ".pid" }
 // Exec runs cmd in the sandbox. Environment values reach the engine client
 // through its own environment and are passed by name (-e NAME), so no
 // secret ever appears on a command line.
+//
+// While the command runs, the sandbox is looked at every few seconds: an
+// engine client does not always return when its container is removed
+// under it (docker exec into gVisor was seen to hang), so a sandbox that
+// is gone or stopped ends the exec with ErrNotFound.
 func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error) {
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
-	err := proc.Run(ctx, proc.Cmd{
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var gone atomic.Bool
+	go func() {
+		tick := time.NewTicker(watchEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ectx.Done():
+				return
+			case <-tick.C:
+			}
+			if st, err := e.inspect(ectx, name); err == nil && (!st.exists || !st.running) {
+				gone.Store(true)
+				cancel()
+				return
+			}
+		}
+	}()
+	err := proc.Run(ectx, proc.Cmd{
 		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(proc.MinimalEnv(), cmd.EnvList()...),
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
 	})
+	if gone.Load() && ctx.Err() == nil {
+		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
+	}
 	if ctx.Err() != nil {
 		e.killExec(ctx, name, id)
 		return -1, ctx.Err()
@@ -49,6 +77,9 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	}
 	return code, nil
 }
+
+// watchEvery is how often a running exec looks at its sandbox.
+var watchEvery = 5 * time.Second
 
 // why is the engine's own words for err when it said any.
 func why(err error) string {
