@@ -150,11 +150,7 @@ func TestLoopInRealSandbox(t *testing.T) {
 			}
 
 			// Interrupted mid-iteration: stopped, exit 130; reused next time.
-			os.Remove(filepath.Join(proj, ".fake-agent-n"))
-			env[0] = "FAKE_PLAN=sleep:60"
-			r = start(t, ralph, proj, env, args...)
-			r.waitFor(t, "iteration 1 of 5")
-			time.Sleep(2 * time.Second)
+			r = midIteration(t, ralph, proj, env, args, "sleep:60")
 			r.cmd.Process.Signal(syscall.SIGINT)
 			if code := r.wait(t); code != 130 {
 				t.Errorf("interrupted run: exit %d, want 130:\n%s", code, r.stderr)
@@ -169,9 +165,7 @@ func TestLoopInRealSandbox(t *testing.T) {
 			// Killed outright mid-iteration (SIGKILL: no exit trap): the
 			// sandbox is left behind; the next run finds it, reuses it and
 			// completes.
-			r = start(t, ralph, proj, env, args...)
-			r.waitFor(t, "iteration 1 of 5")
-			time.Sleep(2 * time.Second)
+			r = midIteration(t, ralph, proj, env, args, "sleep:60")
 			r.cmd.Process.Kill()
 			r.wait(t)
 			if s := containerState(t, tc.bin, name); s != "running" && s != "exited" {
@@ -184,11 +178,7 @@ func TestLoopInRealSandbox(t *testing.T) {
 
 			// Removed behind ralph's back during a run: the loop says so,
 			// makes it again and completes.
-			os.Remove(filepath.Join(proj, ".fake-agent-n"))
-			env[0] = "FAKE_PLAN=sleep:30,complete"
-			r = start(t, ralph, proj, env, args...)
-			r.waitFor(t, "iteration 1 of 5")
-			time.Sleep(2 * time.Second)
+			r = midIteration(t, ralph, proj, env, args, "sleep:30,complete")
 			if out, err := exec.Command(tc.bin, "rm", "--force", name).CombinedOutput(); err != nil {
 				t.Fatalf("rm behind ralph's back: %v: %s", err, out)
 			}
@@ -205,6 +195,18 @@ func TestLoopInRealSandbox(t *testing.T) {
 			}
 		})
 	}
+}
+
+// midIteration starts ralph in proj with the fake agent's plan (env[0])
+// and returns once the first iteration's agent has been running a while.
+func midIteration(t *testing.T, ralph, proj string, env, args []string, plan string) *run {
+	t.Helper()
+	os.Remove(filepath.Join(proj, ".fake-agent-n"))
+	env[0] = "FAKE_PLAN=" + plan
+	r := start(t, ralph, proj, env, args...)
+	r.waitFor(t, "iteration 1 of")
+	time.Sleep(2 * time.Second)
+	return r
 }
 
 // reuseToComplete runs the fake agent to a COMPLETE in proj again: the

@@ -123,16 +123,7 @@ func TestExecNamesSecretsOnly(t *testing.T) {
 // the container it made, by ID, and must leave the impostor running.
 func TestStopOnlyOurs(t *testing.T) {
 	e := Docker()
-	if err := e.Available(t.Context()); err != nil {
-		sandboxtest.Require(t, "docker", err)
-	}
-	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
-	proj := sandboxtest.Project(t, 1000, 1000)
-	spec := sandbox.Spec{Name: sandbox.Name("impostor", proj), Agent: "claude", Project: proj, Image: "ralph-test:busybox"}
-	sandboxtest.Cleanup(t, "docker", spec.Name)
-	if _, err := e.Ensure(t.Context(), spec); err != nil {
-		t.Fatal(err)
-	}
+	spec := ensured(t, e, "impostor")
 	if out, err := exec.Command("docker", "rm", "--force", spec.Name).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -171,16 +162,7 @@ func TestCommandsInImage(t *testing.T) {
 func TestExecEndsWhenRemoved(t *testing.T) {
 	for _, e := range []*Engine{Docker(), GVisor("")} {
 		t.Run(e.name, func(t *testing.T) {
-			if err := e.Available(t.Context()); err != nil {
-				sandboxtest.Require(t, e.name, err)
-			}
-			sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
-			proj := sandboxtest.Project(t, 1000, 1000)
-			spec := sandbox.Spec{Name: sandbox.Name("removed", proj), Agent: "claude", Project: proj, Image: "ralph-test:busybox"}
-			sandboxtest.Cleanup(t, "docker", spec.Name)
-			if _, err := e.Ensure(t.Context(), spec); err != nil {
-				t.Fatal(err)
-			}
+			spec := ensured(t, e, "removed")
 			go func() {
 				time.Sleep(2 * time.Second)
 				exec.Command("docker", "rm", "--force", spec.Name).Run()
@@ -197,4 +179,21 @@ func TestExecEndsWhenRemoved(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ensured makes a running sandbox of e (a docker engine) from the busybox
+// test image, removed when the test ends.
+func ensured(t *testing.T, e *Engine, label string) sandbox.Spec {
+	t.Helper()
+	if err := e.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, e.name, err)
+	}
+	sandboxtest.BusyboxImage(t, e.bin, "ralph-test:busybox", nil)
+	proj := sandboxtest.Project(t, 1000, 1000)
+	spec := sandbox.Spec{Name: sandbox.Name(label, proj), Agent: "claude", Project: proj, Image: "ralph-test:busybox"}
+	sandboxtest.Cleanup(t, e.bin, spec.Name)
+	if _, err := e.Ensure(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	return spec
 }
