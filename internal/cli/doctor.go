@@ -85,6 +85,9 @@ usable, 69 otherwise.`,
 			ctx := cmd.Context()
 			rep := doctorReport{}
 			image := "ralph-" + agentName + ":latest"
+			// The agents' images are looked into with the first usable
+			// engine found here.
+			var look *container.Engine
 			for _, b := range isolating() {
 				if s, ok := b.(*sbx.SBX); ok {
 					r := backendReport{Name: "sbx", Boundary: string(sandbox.MicroVM), Found: lookOK("sbx"), Limits: limitsSBX,
@@ -157,6 +160,9 @@ usable, 69 otherwise.`,
 					r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
 				} else {
 					r.Usable = true
+					if look == nil {
+						look = e
+					}
 					if e.HasImage(ctx, image) {
 						r.Image = image + " present"
 					} else {
@@ -180,13 +186,6 @@ usable, 69 otherwise.`,
 				}
 				if r.Usable && rep.Auto == "" && (r.Name != "microvm" || r.Accel == "kvm") {
 					rep.Auto = r.Name
-				}
-			}
-			// The images are looked into with the first usable engine.
-			var look *container.Engine
-			for _, b := range isolating() {
-				if e, ok := b.(*container.Engine); ok && look == nil && e.Available(ctx) == nil {
-					look = e
 				}
 			}
 			for _, n := range agent.Names() {

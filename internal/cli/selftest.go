@@ -35,7 +35,7 @@ itself as the attacker, and prints a table: each property, what was tried,
 and whether it held. Before the run it plants canaries where an agent would
 look (an SSH key, cloud credentials, a .env beside the project, a secret
 variable), starts host listeners the sandbox must not reach (TCP, IPv6, UDP
-on port 53, a raw watch for ICMP on the loopback), an upstream the policy
+on port 53 when it is free, a raw watch for ICMP on the loopback), an upstream the policy
 allows (the gate's positive control) and a second sandbox of the same
 backend that counts connections; after the run it checks that no canary
 leaked, nothing reached a listener, and nothing outside the workspace
