@@ -456,6 +456,32 @@ func TestFleetOnKubernetes(t *testing.T) {
 		t.Errorf("after rm, policy ls: %s", plsOut)
 	}
 
+	// Edits at the same moment: the gate may load only the last one, which
+	// holds the others' rules; each command must see that and return.
+	var edits sync.WaitGroup
+	editErr := make([]string, 4)
+	for i := range editErr {
+		edits.Go(func() {
+			c, _, stderr := fleetCmd(ctx, "policy", "allow", "network", fmt.Sprintf("concurrent-%d.example", i))
+			if c.Run() != nil {
+				editErr[i] = stderr.String()
+			}
+		})
+	}
+	edits.Wait()
+	for i, msg := range editErr {
+		if msg != "" {
+			t.Errorf("concurrent policy allow %d: %s", i, msg)
+		}
+	}
+	pls, plsOut, _ = fleetCmd(ctx, "policy", "ls", "--json")
+	pls.Run()
+	for i := range editErr {
+		if !strings.Contains(plsOut.String(), fmt.Sprintf("concurrent-%d.example", i)) {
+			t.Errorf("concurrent edit %d lost: %s", i, plsOut)
+		}
+	}
+
 	// doctor tells the truth about this cluster: restricted namespace, a
 	// ready gate, no RuntimeClass, and a network plugin (the bridge) that
 	// does not enforce NetworkPolicy, which fails the check (exit 1).
