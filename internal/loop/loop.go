@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/ralphloop/ralph/internal/promise"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/tasks"
+	"github.com/ralphloop/ralph/internal/termsafe"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 // Reason is why the loop ended.
@@ -75,12 +76,17 @@ type Config struct {
 	Agent     agent.Adapter
 	AgentBin  string
 	AgentArgs []string
-	// PromptPath and TasksPath are host paths inside Spec.Project;
-	// TasksPath may be empty.
+	// PromptPath and TasksPath are host paths, inside Spec.Project or
+	// named by the user; TasksPath may be empty. Both are read through
+	// Workspace at every use: the agent writes them.
 	PromptPath    string
 	TasksPath     string
 	MaxIterations int
 	TrustComplete bool
+
+	// Workspace reads the project's files safely (wsfile); nil opens
+	// Spec.Project for the length of the run.
+	Workspace *wsfile.Workspace
 
 	Backend sandbox.Backend
 	Spec    sandbox.Spec
@@ -144,6 +150,14 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		return out, errors.New("loop: max iterations must be at least 1")
 	}
 	cfg = withDefaults(cfg)
+	if cfg.Workspace == nil {
+		ws, err := wsfile.Open(cfg.Spec.Project)
+		if err != nil {
+			return out, err
+		}
+		defer ws.Close()
+		cfg.Workspace = ws
+	}
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {
@@ -380,9 +394,9 @@ type result struct {
 // error); a run killed by the iteration timeout counts as an iteration
 // without a promise.
 func iterate(ctx context.Context, cfg Config, i int, raw io.Writer) (result, error) {
-	body, err := os.ReadFile(cfg.PromptPath)
+	body, err := cfg.Workspace.ReadFile(cfg.PromptPath, wsfile.MaxPrompt)
 	if err != nil {
-		return result{}, fmt.Errorf("read prompt: %w", err)
+		return result{}, fmt.Errorf("prompt: %w", err)
 	}
 	inv := cfg.Agent.Command(cfg.AgentBin, prompt(cfg, string(body), i), cfg.AgentArgs)
 	env := make(map[string]string, len(cfg.Env)+len(inv.Env))
@@ -430,7 +444,7 @@ func iterate(ctx context.Context, cfg Config, i int, raw io.Writer) (result, err
 		if d == "" {
 			d = "rate limited"
 		}
-		return result{limited: true, resetAt: res.ResetAt, detail: d, usage: res.Usage}, fmt.Errorf("%w: %s", ErrAgentFailed, d)
+		return result{limited: true, resetAt: res.ResetAt, detail: d, usage: res.Usage}, fmt.Errorf("%w: %s", ErrAgentFailed, termsafe.Line(d))
 	}
 	switch {
 	case code != 0:
@@ -438,7 +452,7 @@ func iterate(ctx context.Context, cfg Config, i int, raw io.Writer) (result, err
 	case !res.Terminal:
 		return result{}, fmt.Errorf("%w: output ended without its final event after %s%s", ErrAgentFailed, took, detail(res, tail))
 	case res.Failed:
-		return result{}, fmt.Errorf("%w: %s", ErrAgentFailed, res.Error)
+		return result{}, fmt.Errorf("%w: %s", ErrAgentFailed, termsafe.Line(res.Error))
 	}
 	fmt.Fprintf(cfg.Log, "ralph: iteration %d finished in %s%s\n", i, took, usage(res.Usage))
 	return result{promise: promise.Parse(res.Final), usage: res.Usage}, nil
@@ -460,9 +474,13 @@ func openTasks(cfg Config) (int, error) {
 	if cfg.TrustComplete || cfg.TasksPath == "" {
 		return 0, nil
 	}
-	c, err := tasks.Read(cfg.TasksPath)
+	data, err := cfg.Workspace.ReadFile(cfg.TasksPath, wsfile.MaxTasks)
 	if err != nil {
-		return 0, fmt.Errorf("read task file: %w", err)
+		return 0, fmt.Errorf("task file: %w", err)
+	}
+	c, err := tasks.Parse(cfg.TasksPath, data)
+	if err != nil {
+		return 0, fmt.Errorf("task file: %w", err)
 	}
 	return c.Open, nil
 }
@@ -474,13 +492,14 @@ func rel(cfg Config, p string) string {
 	return p
 }
 
+// detail is what the agent said of its failure, made safe to print.
 func detail(res agent.Result, tail *tailWriter) string {
 	if res.Error != "" {
-		return ": " + res.Error
+		return ": " + termsafe.Line(res.Error)
 	}
 	if s := strings.TrimSpace(tail.String()); s != "" {
 		lines := strings.Split(s, "\n")
-		return ": " + lines[len(lines)-1]
+		return ": " + termsafe.Line(lines[len(lines)-1])
 	}
 	return ""
 }

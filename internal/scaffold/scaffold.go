@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 //go:embed templates
@@ -26,10 +27,12 @@ type Options struct {
 	Force bool
 }
 
-// Write creates the files under dir/.ralph and returns their paths. It
-// never overwrites a file unless Force is set; then it writes nothing and
-// reports every file that exists.
-func Write(dir string, o Options) ([]string, error) {
+// Write creates the files under .ralph of the workspace and returns their
+// paths. It never overwrites a file unless Force is set; then it writes
+// nothing and reports every file that exists. A file is written by
+// renaming a new one over the name, so a link planted there is replaced,
+// never written through.
+func Write(ws *wsfile.Workspace, o Options) ([]string, error) {
 	tasksFile, doneHow := "tasks.md", " (`- [x]`)"
 	switch o.Tasks {
 	case "md", "":
@@ -44,19 +47,15 @@ func Write(dir string, o Options) ([]string, error) {
 		"progress.md": "progress.md",
 		"config.toml": "config.toml",
 	}
-	base := filepath.Join(dir, ".ralph")
 	var exist []string
 	for name := range files {
-		if _, err := os.Stat(filepath.Join(base, name)); err == nil {
+		if ws.Exists(filepath.Join(".ralph", name)) {
 			exist = append(exist, filepath.Join(".ralph", name))
 		}
 	}
 	slices.Sort(exist)
 	if len(exist) > 0 && !o.Force {
 		return nil, fmt.Errorf("%w: %s (pass --force to overwrite)", fs.ErrExist, strings.Join(exist, ", "))
-	}
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return nil, err
 	}
 	repl := strings.NewReplacer("{{TASKS}}", ".ralph/"+tasksFile, "{{PROGRESS}}", ".ralph/progress.md",
 		"{{DONE_HOW}}", doneHow, "{{AGENT}}", o.Agent)
@@ -66,8 +65,7 @@ func Write(dir string, o Options) ([]string, error) {
 		if err != nil {
 			return nil, errors.New("scaffold: missing template " + name)
 		}
-		p := filepath.Join(base, name)
-		if err := os.WriteFile(p, []byte(repl.Replace(string(data))), 0o644); err != nil {
+		if err := ws.WriteFile(filepath.Join(".ralph", name), []byte(repl.Replace(string(data))), 0o644); err != nil {
 			return written, err
 		}
 		written = append(written, filepath.Join(".ralph", name))

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 )
@@ -20,15 +19,11 @@ type Count struct {
 
 var checkbox = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])\s+\[([ xX])\]`)
 
-// Read counts the tasks in path. A .json file is a PRD: an object with a
+// Parse counts the tasks in data, read from the file name. A .json file is a PRD: an object with a
 // "userStories" array (or a bare array) whose items carry a boolean
 // "passes". Anything else is a Markdown checklist: "- [ ]" is open,
 // "- [x]" is done, checkboxes inside code fences are ignored.
-func Read(path string) (Count, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Count{}, err
-	}
+func Parse(path string, data []byte) (Count, error) {
 	if filepath.Ext(path) == ".json" {
 		return readPRD(path, data)
 	}

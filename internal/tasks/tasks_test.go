@@ -1,14 +1,12 @@
 package tasks
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestRead(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name, file, body string
 		want             Count
@@ -21,9 +19,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), tt.file)
-			os.WriteFile(p, []byte(tt.body), 0o644)
-			got, err := Read(p)
+			got, err := Parse(tt.file, []byte(tt.body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -32,9 +28,7 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
-	p := filepath.Join(t.TempDir(), "prd.json")
-	os.WriteFile(p, []byte(`{"userStories": 3}`), 0o644)
-	if _, err := Read(p); err == nil {
+	if _, err := Parse("prd.json", []byte(`{"userStories": 3}`)); err == nil {
 		t.Error("malformed PRD accepted")
 	}
 }
