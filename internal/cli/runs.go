@@ -15,6 +15,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/runlog"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 func projectRuns() (string, []runlog.Run, error) {
@@ -99,7 +100,7 @@ func newStatus(io IO) *cobra.Command {
 			fmt.Fprintf(tw, "run\t%s\n", run.ID)
 			fmt.Fprintf(tw, "state\t%s\n", state)
 			if run.Reason != "" {
-				fmt.Fprintf(tw, "reason\t%s\n", run.Reason)
+				fmt.Fprintf(tw, "reason\t%s\n", termsafe.Line(run.Reason))
 			}
 			fmt.Fprintf(tw, "agent\t%s\n", run.Agent)
 			fmt.Fprintf(tw, "sandbox\t%s (%s, %s)\n", run.Sandbox, run.Backend, run.Boundary)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // Renderer writes an agent's events as lines that fit the width.
@@ -84,6 +86,9 @@ func (r *Renderer) paint(code, s string) string {
 }
 
 func (r *Renderer) show(e Event) {
+	// The agent's words are hostile: control characters are made visible
+	// before ralph adds its own colours.
+	e.Text, e.Name = termsafe.String(e.Text), termsafe.Line(e.Name)
 	switch e.Kind {
 	case Text:
 		for _, l := range strings.Split(strings.TrimSpace(e.Text), "\n") {
