@@ -4,65 +4,247 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 	"github.com/spf13/pflag"
+
+	"github.com/ralphloop/ralph/internal/termsafe"
+	"github.com/ralphloop/ralph/internal/trust"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
-// applyConfig sets every flag not given on the command line from the
-// project's config file, whose keys are the flags' long names:
+// projectConfig is where a project's settings live, inside the workspace.
+const projectConfig = ".ralph/config.toml"
+
+// configFile is one parsed config file whose keys are the long names of
+// ralph run's flags:
 //
 //	max-iterations = 50
 //	agent = "codex"
 //	env = ["GITHUB_TOKEN"]
 //	agent-args = ["--model", "gpt-5.5"]
-//
-// A missing file is fine; a malformed one is a usage error naming the file
-// and line.
-func applyConfig(fs *pflag.FlagSet, path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return usageErr("config %s: %v", path, err)
-	}
+type configFile struct {
+	show string // the path as messages name it
+	data []byte
+	raw  map[string]any
+}
+
+// parseConfig parses data; a malformed file is a usage error naming the
+// file and line.
+func parseConfig(show string, data []byte) (*configFile, error) {
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return usageErr("config %s:%d: %s", path, pe.Position.Line, pe.Message)
+			return nil, usageErr("config %s:%d: %s", show, pe.Position.Line, termsafe.String(pe.Message))
 		}
-		return usageErr("config %s: %v", path, err)
+		return nil, usageErr("config %s: %s", show, termsafe.String(err.Error()))
 	}
-	names := make([]string, 0, len(raw))
-	for k := range raw {
+	return &configFile{show: show, data: data, raw: raw}, nil
+}
+
+// exempt reports the keys that cannot reach the host or weaken the
+// sandbox, which a project's file may set without the user's approval:
+// the agent's own arguments (they run inside), retries and waits, and how
+// ralph prints. Every other key (commands, host variables, the backend,
+// the image, paths, limits, budgets, the gate's defaults) is obeyed from
+// a project's file only as the user approved it (decision 007).
+func exempt(key string) bool {
+	switch key {
+	case "agent-args", "trust-complete", "engine-wait", "max-retries", "stall-after", "no-wait",
+		"retry-backoff", "limit-backoff", "json", "quiet", "fresh":
+		return true
+	}
+	return false
+}
+
+// keys returns the file's keys, sorted, after checking each names a flag.
+func (c *configFile) keys(fs *pflag.FlagSet) ([]string, error) {
+	names := make([]string, 0, len(c.raw))
+	for k := range c.raw {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		line := keyLine(data, k)
-		f := fs.Lookup(k)
-		if f == nil || k == "help" {
-			return usageErr("config %s:%d: unknown key %q (keys are the long flag names: see ralph --help)", path, line, k)
+		if f := fs.Lookup(k); f == nil || k == "help" {
+			return nil, usageErr("config %s:%d: unknown key %q (keys are the long flag names: see ralph --help)", c.show, keyLine(c.data, k), k)
 		}
-		if f.Changed {
+	}
+	return names, nil
+}
+
+// hostSettings returns what the file sets that needs the user's approval:
+// keys not exempt, not given on the command line (when cli is true), with
+// a value other than the flag's default.
+func (c *configFile) hostSettings(fs *pflag.FlagSet, cli bool) (trust.Settings, error) {
+	names, err := c.keys(fs)
+	if err != nil {
+		return nil, err
+	}
+	out := trust.Settings{}
+	for _, k := range names {
+		f := fs.Lookup(k)
+		if exempt(k) || (cli && f.Changed) {
 			continue
 		}
-		vals, err := values(raw[k], f.Value.Type())
+		vals, err := values(c.raw[k], f.Value.Type())
 		if err != nil {
-			return usageErr("config %s:%d: %s: %v", path, line, k, err)
+			return nil, usageErr("config %s:%d: %s: %v", c.show, keyLine(c.data, k), k, err)
+		}
+		if isDefault(f, vals) {
+			continue
+		}
+		out[k] = showValue(c.raw[k])
+	}
+	return out, nil
+}
+
+// apply sets every flag not given on the command line and not in skip;
+// it returns the keys it set.
+func (c *configFile) apply(fs *pflag.FlagSet, skip map[string]bool) (map[string]bool, error) {
+	names, err := c.keys(fs)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, k := range names {
+		f := fs.Lookup(k)
+		if f.Changed || skip[k] {
+			continue
+		}
+		line := keyLine(c.data, k)
+		vals, err := values(c.raw[k], f.Value.Type())
+		if err != nil {
+			return nil, usageErr("config %s:%d: %s: %v", c.show, line, k, err)
 		}
 		for _, v := range vals {
 			if err := f.Value.Set(v); err != nil {
-				return usageErr("config %s:%d: %s: %v", path, line, k, err)
+				return nil, usageErr("config %s:%d: %s: %s", c.show, line, k, termsafe.String(err.Error()))
 			}
 		}
+		set[k] = true
 	}
-	return nil
+	return set, nil
+}
+
+// userConfigPath is the user's own settings, outside every workspace:
+// $XDG_CONFIG_HOME/ralph/config.toml (default ~/.config/ralph/config.toml).
+func userConfigPath() string { return filepath.Join(configDir(), "config.toml") }
+
+func configDir() string {
+	base := os.Getenv("XDG_CONFIG_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".config")
+	}
+	return filepath.Join(base, "ralph")
+}
+
+func trustStore() trust.Store { return trust.Store{Dir: filepath.Join(configDir(), "trust")} }
+
+// readProjectConfig reads and parses the project's config through the
+// workspace; nil when there is none.
+func readProjectConfig(ws *wsfile.Workspace) (*configFile, error) {
+	data, err := ws.ReadFile(projectConfig, wsfile.MaxConfig)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, refusedErr(err)
+	}
+	return parseConfig(projectConfig, data)
+}
+
+// loadConfig applies, to every flag not given on the command line, the
+// project's config (only as far as the user approved it) and then the
+// user's own config. A project setting that reaches the host and is not
+// approved stops ralph before anything starts (exit 77).
+func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store) error {
+	proj, err := readProjectConfig(ws)
+	if err != nil {
+		return err
+	}
+	var applied map[string]bool
+	if proj != nil {
+		want, err := proj.hostSettings(fs, true)
+		if err != nil {
+			return err
+		}
+		approved, err := store.Approved(ws.Dir())
+		if err != nil {
+			return err
+		}
+		if ch := trust.Unapproved(approved, want); len(ch) > 0 {
+			return untrusted(ch)
+		}
+		if applied, err = proj.apply(fs, nil); err != nil {
+			return err
+		}
+	}
+	data, err := wsfile.ReadOutside(userConfigPath(), wsfile.MaxConfig)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usageErr("config: %v", err)
+	}
+	user, err := parseConfig(userConfigPath(), data)
+	if err != nil {
+		return err
+	}
+	_, err = user.apply(fs, applied)
+	return err
+}
+
+// untrusted is the refusal of settings the user has not approved.
+func untrusted(ch []trust.Change) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sets what runs on the host or how strong the sandbox is, and you have not approved it:\n", projectConfig)
+	for _, c := range ch {
+		was := "new"
+		if c.Was != "" {
+			was = "approved: " + c.Was
+		}
+		fmt.Fprintf(&b, "    %s = %s    (%s)\n", c.Key, c.Now, was)
+	}
+	b.WriteString("  The agent can write this file. Nothing was started.\n")
+	b.WriteString("  If these lines are yours, approve them with: ralph trust   (or pass them as flags, or move them to " + userConfigPath() + ")")
+	return &exitError{code: ExitUntrusted, err: errors.New(b.String())}
+}
+
+// refusedErr marks a workspace file ralph will not read (exit 65).
+func refusedErr(err error) error {
+	return &exitError{code: ExitRefused, err: fmt.Errorf("%s (a file in the project that ralph will not read; the agent may have planted it)", termsafe.String(err.Error()))}
+}
+
+// isDefault reports whether vals leave the flag as its default does.
+func isDefault(f *pflag.Flag, vals []string) bool {
+	t := f.Value.Type()
+	if strings.HasSuffix(t, "Array") || strings.HasSuffix(t, "Slice") {
+		return len(vals) == 0 && (f.DefValue == "[]" || f.DefValue == "")
+	}
+	return len(vals) == 1 && vals[0] == f.DefValue
+}
+
+// showValue is a TOML value as approvals record and messages show it:
+// strings quoted with every control character escaped.
+func showValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = showValue(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return fmt.Sprint(v) // numbers and booleans
 }
 
 // values turns a TOML value into the strings flag.Set takes.
@@ -84,22 +266,35 @@ func values(v any, typ string) ([]string, error) {
 	case map[string]any:
 		return nil, fmt.Errorf("want a value, not a table")
 	case string:
-		if typ == "int" || typ == "bool" {
+		if numeric(typ) || typ == "bool" {
 			return nil, fmt.Errorf("want a %s, not a string", typ)
 		}
 		return []string{x}, nil
 	case int64:
-		if typ != "int" {
+		if !numeric(typ) {
 			return nil, fmt.Errorf("want a %s, not a number", typ)
 		}
-		return []string{fmt.Sprint(x)}, nil
+		return []string{strconv.FormatInt(x, 10)}, nil
+	case float64:
+		if !strings.HasPrefix(typ, "float") {
+			return nil, fmt.Errorf("want a %s, not %v", typ, x)
+		}
+		return []string{strconv.FormatFloat(x, 'g', -1, 64)}, nil
 	case bool:
 		if typ != "bool" {
 			return nil, fmt.Errorf("want a %s, not true/false", typ)
 		}
-		return []string{fmt.Sprint(x)}, nil
+		return []string{strconv.FormatBool(x)}, nil
 	}
 	return nil, fmt.Errorf("unsupported value %v", v)
+}
+
+func numeric(typ string) bool {
+	switch typ {
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return true
+	}
+	return false
 }
 
 // keyLine finds the line where key is set, for error messages.

@@ -8,6 +8,7 @@ import (
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 // Exit codes: a documented contract (README, "Exit codes").
@@ -19,8 +20,10 @@ const (
 	ExitBudget      = 4   // --max-cost or --max-runtime reached
 	ExitStopped     = 5   // a breaker: failures in a row, a stall, a rate limit with --no-wait
 	ExitUsage       = 64  // usage or configuration error
+	ExitRefused     = 65  // a workspace file ralph will not read (a symlink out, a FIFO, too big)
 	ExitUnavailable = 69  // sandbox, engine or agent unavailable
-	ExitInternal    = 70  // ralph's own failure
+	ExitInternal    = 70  // ralph's own failure (the network gate died included)
+	ExitUntrusted   = 77  // .ralph/config.toml asks for host settings the user has not approved
 	ExitInterrupted = 130 // SIGINT
 	ExitTerminated  = 143 // SIGTERM
 )
@@ -53,6 +56,8 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
+	case errors.Is(err, wsfile.ErrRefused):
+		return ExitRefused
 	case errors.Is(err, sandbox.ErrRefused), errors.Is(err, sandbox.ErrNotFound):
 		return ExitUsage
 	case errors.Is(err, sandbox.ErrUnavailable), errors.Is(err, proc.ErrNotFound), errors.As(err, &held):

@@ -5,13 +5,31 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/scaffold"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
+
+// approveWritten approves the settings of the config file init just wrote.
+func approveWritten(ws *wsfile.Workspace) error {
+	cfg, err := readProjectConfig(ws)
+	if err != nil || cfg == nil {
+		return err
+	}
+	want, err := cfg.hostSettings(runFlags().Flags(), false)
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 {
+		return trustStore().Revoke(ws.Dir())
+	}
+	return trustStore().Approve(ws.Dir(), want)
+}
 
 func newInit(io IO) *cobra.Command {
 	var o scaffold.Options
@@ -43,11 +61,25 @@ It never overwrites a file unless you pass --force.`,
 			if err != nil {
 				return err
 			}
-			written, err := scaffold.Write(dir, o)
+			dir, _ = filepath.EvalSymlinks(dir)
+			ws, err := wsfile.Open(dir)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			written, err := scaffold.Write(ws, o)
 			if err != nil {
 				if errors.Is(err, fs.ErrExist) {
 					return usageErr("init: %v", err)
 				}
+				if errors.Is(err, wsfile.ErrRefused) {
+					return refusedErr(err)
+				}
+				return err
+			}
+			// The config file is the user's own as init wrote it: approve
+			// what it sets (an --agent other than claude, say).
+			if err := approveWritten(ws); err != nil {
 				return err
 			}
 			fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))

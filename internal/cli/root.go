@@ -58,7 +58,7 @@ Everything after -- is appended to the agent's own command line.`,
 	addRunFlags(runCmd, runOpts)
 	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
 
-	root.AddCommand(runCmd, newInit(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io), newImage(io), newHelper(), newPolicy(io), newDoctor(io), newAudit(io), newSelftest(io), newStatus(io), newHistory(io), newLogs(io), newFleetCmd(io), newGateCmd(io))
+	root.AddCommand(runCmd, newInit(io), newTrust(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io), newImage(io), newHelper(), newPolicy(io), newDoctor(io), newAudit(io), newSelftest(io), newStatus(io), newHistory(io), newLogs(io), newFleetCmd(io), newGateCmd(io))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

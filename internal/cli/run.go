@@ -23,6 +23,8 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
+	"github.com/ralphloop/ralph/internal/termsafe"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 // runOptions are the loop's flags. Every one can also be set in
@@ -120,7 +122,14 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	project, _ = filepath.EvalSymlinks(project)
-	if err := applyConfig(cmd.Flags(), filepath.Join(project, ".ralph", "config.toml")); err != nil {
+	// Everything ralph reads or writes in the project goes through ws:
+	// the agent writes the workspace (see package wsfile).
+	ws, err := wsfile.Open(project)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	if err := loadConfig(cmd.Flags(), ws, trustStore()); err != nil {
 		return err
 	}
 	if len(args) > 0 {
@@ -141,11 +150,11 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if name != "custom" {
 		bin = o.agentCmd
 	}
-	prompt, err := o.findPrompt(project)
+	prompt, err := o.findPrompt(ws)
 	if err != nil {
 		return err
 	}
-	tasksPath, err := o.findTasks(project)
+	tasksPath, err := o.findTasks(ws)
 	if err != nil {
 		return err
 	}
@@ -232,7 +241,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 
 	cfg := loop.Config{
 		Agent: ad, AgentBin: bin, AgentArgs: o.agentArgs,
-		PromptPath: prompt, TasksPath: tasksPath,
+		PromptPath: prompt, TasksPath: tasksPath, Workspace: ws,
 		MaxIterations: o.maxIterations, TrustComplete: o.trustComplete,
 		Backend: b, Spec: spec, Env: env, Warning: warning,
 		Log:              o.io.Err,
@@ -256,7 +265,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		cfg.Log = io.Discard
 	}
 	if o.debug {
-		cfg.AgentLog = o.io.Err
+		cfg.AgentLog = &termsafe.Writer{W: o.io.Err}
 		fmt.Fprintf(o.io.Err, "ralph: agent command: %q (environment: %s)\n",
 			ad.Command(bin, "<prompt>", o.agentArgs).Argv, strings.Join(sandbox.Cmd{Env: env}.EnvKeys(), " "))
 	}
@@ -348,52 +357,74 @@ func report(w io.Writer, out loop.Outcome) error {
 		fmt.Fprintf(w, "ralph: COMPLETE after %d iteration(s)\n", out.Iterations)
 		return nil
 	case loop.Blocked:
-		fmt.Fprintf(w, "ralph: BLOCKED after %d iteration(s): %s\n", out.Iterations, out.Text)
+		fmt.Fprintf(w, "ralph: BLOCKED after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
 		return &quietExit{code: ExitBlocked}
 	case loop.Decide:
-		fmt.Fprintf(w, "ralph: DECISION NEEDED after %d iteration(s): %s\n", out.Iterations, out.Text)
+		fmt.Fprintf(w, "ralph: DECISION NEEDED after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
 		return &quietExit{code: ExitDecide}
 	case loop.Stopped:
-		fmt.Fprintf(w, "ralph: stopped after %d iteration(s): %s\n", out.Iterations, out.Text)
+		fmt.Fprintf(w, "ralph: stopped after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
 		return &quietExit{code: ExitStopped}
 	case loop.Budget:
-		fmt.Fprintf(w, "ralph: budget reached after %d iteration(s): %s\n", out.Iterations, out.Text)
+		fmt.Fprintf(w, "ralph: budget reached after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
 		return &quietExit{code: ExitBudget}
 	}
 	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
 	return &quietExit{code: ExitCap}
 }
 
-func (o *runOptions) findPrompt(project string) (string, error) {
+// findPrompt picks the prompt file and reads it once through the
+// workspace, so a planted symlink, FIFO or huge file stops the run
+// before the sandbox starts (the loop reads it again every iteration).
+func (o *runOptions) findPrompt(ws *wsfile.Workspace) (string, error) {
+	p := ""
 	if o.promptPath != "" {
-		p := abs(project, o.promptPath)
-		if _, err := os.Stat(p); err != nil {
-			return "", usageErr("prompt file %s: %v", o.promptPath, errors.Unwrap(err))
-		}
-		return p, nil
-	}
-	for _, p := range []string{".ralph/PROMPT.md", "PROMPT.md"} {
-		if _, err := os.Stat(filepath.Join(project, p)); err == nil {
-			return filepath.Join(project, p), nil
+		p = abs(ws.Dir(), o.promptPath)
+	} else {
+		for _, c := range []string{".ralph/PROMPT.md", "PROMPT.md"} {
+			if ws.Exists(c) {
+				p = filepath.Join(ws.Dir(), c)
+				break
+			}
 		}
 	}
-	return "", usageErr("no prompt: neither .ralph/PROMPT.md nor PROMPT.md exists here; run `ralph init` to write one, or pass --prompt FILE")
+	if p == "" {
+		return "", usageErr("no prompt: neither .ralph/PROMPT.md nor PROMPT.md exists here; run `ralph init` to write one, or pass --prompt FILE")
+	}
+	if _, err := ws.ReadFile(p, wsfile.MaxPrompt); err != nil {
+		return "", fileErr("prompt file", err)
+	}
+	return p, nil
 }
 
-func (o *runOptions) findTasks(project string) (string, error) {
+func (o *runOptions) findTasks(ws *wsfile.Workspace) (string, error) {
+	p := ""
 	if o.tasksPath != "" {
-		p := abs(project, o.tasksPath)
-		if _, err := os.Stat(p); err != nil {
-			return "", usageErr("task file %s: %v", o.tasksPath, errors.Unwrap(err))
-		}
-		return p, nil
-	}
-	for _, p := range []string{".ralph/tasks.md", ".ralph/prd.json"} {
-		if _, err := os.Stat(filepath.Join(project, p)); err == nil {
-			return filepath.Join(project, p), nil
+		p = abs(ws.Dir(), o.tasksPath)
+	} else {
+		for _, c := range []string{".ralph/tasks.md", ".ralph/prd.json"} {
+			if ws.Exists(c) {
+				p = filepath.Join(ws.Dir(), c)
+				break
+			}
 		}
 	}
-	return "", nil
+	if p == "" {
+		return "", nil
+	}
+	if _, err := ws.ReadFile(p, wsfile.MaxTasks); err != nil {
+		return "", fileErr("task file", err)
+	}
+	return p, nil
+}
+
+// fileErr is a prompt or task file that cannot be read: refused (65) or
+// missing (64).
+func fileErr(what string, err error) error {
+	if errors.Is(err, wsfile.ErrRefused) {
+		return refusedErr(fmt.Errorf("%s %w", what, err))
+	}
+	return usageErr("%s %s", what, termsafe.String(err.Error()))
 }
 
 // passEnv resolves what enters the sandbox: the adapter's own variables
