@@ -131,10 +131,11 @@ usable, 69 otherwise.`,
 						r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
 					} else {
 						r.Usable = true
-						r.Accel = microvm.Accel()
-						r.Image = "KVM"
+						a := vm.Accel(ctx)
+						r.Accel = a.Accel
+						r.Image = "KVM (a probe boot under KVM worked)"
 						if r.Accel != "kvm" {
-							r.Image = "TCG only (no /dev/kvm): works, but too slow for auto; --sandbox microvm to ask for it"
+							r.Image = "TCG only (" + a.Reason + "): works, but too slow for auto; --sandbox microvm to ask for it"
 						}
 						if d, err := vm.MeasureBoot(ctx); err == nil {
 							r.BootSeconds = d.Seconds()

@@ -205,9 +205,9 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 			if !bw.LimitsEnforced() {
 				fmt.Fprintln(o.io.Err, "ralph: warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
 			}
-		} else if _, ok := bk.(*microvm.VM); ok {
-			if !microvm.KVM() {
-				fmt.Fprintln(o.io.Err, "ralph: WARNING: no KVM here: the microVM runs under TCG emulation, many times slower than the host")
+		} else if vm, ok := bk.(*microvm.VM); ok {
+			if a := vm.Accel(ctx); a.Accel != "kvm" {
+				fmt.Fprintf(o.io.Err, "ralph: WARNING: no working KVM here (%s): the microVM runs under TCG emulation, many times slower than the host\n", a.Reason)
 			}
 		} else {
 			user, err := container.User(spec)

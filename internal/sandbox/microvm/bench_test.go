@@ -51,7 +51,7 @@ func BenchmarkBoot(b *testing.B) {
 		kernel = Vmlinux(ctx, v.CacheDir, kernel, version)
 		initrd := rawInitramfs(b)
 		for b.Loop() {
-			cmd := exec.Command("qemu-system-x86_64", "-M", "microvm", "-accel", Accel(), "-cpu", "max", "-m", "512",
+			cmd := exec.Command("qemu-system-x86_64", "-M", "microvm", "-accel", v.Accel(ctx).Accel, "-cpu", "max", "-m", "512",
 				"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
 				"-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 no_timer_check")
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -9,6 +9,7 @@ package microvm
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -54,6 +55,7 @@ type VM struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	home     string
+	accel    accelCache
 }
 
 type session struct {
@@ -61,6 +63,7 @@ type session struct {
 	spec   sandbox.Spec
 	env    []string
 	booted time.Time // when this process started QEMU for it
+	accel  string    // what it was booted with
 }
 
 var _ sandbox.Backend = (*VM)(nil)
@@ -73,16 +76,6 @@ func New(ralph, stateDir, runDir, cacheDir string) *VM {
 
 func (v *VM) Name() string               { return "microvm" }
 func (v *VM) Boundary() sandbox.Boundary { return sandbox.MicroVM }
-
-// KVM reports whether /dev/kvm can be used.
-func KVM() bool {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
-}
 
 // Available checks for QEMU, a guest kernel with its modules, and a
 // static ralph to be the guest's init.
@@ -101,14 +94,6 @@ func (v *VM) Available(ctx context.Context) error {
 		return fmt.Errorf("%w: the microVM boots ralph itself as its init and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph", sandbox.ErrUnavailable)
 	}
 	return nil
-}
-
-// Accel is "kvm" or "tcg".
-func Accel() string {
-	if KVM() {
-		return "kvm"
-	}
-	return "tcg"
 }
 
 type record struct {
@@ -150,13 +135,26 @@ func (v *VM) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	}
 	_, err := os.Stat(v.recordPath(spec.Name))
 	created := errors.Is(err, os.ErrNotExist)
+	booted := false
 	if v.pid(spec.Name) == 0 {
 		v.drop(spec.Name)
 		if spec.Image == "" {
 			return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
 		}
 		if err := v.boot(ctx, spec); err != nil {
+			v.kill(spec.Name)
 			return false, err
+		}
+		booted = true
+	}
+	// What this call started is undone if it fails: no QEMU, socket or
+	// record is left behind a failed Ensure.
+	undo := func() {
+		if booted {
+			v.kill(spec.Name)
+		}
+		if created {
+			os.Remove(v.recordPath(spec.Name))
 		}
 	}
 	if created {
@@ -169,9 +167,23 @@ func (v *VM) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		}
 	}
 	if _, err := v.connect(ctx, spec); err != nil {
+		undo()
 		return false, err
 	}
 	return created, nil
+}
+
+// kill ends the QEMU of name at once (SIGKILL), waits for it, and removes
+// its run folder.
+func (v *VM) kill(name string) {
+	v.drop(name)
+	if pid := v.pid(name); pid != 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+		for i := 0; i < 80 && v.pid(name) != 0; i++ {
+			time.Sleep(25 * time.Millisecond)
+		}
+	}
+	os.RemoveAll(v.runDir(name))
 }
 
 // boot starts QEMU for spec, as the sandbox's uid when ralph is root.
@@ -197,7 +209,8 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	if err != nil {
 		return err
 	}
-	v.logf("ralph: microvm: booting %s (%s, %s of memory)", spec.Name, Accel(), mem)
+	accel := v.Accel(ctx).Accel
+	v.logf("ralph: microvm: booting %s (%s, %s of memory)", spec.Name, accel, mem)
 	uid, gid, err := sandbox.RunAs(spec)
 	if err != nil {
 		return fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
@@ -235,7 +248,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	// process, not the VM.
 	agentMem := max(memBytes-64<<20, 32<<20)
 	args := qemuArgs(qemuConfig{
-		accel: Accel(), memMiB: memBytes >> 20, cpus: max(int(ncpu+0.5), 1), kernel: kernel, initrd: initrd,
+		accel: accel, memMiB: memBytes >> 20, cpus: max(int(ncpu+0.5), 1), kernel: kernel, initrd: initrd,
 		root: root.Dir, project: spec.Project, dir: dir,
 		append: fmt.Sprintf("ralph.uid=%d ralph.gid=%d ralph.pids=%d ralph.mem=%d ralph.tmp=%d ralph.workdir=%s ralph.home=%s",
 			uid, gid, pids, agentMem, tmpBytes, workdir, HomeDir),
@@ -256,7 +269,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 		// QEMU itself runs as the sandbox's user: an escape from the guest
 		// into QEMU lands there, not in root; its 9p server writes the
 		// project's files as that user.
-		cmd.SysProcAttr.Credential = qemuCredential(uid, gid, Accel(), "/dev/kvm")
+		cmd.SysProcAttr.Credential = qemuCredential(uid, gid, accel, "/dev/kvm")
 		os.Chown(console.Name(), uid, gid)
 	}
 	started := time.Now()
@@ -278,7 +291,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	}
 	spec.Workdir = workdir
 	v.mu.Lock()
-	v.sessions[spec.Name] = &session{spec: spec, env: root.Env, booted: started}
+	v.sessions[spec.Name] = &session{spec: spec, env: root.Env, booted: started, accel: accel}
 	v.mu.Unlock()
 	return nil
 }
@@ -359,7 +372,7 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 	// channel (QEMU's socket takes one client).
 	limit, booting := 15*time.Second, s.booted != (time.Time{})
 	if booting {
-		limit = bootTimeout()
+		limit = bootTimeout(s.accel)
 	}
 	deadline := time.Now().Add(limit)
 	var last error
@@ -394,7 +407,7 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 		}
 		s.sess = sess
 		if !s.booted.IsZero() {
-			v.recordBoot(time.Since(s.booted))
+			v.recordBoot(time.Since(s.booted), s.accel)
 			s.booted = time.Time{}
 		}
 		v.mu.Lock()
@@ -402,6 +415,9 @@ func (v *VM) connect(ctx context.Context, spec sandbox.Spec) (*session, error) {
 		v.mu.Unlock()
 		go v.serveProxy(s)
 		return s, nil
+	}
+	if log, _ := os.ReadFile(filepath.Join(v.runDir(spec.Name), "qemu.log")); bytes.Contains(log, []byte("KVM internal error")) {
+		return nil, fmt.Errorf("microvm: %s failed to boot under KVM: %s", spec.Name, firstLine(string(log[bytes.Index(log, []byte("KVM internal error")):])))
 	}
 	if !booting {
 		return nil, fmt.Errorf("%w: microvm: %s is running but does not answer within %s: another ralph is probably attached to it (a microVM takes one client at a time; ralph ls, ralph stop %s)",
@@ -418,8 +434,8 @@ type BootTime struct {
 	At      string  `json:"at"`
 }
 
-func (v *VM) recordBoot(d time.Duration) {
-	b, _ := json.Marshal(BootTime{Seconds: d.Seconds(), Accel: Accel(), At: time.Now().UTC().Format(time.RFC3339)})
+func (v *VM) recordBoot(d time.Duration, accel string) {
+	b, _ := json.Marshal(BootTime{Seconds: d.Seconds(), Accel: accel, At: time.Now().UTC().Format(time.RFC3339)})
 	os.MkdirAll(v.StateDir, 0o700)
 	os.WriteFile(filepath.Join(v.StateDir, "boot-time.json"), b, 0o600)
 }
@@ -440,31 +456,17 @@ func (v *VM) MeasureBoot(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	kernel = Vmlinux(ctx, v.CacheDir, kernel, version)
-	initrd, err := Initramfs(v.CacheDir, v.Ralph, version)
-	if err != nil {
-		return 0, err
-	}
-	cpu := "max"
-	if Accel() == "kvm" {
-		cpu = "host"
-	}
-	ctx, cancel := context.WithTimeout(ctx, bootTimeout())
-	defer cancel()
+	accel := v.Accel(ctx).Accel
 	start := time.Now()
-	err = proc.Run(ctx, proc.Cmd{Argv: []string{"qemu-system-x86_64", "-M", "microvm", "-accel", Accel(), "-cpu", cpu,
-		"-m", "256", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-		"-kernel", kernel, "-initrd", initrd,
-		"-append", "console=ttyS0 quiet panic=-1 tsc_early_khz=2000000 no_timer_check ralph.probe=1",
-		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"}})
-	if err != nil {
-		return 0, fmt.Errorf("microvm: boot probe: %w", err)
+	if err := v.bootProbe(ctx, kernel, version, accel, bootTimeout(accel)); err != nil {
+		return 0, fmt.Errorf("microvm: boot probe (%s): %w", accel, err)
 	}
 	return time.Since(start), nil
 }
 
 // bootTimeout: TCG boots are slow, and slower on a loaded machine.
-func bootTimeout() time.Duration {
-	if KVM() {
+func bootTimeout(accel string) time.Duration {
+	if accel == "kvm" {
 		return 30 * time.Second
 	}
 	return 3 * time.Minute
