@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
@@ -24,7 +27,8 @@ func gateDir(name string) string { return filepath.Join(stateDir("gates"), name)
 type runningGate struct {
 	cancel context.CancelFunc
 	done   chan error
-	log    *os.File
+	died   chan error // gets Serve's error when the gate stops on its own
+	log    *netgate.LogFile
 	Mount  string
 }
 
@@ -36,10 +40,20 @@ func (g *runningGate) Close() error {
 	return err
 }
 
+// Died gets the reason when the gate stops while the run still needs it
+// (the run must stop too; it fails closed: without the gate the sandbox
+// has no way out at all); it is closed when the gate ends either way.
+func (g *runningGate) Died() <-chan error { return g.died }
+
+// errGateDied stops a run whose gate stopped.
+var errGateDied = errors.New("the network gate stopped")
+
 // startGate prepares the gate directory of a sandbox and serves its
 // policy on the Unix socket there. owner, when set, is the uid:gid that
 // reaches the folder itself (bwrap runs as the agent's uid): the folder
-// then lives under /run/ralph/gates, owned by it and closed to others.
+// then lives under /run/ralph/gates, owned by root with the agent's group
+// allowed to enter and read (never to write), so neither the agent nor
+// another local user can swap the socket or the binary in it.
 func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int) (*runningGate, error) {
 	dir := gateDir(name)
 	mnt := filepath.Join(dir, "mnt")
@@ -48,18 +62,26 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 	}
 	if owner != nil && os.Geteuid() == 0 {
 		for _, d := range []string{"/run/ralph", "/run/ralph/gates"} {
-			os.MkdirAll(d, 0o711)
-			os.Chmod(d, 0o711)
+			if err := rootDir(d, 0o711); err != nil {
+				return nil, err
+			}
 		}
 		mnt = filepath.Join("/run/ralph/gates", name)
-	}
-	if err := os.MkdirAll(mnt, 0o755); err != nil {
-		return nil, fmt.Errorf("gate: %w", err)
-	}
-	os.Chmod(mnt, 0o755)
-	if owner != nil && os.Geteuid() == 0 {
-		os.Chown(mnt, owner[0], owner[1])
-		os.Chmod(mnt, 0o700)
+		if err := rootDir(mnt, 0o750); err != nil {
+			// A folder left by an older ralph (owned by the agent): remade.
+			os.RemoveAll(mnt)
+			if err := rootDir(mnt, 0o750); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.Lchown(mnt, 0, owner[1]); err != nil {
+			return nil, fmt.Errorf("gate: %w", err)
+		}
+	} else {
+		if err := os.MkdirAll(mnt, 0o755); err != nil {
+			return nil, fmt.Errorf("gate: %w", err)
+		}
+		os.Chmod(mnt, 0o755)
 	}
 	if err := installSelf(filepath.Join(mnt, "ralph")); err != nil {
 		return nil, err
@@ -71,12 +93,13 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 		return nil, fmt.Errorf("gate: listen %s: %w", sock, err)
 	}
 	// The agent's uid is not ralph's: the socket is reachable through the
-	// sandbox's mount only (its host directory is private to this user).
+	// sandbox's mount only (its host folder is closed to others). The
+	// folder is root's, so nobody can swap the name before the chmod.
 	os.Chmod(sock, 0o666)
-	logf, err := os.OpenFile(filepath.Join(dir, "log.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logf, err := netgate.OpenLog(filepath.Join(dir, "log.jsonl"), 0)
 	if err != nil {
 		l.Close()
-		return nil, fmt.Errorf("gate: %w", err)
+		return nil, err
 	}
 	w := &policyfile.Watcher{Store: policyfile.Default(), Name: name, Defaults: defaults}
 	w.Current()
@@ -86,10 +109,45 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 		return nil, usageErr("%v", err)
 	}
 	g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: logf}
+	g.Errors = func(err error) {
+		fmt.Fprintf(logf, "{\"sandbox\":%q,\"decision\":\"error\",\"rule\":%q}\n", name, "accept: "+err.Error())
+	}
+	return serveGate(ctx, g, l, logf, mnt), nil
+}
+
+// serveGate serves g on l until Close; Died tells when it stops first.
+func serveGate(ctx context.Context, g *netgate.Gate, l net.Listener, logf *netgate.LogFile, mnt string) *runningGate {
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	rg := &runningGate{cancel: cancel, done: make(chan error, 1), log: logf, Mount: mnt}
-	go func() { rg.done <- g.Serve(gctx, l) }()
-	return rg, nil
+	rg := &runningGate{cancel: cancel, done: make(chan error, 1), died: make(chan error, 1), log: logf, Mount: mnt}
+	go func() {
+		err := g.Serve(gctx, l)
+		if gctx.Err() == nil {
+			if err == nil {
+				err = errors.New("it stopped serving")
+			}
+			rg.died <- err
+		}
+		close(rg.died)
+		rg.done <- err
+	}()
+	return rg
+}
+
+// rootDir makes (or finds) the folder p, owned by root, without following
+// a link, with mode.
+func rootDir(p string, mode os.FileMode) error {
+	if err := os.Mkdir(p, mode); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("gate: %w", err)
+	}
+	st, err := os.Lstat(p)
+	if err != nil {
+		return fmt.Errorf("gate: %w", err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !st.IsDir() || !ok || sys.Uid != 0 {
+		return fmt.Errorf("gate: %s is not a folder owned by root (a link, or left by someone else): remove it", p)
+	}
+	return os.Chmod(p, mode)
 }
 
 // installSelf copies the running ralph to dst (atomically), after checking

@@ -49,6 +49,7 @@ func newGateCmd(io IO) *cobra.Command {
 		Example: "  ralph gate serve --listen :3128 --policy-dir /etc/ralph/policy --name fleet",
 	}
 	var listen, dir, name string
+	var limits netgate.Gate
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the egress gate on a TCP address, deny by default",
@@ -56,7 +57,13 @@ func newGateCmd(io IO) *cobra.Command {
 address. It allows what the policy files in --policy-dir allow (global.json
 and sandboxes/NAME.json, the format ralph policy writes) and nothing else,
 rereads them when they change, and writes every decision to stdout as one
-JSON line. A fleet's gate Deployment runs it with the rules of a ConfigMap.`,
+JSON line. A fleet's gate Deployment runs it with the rules of a ConfigMap.
+
+Every client is treated as hostile: a header block over 16 KiB gets 431;
+headers (and a tunnel's TLS ClientHello) must arrive within
+--header-timeout; each client address may hold --max-conns-per-client
+connections (more are closed at once, never queued); a tunnel or response
+with no byte moving for --idle-timeout ends.`,
 		Example: `  ralph gate serve --listen 127.0.0.1:3128
   ralph gate serve --listen :3128 --policy-dir /etc/ralph/policy`,
 		Args: cobra.NoArgs,
@@ -75,7 +82,10 @@ JSON line. A fleet's gate Deployment runs it with the rules of a ConfigMap.`,
 				return fmt.Errorf("gate: %w", err)
 			}
 			fmt.Fprintf(io.Err, "ralph: gate serving %s on %s (policy folder %s)\n", name, l.Addr(), store.Dir)
-			g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: io.Out}
+			g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: io.Out,
+				MaxConns: limits.MaxConns, MaxConnsPerClient: limits.MaxConnsPerClient,
+				HeaderTimeout: limits.HeaderTimeout, IdleTimeout: limits.IdleTimeout,
+				Errors: func(err error) { fmt.Fprintf(io.Err, "ralph: gate: %v (waiting it out)\n", err) }}
 			done := make(chan struct{})
 			defer func() { <-done }()
 			go func() {
@@ -92,6 +102,10 @@ JSON line. A fleet's gate Deployment runs it with the rules of a ConfigMap.`,
 	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:3128", "TCP address to serve on")
 	serve.Flags().StringVar(&dir, "policy-dir", "", "folder of the policy files (default: ralph policy's own)")
 	serve.Flags().StringVar(&name, "name", "fleet", "sandbox name: the per-sandbox rules read and the name in the log")
+	serve.Flags().IntVar(&limits.MaxConns, "max-conns", 4096, "connections at once, in all")
+	serve.Flags().IntVar(&limits.MaxConnsPerClient, "max-conns-per-client", 1024, "connections at once from one client address")
+	serve.Flags().DurationVar(&limits.HeaderTimeout, "header-timeout", 10*time.Second, "time a client has to send its request headers or TLS ClientHello")
+	serve.Flags().DurationVar(&limits.IdleTimeout, "idle-timeout", 15*time.Minute, "end a tunnel or response after this long with no byte either way")
 	cmd.AddCommand(serve)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,7 +114,8 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 }
 
 func (o *runOptions) run(cmd *cobra.Command, args []string) error {
-	ctx := cmd.Context()
+	ctx, cancelRun := context.WithCancelCause(cmd.Context())
+	defer cancelRun(nil)
 	if dash := cmd.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
 		return usageErr("unknown command or argument %q: agent arguments go after -- (see ralph --help)", args[0])
 	}
@@ -227,6 +229,11 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 			return err
 		}
 		defer gate.Close()
+		go func() {
+			if err, ok := <-gate.Died(); ok {
+				cancelRun(fmt.Errorf("%w: %v", errGateDied, err))
+			}
+		}()
 		spec.GateDir = gate.Mount
 		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
 	case *sbx.SBX:
@@ -288,6 +295,13 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	obs.Close()
 	obs.stopSpinner()
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errGateDied) {
+			msg := fmt.Sprintf("%v; run stopped in iteration %d (fail closed: the sandbox had no way out meanwhile); sandbox %s stopped", cause, out.Iterations, spec.Name)
+			rec.Finish("error", ExitInternal, msg)
+			obs.emit(event{Event: "end", Outcome: "error", Text: msg, ExitCode: ptr(ExitInternal)})
+			onExit(o.onExit, rec.Run(), "error", ExitInternal, msg, o.io.Err)
+			return &exitError{code: ExitInternal, err: errors.New(msg)}
+		}
 		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
 			rec.Finish("interrupted", ExitInterrupted, "interrupted")
 			obs.emit(event{Event: "end", Outcome: "interrupted", ExitCode: ptr(ExitInterrupted)})

@@ -35,7 +35,9 @@ func benchEnv(tb testing.TB) (gateAddr, fwdAddr, upHost string) {
 		}
 	}))
 	tb.Cleanup(up.Close)
-	g := &Gate{Policy: policyOf(tb, "allow bench.test"), Resolver: testResolver{"bench.test": "127.0.0.1"},
+	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+	// Plain HTTP through a tunnel: the rule names the port.
+	g := &Gate{Policy: policyOf(tb, "allow bench.test:"+port), Resolver: testResolver{"bench.test": "127.0.0.1"},
 		testAllow: func(netip.AddrPort) bool { return true }}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -51,7 +53,6 @@ func benchEnv(tb testing.TB) (gateAddr, fwdAddr, upHost string) {
 	go func() { defer wg.Done(); g.Serve(ctx, l) }()
 	go func() { defer wg.Done(); g.Serve(ctx, ul) }()
 	go func() { defer wg.Done(); Forward(ctx, fl, sock) }()
-	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 	return l.Addr().String(), fl.Addr().String(), "bench.test:" + port
 }
 
@@ -158,7 +159,7 @@ func TestThousandTunnels(t *testing.T) {
 		}
 	}()
 	_, port, _ := net.SplitHostPort(echo.Addr().String())
-	g := &Gate{Policy: policyOf(t, "allow bench.test"), Resolver: testResolver{"bench.test": "127.0.0.1"},
+	g := &Gate{Policy: policyOf(t, "allow bench.test:"+port), Resolver: testResolver{"bench.test": "127.0.0.1"},
 		testAllow: func(netip.AddrPort) bool { return true }}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,7 +1,10 @@
 package netgate
 
 import (
+	"errors"
 	"net"
+	"sync/atomic"
+	"time"
 )
 
 // Copy buffer sizes: an idle or chatty tunnel holds the small one; a
@@ -42,4 +45,37 @@ func closeWrite(c net.Conn) {
 		return
 	}
 	c.Close()
+}
+
+// activity is when a tunnel last moved a byte, either way.
+type activity struct{ last atomic.Int64 }
+
+func (a *activity) touch()               { a.last.Store(time.Now().UnixNano()) }
+func (a *activity) since() time.Duration { return time.Since(time.Unix(0, a.last.Load())) }
+
+// copyIdle is copyConn with an idle limit: a read that waits the gate's
+// IdleTimeout while no byte moved either way (act) ends the copy.
+func (g *Gate) copyIdle(dst, src net.Conn, act *activity) {
+	idle := g.idle()
+	buf := make([]byte, minCopyBuf)
+	for {
+		src.SetReadDeadline(time.Now().Add(idle))
+		n, err := src.Read(buf)
+		if n > 0 {
+			act.touch()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+			if n == len(buf) && len(buf) < maxCopyBuf {
+				buf = make([]byte, 2*len(buf))
+			}
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && act.since() < idle {
+				continue // the other way is busy: this one may wait
+			}
+			return
+		}
+	}
 }

@@ -3,17 +3,23 @@
 // decides on the requested host with the sandbox's policy, resolves the
 // name itself and dials the address it resolved (never one the client
 // chose), refuses loopback, private, link-local, CGNAT, multicast and
-// metadata addresses unless an explicit IP rule allows them, checks the TLS
-// SNI of CONNECT tunnels to port 443 and the Host header of plain requests
-// against the requested host, and logs every decision as a JSON line.
+// metadata addresses (IPv4 embedded in IPv6 included) unless an explicit
+// IP rule allows them, and logs every decision as a JSON line.
+//
+// Every client is hostile: the header block is bounded (431) and must
+// arrive within HeaderTimeout; a tunnel carries TLS whose SNI names the
+// CONNECT host (checked before anything leaves), or, only where a rule
+// names the port explicitly, another protocol (an HTTP request in it must
+// name the same Host); plain requests must carry a matching Host; each
+// client has a connection cap that refuses rather than queues; idle
+// tunnels end after IdleTimeout; the accept loop rides out transient
+// errors (EMFILE) as net/http does.
 package netgate
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -40,8 +46,18 @@ type Gate struct {
 	Resolver Resolver
 	// Log receives one JSON object a line per decision (may be nil).
 	Log io.Writer
-	// MaxConns bounds concurrent connections (default 4096).
-	MaxConns int
+	// MaxConns bounds concurrent connections (default 4096) and
+	// MaxConnsPerClient those of one client address (default 1024; a
+	// sandbox's Unix socket is one client). Past either, a new connection
+	// is closed at once: the accept loop never waits.
+	MaxConns, MaxConnsPerClient int
+	// HeaderTimeout bounds the wait for a request's header block and a
+	// tunnel's TLS ClientHello (default 10s); IdleTimeout ends a tunnel or
+	// a response that carried no byte either way for that long (default
+	// 15m).
+	HeaderTimeout, IdleTimeout time.Duration
+	// Errors, when set, hears about the listener's transient errors.
+	Errors func(error)
 
 	// testAllow lets the package's own tests reach their loopback
 	// upstreams; nothing outside the tests can set it.
@@ -62,119 +78,10 @@ type Entry struct {
 	Rule     string    `json:"rule"`
 }
 
-// Serve accepts connections on l until ctx is done or l fails, then
-// closes every open connection and waits for its handlers.
-func (g *Gate) Serve(ctx context.Context, l net.Listener) error {
-	max := g.MaxConns
-	if max == 0 {
-		max = 4096
-	}
-	sem := make(chan struct{}, max)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	open := map[net.Conn]struct{}{}
-	stop := context.AfterFunc(ctx, func() { l.Close() })
-	defer stop()
-	defer func() {
-		mu.Lock()
-		for c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	}()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		sem <- struct{}{}
-		mu.Lock()
-		open[c] = struct{}{}
-		mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			defer func() {
-				mu.Lock()
-				delete(open, c)
-				mu.Unlock()
-				c.Close()
-			}()
-			g.handle(ctx, c)
-		}()
-	}
-}
-
 // refusal is a request the gate will not carry.
 type refusal struct {
 	status int
 	msg    string
-}
-
-func (g *Gate) handle(ctx context.Context, c net.Conn) {
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReaderSize(c, maxHeader)
-	hosts, ok := rawHostHeaders(br)
-	if !ok {
-		g.refuse(c, Entry{Method: "?"}, refusal{http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request header over %d bytes", maxHeader)})
-		return
-	}
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		return
-	}
-	c.SetReadDeadline(time.Time{})
-	if req.Method == http.MethodConnect {
-		g.tunnel(ctx, c, br, req)
-		return
-	}
-	g.forward(ctx, c, br, req, hosts)
-}
-
-// maxHeader bounds a request's header block (and the gate's memory per
-// connection).
-const maxHeader = 16 << 10
-
-// rawHostHeaders returns the Host header values of the request waiting in
-// br, read before net/http folds them into the URL's host. ok is false
-// when the header block does not fit in the reader.
-func rawHostHeaders(br *bufio.Reader) (hosts []string, ok bool) {
-	// Peek only what has arrived, one more byte at a time past it, until
-	// the blank line that ends the header block (or the buffer is full).
-	var head []byte
-	want := 1
-	for {
-		_, err := br.Peek(want)
-		b, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-			head = b[:i]
-			break
-		}
-		if err != nil {
-			head = b
-			break
-		}
-		if want >= br.Size() {
-			return nil, false
-		}
-		want = max(br.Buffered(), want) + 1
-	}
-	for _, line := range bytes.Split(head, []byte("\r\n"))[1:] {
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if ok && strings.EqualFold(string(bytes.TrimSpace(k)), "host") {
-			hosts = append(hosts, string(bytes.TrimSpace(v)))
-		}
-	}
-	return hosts, true
 }
 
 func (g *Gate) refuse(c net.Conn, e Entry, r refusal) {
@@ -186,17 +93,17 @@ func (g *Gate) refuse(c net.Conn, e Entry, r refusal) {
 }
 
 // allowed checks the policy for host:port.
-func (g *Gate) allowed(hostStr string, port int) (policy.Host, *policy.Policy, string, *refusal) {
+func (g *Gate) allowed(hostStr string, port int) (policy.Host, *policy.Policy, policy.Decision, *refusal) {
 	h, err := policy.ParseHost(hostStr)
 	if err != nil {
-		return h, nil, "", &refusal{http.StatusBadRequest, err.Error()}
+		return h, nil, policy.Decision{}, &refusal{http.StatusBadRequest, err.Error()}
 	}
 	p := g.Policy()
 	d := p.Decide(h, port)
 	if !d.Allowed {
-		return h, p, "", &refusal{http.StatusForbidden, d.Reason()}
+		return h, p, d, &refusal{http.StatusForbidden, d.Reason()}
 	}
-	return h, p, d.Reason(), nil
+	return h, p, d, nil
 }
 
 // resolve picks the address to dial for an allowed host: the literal
@@ -228,83 +135,17 @@ func (g *Gate) resolve(ctx context.Context, h policy.Host, p *policy.Policy, por
 
 // decide checks the policy and picks the address to dial.
 func (g *Gate) decide(ctx context.Context, hostStr string, port int) (policy.Host, netip.AddrPort, string, *refusal) {
-	h, p, rule, r := g.allowed(hostStr, port)
+	h, p, d, r := g.allowed(hostStr, port)
 	if r != nil {
 		return h, netip.AddrPort{}, "", r
 	}
 	a, r := g.resolve(ctx, h, p, port)
-	return h, a, rule, r
+	return h, a, d.Reason(), r
 }
 
 func dial(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
 	d := net.Dialer{Timeout: 15 * time.Second}
 	return d.DialContext(ctx, "tcp", a.String())
-}
-
-// tunnel serves CONNECT host:port.
-func (g *Gate) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, req *http.Request) {
-	e := Entry{Method: "CONNECT"}
-	hostStr, port, err := policy.SplitHostPort(req.RequestURI)
-	e.Host, e.Port = hostStr, port
-	if err != nil || port == 0 {
-		g.refuse(c, e, refusal{http.StatusBadRequest, "CONNECT needs host:port"})
-		return
-	}
-	h, p, rule, r := g.allowed(hostStr, port)
-	e.Host = h.String()
-	if r != nil {
-		g.refuse(c, e, *r)
-		return
-	}
-	// The tunnel is accepted on the policy alone, so the TLS name is
-	// checked before anything leaves: a spoofed SNI never reaches the
-	// network, not even as a DNS query.
-	io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
-	var first []byte
-	if port == 443 || startsWithTLS(c, br) {
-		sni, hello, err := readClientHello(ctx, c, br)
-		if err != nil {
-			e.Decision, e.Rule = "deny", "no TLS ClientHello: "+err.Error()
-			g.log(e)
-			return
-		}
-		if !sniMatches(sni, h) {
-			e.Decision, e.Rule = "deny", fmt.Sprintf("TLS SNI %q does not match the CONNECT host %s", sni, h)
-			g.log(e)
-			return
-		}
-		first = hello
-	}
-	addr, r := g.resolve(ctx, h, p, port)
-	if r != nil {
-		e.Decision, e.Rule = "deny", r.msg
-		g.log(e)
-		return
-	}
-	e.Addr = addr.String()
-	up, err := dial(ctx, addr)
-	if err != nil {
-		e.Decision, e.Rule = "deny", "dial "+addr.String()+": "+err.Error()
-		g.log(e)
-		return
-	}
-	defer up.Close()
-	e.Decision, e.Rule = "allow", rule
-	g.log(e)
-	if len(first) > 0 {
-		if _, err := up.Write(first); err != nil {
-			return
-		}
-	}
-	splice(c, br, up)
-}
-
-func sniMatches(sni string, h policy.Host) bool {
-	if h.IP.IsValid() {
-		return sni == "" // a tunnel to an address carries no name
-	}
-	s, err := policy.ParseHost(sni)
-	return err == nil && s.Name == h.Name
 }
 
 // forward serves a plain-HTTP proxy request (absolute-form URL).
@@ -348,7 +189,7 @@ func (g *Gate) forward(ctx context.Context, c net.Conn, br *bufio.Reader, req *h
 	if err := req.Write(up); err != nil {
 		return
 	}
-	io.Copy(c, up)
+	g.copyIdle(c, up, &activity{})
 }
 
 // sameHost compares two host[:port] strings canonically.
@@ -369,29 +210,6 @@ func sameHost(a, b string, defPort int) bool {
 	return err1 == nil && err2 == nil && x == y && ap == bp
 }
 
-// splice copies both ways until either side ends.
-func splice(c net.Conn, br *bufio.Reader, up net.Conn) {
-	done := make(chan struct{}, 2)
-	go func() {
-		// What the reader already holds, then the socket itself.
-		if n := br.Buffered(); n > 0 {
-			b, _ := br.Peek(n)
-			up.Write(b)
-			br.Discard(n)
-		}
-		copyConn(up, c)
-		closeWrite(up)
-		done <- struct{}{}
-	}()
-	go func() {
-		copyConn(c, up)
-		closeWrite(c)
-		done <- struct{}{}
-	}()
-	<-done
-	<-done
-}
-
 func (g *Gate) log(e Entry) {
 	if g.Log == nil {
 		return
@@ -405,25 +223,4 @@ func (g *Gate) log(e Entry) {
 	g.logMu.Lock()
 	g.Log.Write(append(b, '\n'))
 	g.logMu.Unlock()
-}
-
-var (
-	cgnat    = netip.MustParsePrefix("100.64.0.0/10")
-	thisNet  = netip.MustParsePrefix("0.0.0.0/8")
-	metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
-)
-
-// Special reports addresses a name may not resolve to without an explicit
-// IP rule: loopback, private, link-local, CGNAT, multicast, unspecified,
-// "this network", broadcast and cloud metadata.
-func Special(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, m := range metadata {
-		if a == m {
-			return true
-		}
-	}
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() ||
-		cgnat.Contains(a) || thisNet.Contains(a) || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }

@@ -118,6 +118,9 @@ func ParseRule(a Action, pattern, source string) (Rule, error) {
 	return r, nil
 }
 
+// Port is the port the rule names, or 0 when it names none (any port).
+func (r *Rule) Port() int { return r.port }
+
 // Decision is the outcome for one destination.
 type Decision struct {
 	Allowed bool

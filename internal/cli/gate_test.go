@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+)
+
+// brokenListener fails for good after its first Accept, as a listener
+// whose socket was torn down does.
+type brokenListener struct{ net.Listener }
+
+func (brokenListener) Accept() (net.Conn, error) {
+	return nil, errors.New("accept unix gate.sock: use of a broken listener")
+}
+
+func TestDeadGateIsNoticed(t *testing.T) {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "g.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	logf, err := netgate.OpenLog(filepath.Join(t.TempDir(), "log.jsonl"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &netgate.Gate{Policy: func() *policy.Policy { return policy.Compile(nil) }, Log: logf}
+	rg := serveGate(context.Background(), g, brokenListener{l}, logf, "")
+	select {
+	case err, ok := <-rg.Died():
+		if !ok || err == nil {
+			t.Fatalf("Died: %v, %v; want the gate's error", err, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a gate that stopped serving was not noticed")
+	}
+	rg.Close()
+
+	// A gate closed by its run is not a death.
+	rg = serveGate(context.Background(), g, l, logf, "")
+	go rg.Close()
+	if err, ok := <-rg.Died(); ok {
+		t.Fatalf("Died after Close: %v", err)
+	}
+}
