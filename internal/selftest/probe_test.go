@@ -47,7 +47,9 @@ func TestGateRowsHold(t *testing.T) {
 	}
 	defer up.Close()
 	var rules []policy.Rule
-	for _, p := range []string{"localhost", up.Addr().String()} {
+	// As Run allows them: by name and port (a plain tunnel needs the port
+	// named), and by address.
+	for _, p := range []string{fmt.Sprintf("localhost:%d", up.Addr().(*net.TCPAddr).Port), up.Addr().String()} {
 		r, err := policy.ParseRule(policy.Allow, p, "test")
 		if err != nil {
 			t.Fatal(err)

@@ -160,7 +160,10 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		if t.Allow != nil {
 			upPort := up.Addr().(*net.TCPAddr).Port
 			cfg.Upstream = fmt.Sprintf("%s:%d", cfg.RebindName, upPort)
-			for _, p := range []string{cfg.RebindName, fmt.Sprintf("127.0.0.1:%d", upPort)} {
+			// The rules name their ports: plain (non-TLS) tunnels go
+			// through only there, so the rebinding attempt on the TCP
+			// listener's port meets the gate's resolution check.
+			for _, p := range []string{cfg.RebindName + ":" + port(cfg.TCP), cfg.Upstream, fmt.Sprintf("127.0.0.1:%d", upPort)} {
 				undo, err := t.Allow(name, p)
 				if err != nil {
 					return rep, err
@@ -272,6 +275,11 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
 }
 
 func fail(rs []Result, id int, why string) {

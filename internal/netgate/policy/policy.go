@@ -183,8 +183,8 @@ func (p *Policy) Decide(h Host, port int) Decision {
 				if deny == nil {
 					deny = r
 				}
-			} else if allow == nil {
-				allow = r
+			} else if allow == nil || (allow.port == 0 && r.port != 0) {
+				allow = r // a rule that names the port is the more specific
 			}
 		}
 	}

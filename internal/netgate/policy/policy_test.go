@@ -270,3 +270,24 @@ func BenchmarkDecide(b *testing.B) {
 	}
 	_ = netip.Addr{}
 }
+
+// TestPortRuleIsPreferred: among allows, the rule that names the port
+// decides (the gate carries non-TLS tunnels only under such a rule).
+func TestPortRuleIsPreferred(t *testing.T) {
+	var rs []Rule
+	for _, p := range []string{"**", "example.com", "example.com:22"} {
+		r, err := ParseRule(Allow, p, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	h, _ := ParseHost("example.com")
+	d := Compile(rs).Decide(h, 22)
+	if !d.Allowed || d.Rule.Port() != 22 {
+		t.Errorf("Decide(example.com:22) = %v, want the :22 rule", d.Reason())
+	}
+	if d := Compile(rs).Decide(h, 443); !d.Allowed || d.Rule.Port() != 0 {
+		t.Errorf("Decide(example.com:443) = %v", d.Reason())
+	}
+}
