@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -19,7 +19,10 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox/host"
 	"github.com/ralphloop/ralph/internal/sandbox/microvm"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
+	"github.com/ralphloop/ralph/internal/render"
 	"github.com/ralphloop/ralph/internal/selftest"
+	"github.com/ralphloop/ralph/internal/termsafe"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 func newSelftest(io IO) *cobra.Command {
@@ -118,7 +121,7 @@ Exit 0 only when every applicable property held.`,
 func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSize string, pids int) (selftest.Target, error) {
 	claude, _ := agent.Lookup("claude", "")
 	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, TmpSize: tmpSize,
-		PolicyDir: policyfile.Default().Dir, StateDir: stateDir("")}
+		PolicyDir: policyfile.Default().Dir, StateDir: stateDir(""), Workspace: workspaceReader()}
 	if _, ok := b.(*sbx.SBX); ok {
 		// sbx keeps its own network policy and limits: ralph's gate is
 		// not in front of it, so those rows are sbx's to prove.
@@ -192,18 +195,57 @@ func allowRule(name, h string) (func(), error) {
 	}
 }
 
+// workspaceReader is ralph's own way of reading a workspace, for row 15:
+// the config as a run applies it, files through wsfile, the agent's text
+// through the renderer.
+func workspaceReader() selftest.WorkspaceReader {
+	return selftest.WorkspaceReader{
+		Read: func(proj, rel string) ([]byte, error) {
+			ws, err := wsfile.Open(proj)
+			if err != nil {
+				return nil, err
+			}
+			defer ws.Close()
+			return ws.ReadFile(rel, wsfile.MaxTasks)
+		},
+		Config: func(proj string) error {
+			ws, err := wsfile.Open(proj)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			return loadConfig(runFlags().Flags(), ws, trustStore())
+		},
+		Show: func(text string) string {
+			var b bytes.Buffer
+			r := render.New(&b, "claude", 100, false)
+			line, _ := json.Marshal(map[string]any{"type": "assistant", "message": map[string]any{"role": "assistant",
+				"content": []map[string]any{{"type": "text", "text": text}}}})
+			r.Write(append(line, '\n'))
+			r.Flush()
+			return b.String()
+		},
+	}
+}
+
 func printSelftest(io IO, rep selftest.Report) {
 	fmt.Fprintf(io.Out, "\n%s (%s)\n", rep.Backend, rep.Boundary)
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tPROPERTY\tRESULT\tWHAT WAS TRIED")
 	for _, r := range rep.Results {
-		tried := r.Tried
+		// The probe ran as the agent: its words are escaped like any
+		// agent's, and the property is named by ralph's own table.
+		tried := termsafe.Line(r.Tried)
 		if len(tried) > 90 {
 			tried = tried[:87] + "..."
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.ID, r.Property, r.Status, tried)
+		prop := selftest.Properties[r.ID]
+		if prop == "" {
+			prop = termsafe.Line(r.Property)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.ID, prop, termsafe.Line(string(r.Status)), tried)
 		if r.Detail != "" {
-			fmt.Fprintf(tw, "\t\t\t  %s\n", strings.ReplaceAll(r.Detail, "\n", " "))
+			fmt.Fprintf(tw, "\t\t\t  %s\n", termsafe.Line(r.Detail))
 		}
 	}
 	tw.Flush()

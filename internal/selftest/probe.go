@@ -126,6 +126,7 @@ func Probe(cfg ProbeConfig, report func(Result)) {
 		}
 	}
 	run(12, func() Result { return state(cfg) })
+	run(15, func() Result { return plantWorkspace(cfg) })
 	run(14, func() Result { return escapes(cfg) })
 	run(13, func() Result { return limits(cfg, report) })
 }
@@ -431,6 +432,25 @@ func network(cfg ProbeConfig) []Result {
 			c2.Close()
 			spoof.try("GET http://"+cfg.Upstream+"/ with Host: "+spoofName, !refused(status), "not refused: "+strings.TrimSpace(status))
 		}
+		// The same Host spoof behind 20 KB of padding: a gate that reads a
+		// bounded prefix for its Host check must refuse the whole request.
+		if c3, err := net.DialTimeout("tcp", proxy, 5*time.Second); err == nil {
+			c3.SetDeadline(time.Now().Add(10 * time.Second))
+			go fmt.Fprintf(c3, "GET http://%s/ HTTP/1.1\r\nX-Pad: %s\r\nHost: %s\r\n\r\n", cfg.Upstream, strings.Repeat("a", 20<<10), spoofName)
+			status, _ := bufio.NewReader(c3).ReadString('\n')
+			c3.Close()
+			spoof.try("GET http://"+cfg.Upstream+"/ with 20 KB of headers, then Host: "+spoofName, !strings.Contains(status, " 431 ") && !refused(status), "not refused: "+strings.TrimSpace(status))
+		}
+		// A ClientHello that names another host, sent after a pause (past
+		// the 2 s a gate might wait before it trusts a tunnel).
+		if line, c4, err := connect(proxy, cfg.Upstream, ""); err == nil {
+			if ok200(line) {
+				time.Sleep(2500 * time.Millisecond)
+				herr := tlsClient(c4, spoofName).Handshake()
+				spoof.try("CONNECT "+cfg.Upstream+", a 2.5 s pause, then TLS SNI "+spoofName, herr == nil, "handshake completed")
+			}
+			c4.Close()
+		}
 	} else if proxy != "" {
 		spoof.try("an allowed upstream to spoof toward", true, "none configured")
 	} else {
@@ -567,6 +587,7 @@ var Properties = map[int]string{
 	12: "The agent cannot change the policy, the gate or ralph's state",
 	13: "The pids, memory and /tmp and HOME size limits hold (the workspace: the host's disk, no quota)",
 	14: "Runtime escape classics have no effect",
+	15: "The workspace cannot steer ralph on the host (config, links, FIFOs, escapes)",
 }
 
 func escapes(cfg ProbeConfig) Result {

@@ -47,6 +47,8 @@ type Target struct {
 	ProbeInWorkspace bool
 	// PolicyDir and StateDir are ralph's files that must not change.
 	PolicyDir, StateDir string
+	// Workspace is how ralph reads a workspace on the host (row 15).
+	Workspace WorkspaceReader
 }
 
 // Report is the outcome on one backend.
@@ -234,8 +236,17 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	if len(rep.Results) == 0 {
 		return rep, fmt.Errorf("selftest: the probe exited %d without a report: %v %s", code, execErr, strings.TrimSpace(stderr.String()))
 	}
-	if len(rep.Results) == 13 && rep.Results[12].ID == 14 {
+	if !has(rep.Results, 13) && has(rep.Results, 14) {
 		rep.Results = append(rep.Results, sandboxDied(partial, execErr == nil && code == 0, cfg.MemoryBytes))
+	}
+	if has(rep.Results, 15) {
+		if t.Workspace.Read == nil || t.Workspace.Config == nil || t.Workspace.Show == nil {
+			fail(rep.Results, 15, "no workspace reader configured: nothing checked")
+		} else {
+			for _, why := range checkWorkspace(t.Workspace, proj, canary) {
+				fail(rep.Results, 15, why)
+			}
+		}
 	}
 
 	// What the host saw overrides what the probe believed.
@@ -275,6 +286,15 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+func has(rs []Result, id int) bool {
+	for _, r := range rs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func port(addr string) string {
