@@ -29,7 +29,10 @@ fi
 # a current build supports systrap and networking, which the network gate
 # needs. Build it once; the Go build cache makes later builds quick.
 # --host-uds=open lets a sandbox connect to the network gate's Unix socket
-# that ralph bind-mounts in (the only socket it ever mounts).
+# that ralph bind-mounts in (the only socket it ever mounts); --oci-seccomp
+# makes runsc apply the container's seccomp profile (ralph's own) to the
+# processes inside gVisor: without it the agent can create user namespaces
+# there and leave its pids limit.
 RUNSC=/usr/local/bin/runsc
 # Pinned: the version CI and the README figures were measured with.
 RUNSC_VERSION=v0.0.0-20260905035102-160fafc42237
@@ -40,7 +43,7 @@ fi
 
 mkdir -p /etc/docker
 cat > /etc/docker/daemon.json <<JSON
-{"runtimes": {"runsc": {"path": "$RUNSC", "runtimeArgs": ["--platform=systrap", "--host-uds=open"]}}}
+{"runtimes": {"runsc": {"path": "$RUNSC", "runtimeArgs": ["--platform=systrap", "--host-uds=open", "--oci-seccomp"]}}}
 JSON
 
 if ! docker info >/dev/null 2>&1; then
@@ -50,7 +53,7 @@ if ! docker info >/dev/null 2>&1; then
   echo $! > /run/ralph-dockerd.pid
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-if ! docker info --format '{{json .Runtimes}}' | grep -q 'host-uds=open'; then
+if ! docker info --format '{{json .Runtimes}}' | grep -q 'oci-seccomp'; then
   log "dockerd runs without the runsc runtime: reloading its configuration"
   kill -HUP "$(pidof dockerd)"
   sleep 1

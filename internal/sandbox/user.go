@@ -9,29 +9,41 @@ import (
 )
 
 // RunAs returns the uid and gid the agent runs as: spec.User ("uid:gid"
-// or "uid") when set, else the owner of the project directory when that
-// is not root, so files written in the workspace belong to the user, else
-// 1000:1000.
+// or "uid") when set, else the owner of the project directory. It never
+// picks root (uid 0 is refused, named or owning), and never guesses an
+// account: a project owned by root needs --user (decision 008), because
+// the agent, its files and (for the microVM) QEMU would otherwise run as
+// whatever person holds uid 1000 on this machine. A project that does not
+// exist yet (an internal probe) runs as 1000:1000.
 func RunAs(spec Spec) (uid, gid int, err error) {
 	if spec.User != "" {
 		u, g, hasGid := strings.Cut(spec.User, ":")
 		if uid, err = strconv.Atoi(u); err != nil {
 			return 0, 0, fmt.Errorf("user %q: want uid:gid", spec.User)
 		}
-		if !hasGid {
-			return uid, uid, nil
+		gid = uid
+		if hasGid {
+			if gid, err = strconv.Atoi(g); err != nil {
+				return 0, 0, fmt.Errorf("user %q: want uid:gid", spec.User)
+			}
 		}
-		if gid, err = strconv.Atoi(g); err != nil {
-			return 0, 0, fmt.Errorf("user %q: want uid:gid", spec.User)
+		if uid == 0 || gid == 0 {
+			return 0, 0, fmt.Errorf("user %q: the agent never runs as root (uid or gid 0)", spec.User)
 		}
 		return uid, gid, nil
 	}
-	if st, err := os.Stat(spec.Project); err == nil {
-		if s, ok := st.Sys().(*syscall.Stat_t); ok && s.Uid != 0 {
-			return int(s.Uid), int(s.Gid), nil
-		}
+	st, err := os.Stat(spec.Project)
+	if err != nil {
+		return 1000, 1000, nil
 	}
-	return 1000, 1000, nil
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 1000, 1000, nil
+	}
+	if s.Uid == 0 {
+		return 0, 0, fmt.Errorf("the project %s belongs to root, and the agent never runs as root: pass --user UID:GID, the account whose files the agent should write (its own, or a uid no person uses), or chown the project to it", spec.Project)
+	}
+	return int(s.Uid), int(s.Gid), nil
 }
 
 // ParseSize reads an engine size: 4g, 512m, 1024k or plain bytes.

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -30,6 +31,17 @@ func TestRunAs(t *testing.T) {
 	}
 	if _, _, err := RunAs(Spec{User: "root:x"}); err == nil {
 		t.Error("a non-numeric user was accepted")
+	}
+	for _, u := range []string{"0", "0:0", "1000:0"} {
+		if _, _, err := RunAs(Spec{User: u, Project: dir}); err == nil {
+			t.Errorf("--user %s (root) was accepted", u)
+		}
+	}
+	if os.Geteuid() == 0 {
+		root := t.TempDir()
+		if _, _, err := RunAs(Spec{Project: root}); err == nil || !strings.Contains(err.Error(), "--user") {
+			t.Errorf("a project owned by root: %v, want a refusal that asks for --user", err)
+		}
 	}
 }
 

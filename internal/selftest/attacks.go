@@ -11,7 +11,9 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -82,6 +84,42 @@ func Attack(args []string) error {
 		}
 	case "listen":
 		return listen(args[1:])
+	case "userns":
+		// Start ralph again in new namespaces (a user namespace first, as
+		// `unshare -U -r` does): a Go process cannot unshare a user
+		// namespace itself once it has threads.
+		flags, _ := strconv.ParseUint(args[1], 0, 64)
+		self, _ := os.Executable()
+		cmd := exec.Command(self, "sandbox-helper", "attack", "in-userns")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags),
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("userns: %v %s", err, out)
+		}
+		os.Stdout.Write(out)
+		fmt.Println("done")
+	case "in-userns":
+		// Root in a user namespace of its own: try what the review did
+		// under gVisor, leave the pids limit through a fresh cgroupfs.
+		fmt.Println("inside a new user namespace")
+		dir, err := os.MkdirTemp("", "ralph-selftest-cg")
+		if err != nil {
+			return nil
+		}
+		defer os.Remove(dir)
+		if err := unix.Mount("none", dir, "cgroup", 0, "pids"); err == nil {
+			defer unix.Unmount(dir, unix.MNT_DETACH)
+			if os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0) == nil {
+				fmt.Println("moved itself to the root pids cgroup")
+			}
+		} else if err := unix.Mount("none", dir, "cgroup2", 0, ""); err == nil {
+			defer unix.Unmount(dir, unix.MNT_DETACH)
+			if os.WriteFile(dir+"/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0) == nil {
+				fmt.Println("moved itself to the root cgroup")
+			}
+		}
 	case "unshare":
 		runtime.LockOSThread()
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
@@ -160,6 +198,26 @@ func escapeSyscalls(f *finding, ralphPID int) {
 	self, _ := os.Executable()
 	out, err := helper(ctx, self, "unshare")
 	f.try("unshare a mount namespace", err == nil && bytes.Contains([]byte(out), []byte("done")), "unshared")
+	// User namespaces: full capabilities over new namespaces, the host
+	// kernel's rtnetlink, nf_tables and mount code within reach (and under
+	// gVisor, a way out of the pids cgroup).
+	for _, ns := range []struct {
+		name  string
+		flags uintptr
+	}{
+		{"user", unix.CLONE_NEWUSER},
+		{"user and mount", unix.CLONE_NEWUSER | unix.CLONE_NEWNS},
+		{"user and network", unix.CLONE_NEWUSER | unix.CLONE_NEWNET},
+		{"user and pid", unix.CLONE_NEWUSER | unix.CLONE_NEWPID},
+	} {
+		out, err := helper(ctx, self, "userns", fmt.Sprint(ns.flags))
+		made := err == nil && strings.Contains(out, "done")
+		detail := "created"
+		if strings.Contains(out, "moved itself") {
+			detail += "; in it, mounted a cgroupfs and left the pids limit"
+		}
+		f.try("create a "+ns.name+" namespace", made, detail)
+	}
 	// May the agent ptrace ralph, the process outside that started the
 	// probe? Opening its memory needs the same permission as attaching,
 	// without stopping it. Inside a pid namespace ralph is not visible.

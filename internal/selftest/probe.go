@@ -193,6 +193,16 @@ func writes(cfg ProbeConfig) Result {
 	for _, p := range targets {
 		f.try("create "+p, create(p), "created")
 	}
+	// Every mount point (and the usual folders of the root file system):
+	// a writable one that is not the workspace or a capped in-memory
+	// folder is a place to write past every limit.
+	var extra []string
+	for _, d := range writableMounts() {
+		if !allowedWritable(d, cfg.Workspace, os.Getenv("HOME")) {
+			extra = append(extra, d)
+		}
+	}
+	f.try("create a file in every mount point and usual folder (/proc/self/mountinfo)", len(extra) > 0, "writable: "+strings.Join(extra, ", "))
 	return f.result(2)
 }
 
@@ -548,7 +558,15 @@ func limits(cfg ProbeConfig, report func(Result)) Result {
 	}
 	// The in-memory file systems: past their cap, a write fails
 	// (ENOSPC) before it can eat the sandbox's memory.
-	for _, dir := range []string{"/tmp", os.Getenv("HOME")} {
+	// /tmp, HOME and every other writable in-memory mount found (the
+	// workspace is the host's disk and has no cap: see row 13's note).
+	dirs := []string{"/tmp", os.Getenv("HOME")}
+	for _, d := range inMemoryMounts() {
+		if d != "/tmp" && d != os.Getenv("HOME") && !allowedWritable(d, cfg.Workspace, "") || d == "/dev/shm" {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, dir := range dirs {
 		if dir == "" || cfg.TmpBytes == 0 {
 			continue
 		}

@@ -31,7 +31,7 @@ const (
 //	non-root --user, --cap-drop=ALL, no-new-privileges, --read-only root,
 //	tmpfs /tmp and HOME, memory/cpu/pids caps (swap capped too), no network,
 //	only the project directory mounted.
-func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
+func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 	workdir := spec.Workdir
 	if workdir == "" {
 		workdir = sandbox.DefaultWorkdir
@@ -50,6 +50,8 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 		"--user", user,
 		"--cap-drop=ALL",
 		"--security-opt=no-new-privileges",
+		"--security-opt", "seccomp=" + seccomp,
+		"--label", LabelHardening + "=" + hardening(),
 		"--read-only",
 		"--tmpfs", fmt.Sprintf("/tmp:rw,nosuid,nodev,mode=1777,size=%d", tmp),
 		"--tmpfs", e.homeTmpfs(uid, gid, tmp),
@@ -64,6 +66,11 @@ func (e *Engine) runArgs(spec sandbox.Spec, user string) []string {
 	}
 	if e.runtime != "" {
 		args = append(args, "--runtime", e.runtime)
+	}
+	if e.bin == "podman" {
+		// podman's --read-only adds writable, uncapped tmpfs on /run,
+		// /var/tmp and /tmp; only ralph's capped ones are wanted.
+		args = append(args, "--read-only-tmpfs=false")
 	}
 	if spec.GateDir == "" {
 		return append(args, "--label", LabelGate+"=false", spec.Image, "sleep", keepAlive)

@@ -81,10 +81,10 @@ func TestNotRunningEngine(t *testing.T) {
 
 func TestRunArgsHardened(t *testing.T) {
 	spec := sandbox.Spec{Name: "ralph-claude-app-12345678", Agent: "claude", Project: "/src/app", Image: "img"}
-	if got := strings.Join(Docker().runArgs(spec, "1000:1000"), " "); !strings.Contains(got, "--pids-limit 512 ") {
+	if got := strings.Join(Docker().runArgs(spec, "1000:1000", "/p.json"), " "); !strings.Contains(got, "--pids-limit 512 ") {
 		t.Errorf("docker run args lack --pids-limit 512:\n%s", got)
 	}
-	got := strings.Join(GVisor("").runArgs(spec, "1000:1000"), " ")
+	got := strings.Join(GVisor("").runArgs(spec, "1000:1000", "/p.json"), " ")
 	for _, want := range []string{
 		"--user 1000:1000", "--cap-drop=ALL", "--security-opt=no-new-privileges", "--read-only",
 		"--tmpfs /tmp:", "--memory 4g", "--memory-swap 4g", "--cpus 2",

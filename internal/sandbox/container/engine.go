@@ -25,6 +25,9 @@ const (
 	LabelProject = "ralph.project"
 	LabelBackend = "ralph.backend"
 	LabelGate    = "ralph.gate"
+	// LabelHardening names the hardening a sandbox was made with (ralph's
+	// seccomp profile, by its hash): one made with another is not reused.
+	LabelHardening = "ralph.hardening"
 )
 
 // Engine is one engine CLI with one runtime.
@@ -33,6 +36,9 @@ type Engine struct {
 	bin     string // docker or podman
 	runtime string // OCI runtime for --runtime; empty for the default
 	home    string // the user's home directory, never shared
+	// SeccompDir is where ralph's seccomp profile is written for the
+	// engine to read (default: $XDG_STATE_HOME/ralph/seccomp).
+	SeccompDir string
 
 	mu      sync.Mutex
 	gated   map[string]bool   // sandboxes known to have the gate mount
@@ -88,13 +94,20 @@ func (e *Engine) Available(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s info: %v", sandbox.ErrUnavailable, e.bin, err)
 		}
-		const fix = `("runtimes": {"runsc": {"path": "/usr/local/bin/runsc", "runtimeArgs": ["--host-uds=open"]}}) and restart the daemon (scripts/engines.sh does it)`
+		const fix = `("runtimes": {"runsc": {"path": "/usr/local/bin/runsc", "runtimeArgs": ["--host-uds=open", "--oci-seccomp"]}}) and reload the daemon (kill -HUP $(pidof dockerd); scripts/engines.sh does it)`
 		if !strings.Contains(string(rt), `"`+e.runtime+`"`) {
 			return fmt.Errorf("%w: the %s runtime %q is not registered with %s: add it to /etc/docker/daemon.json "+fix,
 				sandbox.ErrUnavailable, e.name, e.runtime, e.bin)
 		}
 		if !strings.Contains(string(rt), "host-uds=open") && !strings.Contains(string(rt), "host-uds=all") {
 			return fmt.Errorf("%w: the %s runtime %q lacks --host-uds=open, which the network gate's socket needs: set it in /etc/docker/daemon.json "+fix,
+				sandbox.ErrUnavailable, e.name, e.runtime)
+		}
+		// Without --oci-seccomp, runsc ignores the container's seccomp
+		// profile: inside gVisor the agent can then create user
+		// namespaces, mount a fresh cgroupfs and leave its pids limit.
+		if !strings.Contains(string(rt), "oci-seccomp") {
+			return fmt.Errorf("%w: the %s runtime %q lacks --oci-seccomp: without it gVisor ignores ralph's seccomp profile and the agent can create user namespaces and leave its pids limit; set it in /etc/docker/daemon.json "+fix,
 				sandbox.ErrUnavailable, e.name, e.runtime)
 		}
 	}

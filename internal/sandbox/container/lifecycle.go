@@ -17,10 +17,11 @@ import (
 type state struct {
 	exists, running, ours bool
 	gate                  string // "true", "false", or "" for older sandboxes
+	hardening             string // LabelHardening, "" for older sandboxes
 	id                    string
 }
 
-const inspectFormat = `{{.Id}} {{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}} {{index .Config.Labels "` + LabelGate + `"}}`
+const inspectFormat = `{{.Id}} {{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}} {{index .Config.Labels "` + LabelGate + `"}} {{index .Config.Labels "` + LabelHardening + `"}}`
 
 func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 	out, err := e.run(ctx, "container", "inspect", "--format", inspectFormat, name)
@@ -30,8 +31,11 @@ func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 		}
 		return state{}, fmt.Errorf("%s: inspect %s: %w", e.name, name, err)
 	}
-	f := append(strings.Fields(string(out)), "", "", "", "")
-	return state{exists: true, id: f[0], running: f[1] == "true", ours: f[2] == "true", gate: f[3]}, nil
+	f := append(strings.Fields(string(out)), "", "", "", "", "")
+	if f[4] == "<no" { // podman prints "<no value>" for a missing label
+		f[4] = ""
+	}
+	return state{exists: true, id: f[0], running: f[1] == "true", ours: f[2] == "true", gate: f[3], hardening: f[4]}, nil
 }
 
 func isNoSuch(err error) bool {
@@ -88,6 +92,9 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	case st.exists && st.gate != fmt.Sprint(spec.GateDir != ""):
 		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
 			sandbox.ErrUnavailable, spec.Name, spec.Name)
+	case st.exists && st.hardening != hardening():
+		return false, fmt.Errorf("%w: sandbox %s was made with other hardening (an older ralph, without its seccomp profile %s); remove it (ralph rm -f %s) and run again",
+			sandbox.ErrUnavailable, spec.Name, hardening(), spec.Name)
 	case st.running:
 		e.remember(spec.Name, st.id)
 		// Started by an earlier ralph, or by hand: check the limit
@@ -110,7 +117,11 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
 	}
-	out, err := e.run(ctx, e.runArgs(spec, user)...)
+	profile, err := writeSeccomp(e.seccompDir())
+	if err != nil {
+		return false, err
+	}
+	out, err := e.run(ctx, e.runArgs(spec, user, profile)...)
 	if err != nil {
 		if isNoImage(err) {
 			return false, fmt.Errorf("%w: image %s is not present in %s (ralph never pulls): build it with `ralph image build --agent %s`, or pull or load it yourself",
