@@ -10,6 +10,10 @@
 #   qemu-system-x86, linux-image-amd64 (the microvm backend)
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
+# It installs packages and starts daemons: as root, or through sudo.
+if [ "$(id -u)" != 0 ]; then
+  exec sudo --preserve-env=PATH "$0" "$@"
+fi
 
 log() { printf '[engines] %s\n' "$*" >&2; }
 

@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes on loopback for ralph fleet's tests, from
-# shared/k8s (etcd, API server, controller manager, scheduler, kubelet with
+# scripts/k8s (etcd, API server, controller manager, scheduler, kubelet with
 # a private containerd; built from the Go module proxy, ~13 min the first
 # time on 2 cores, seconds after). As root.
 #
-#   scripts/k8s.sh tools        print the shared/k8s folder in use
+#   scripts/k8s.sh tools        print the k8s tools folder in use
 #   scripts/k8s.sh deps         apt-get install what it needs
 #   scripts/k8s.sh build        build (or check) the binaries
 #   scripts/k8s.sh up DIR       start a cluster in DIR (prints DIR)
 #   scripts/k8s.sh down DIR     stop it and undo its host changes
 #
-# shared/k8s is found in $K8S_TOOLS, else ../shared/k8s beside this
-# checkout, else /work/shared/k8s.
+# The tools are this repository's scripts/k8s (a copy of the workplace's
+# shared/k8s, so a clone alone runs the tests), or $K8S_TOOLS when set.
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
 here=$(cd "$(dirname "$0")/.." && pwd)
 tools=${K8S_TOOLS:-}
-for d in "$tools" "$here/../shared/k8s" /work/shared/k8s; do
+for d in "$tools" "$here/scripts/k8s"; do
   if [ -n "$d" ] && [ -x "$d/up" ]; then tools=$d; break; fi
 done
-[ -x "$tools/up" ] || { echo "k8s.sh: shared/k8s not found; set K8S_TOOLS" >&2; exit 1; }
+[ -x "$tools/up" ] || { echo "k8s.sh: scripts/k8s not found; set K8S_TOOLS" >&2; exit 1; }
 
 deps() {
 need=()

@@ -343,7 +343,7 @@ func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend
 		for _, it := range last.Iterations {
 			spent += time.Duration(it.DurationMS) * time.Millisecond
 			switch it.Outcome {
-			case "failed", "rate limited", "error":
+			case "failed", "rate limited", "error", "engine down":
 				next = max(next, it.N)
 			default:
 				next = max(next, it.N+1)

@@ -138,7 +138,10 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 	}
 	a = append(a,
 		"--ro-bind-data", FDPasswd, "/etc/passwd", "--ro-bind-data", FDGroup, "/etc/group",
-		"--proc", "/proc", "--dev", "/dev", "--size", tmp, "--tmpfs", "/tmp",
+		// /dev read-only (bwrap's is an uncapped tmpfs), with a capped
+		// /dev/shm of its own as in a container.
+		"--proc", "/proc", "--dev", "/dev", "--size", strconv.FormatInt(min(tmpBytes, 64<<20), 10), "--tmpfs", "/dev/shm",
+		"--remount-ro", "/dev", "--size", tmp, "--tmpfs", "/tmp",
 		"--size", tmp, "--tmpfs", container.HomeDir, "--chmod", "0700", container.HomeDir,
 		"--bind", spec.Project, workdir, "--chdir", workdir,
 	)

@@ -58,16 +58,16 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		e.killExec(ctx, name, id)
 		return -1, ctx.Err()
 	}
-	if err == nil {
-		return 0, nil
-	}
-	code := proc.ExitCode(err)
-	if code < 0 {
-		return -1, fmt.Errorf("%s: exec in %s: %w", e.name, name, err)
+	code := 0
+	if err != nil {
+		if code = proc.ExitCode(err); code < 0 {
+			return -1, fmt.Errorf("%s: exec in %s: %w", e.name, name, err)
+		}
 	}
 	// Exit status 1 is both the agent's own failure and the engine's "no
-	// such container", and 255 is also an engine that died mid-exec:
-	// tell them apart by looking.
+	// such container", 255 is also an engine that died mid-exec, and an
+	// exec under a removal can even end with 0 (Docker 20.10): tell them
+	// apart by looking, once per exec.
 	st, ierr := e.inspect(ctx, name)
 	switch {
 	case ierr != nil:

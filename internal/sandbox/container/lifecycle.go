@@ -18,10 +18,11 @@ type state struct {
 	exists, running, ours bool
 	gate                  string // "true", "false", or "" for older sandboxes
 	hardening             string // LabelHardening, "" for older sandboxes
+	dying                 bool   // being removed, or dead: gone soon
 	id                    string
 }
 
-const inspectFormat = `{{.Id}} {{.State.Running}} {{index .Config.Labels "` + LabelManaged + `"}} {{index .Config.Labels "` + LabelGate + `"}} {{index .Config.Labels "` + LabelHardening + `"}}`
+const inspectFormat = `{{.Id}}|{{.State.Running}}|{{index .Config.Labels "` + LabelManaged + `"}}|{{index .Config.Labels "` + LabelGate + `"}}|{{index .Config.Labels "` + LabelHardening + `"}}|{{.State.Status}}`
 
 func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 	out, err := e.run(ctx, "container", "inspect", "--format", inspectFormat, name)
@@ -31,11 +32,21 @@ func (e *Engine) inspect(ctx context.Context, name string) (state, error) {
 		}
 		return state{}, fmt.Errorf("%s: inspect %s: %w", e.name, name, err)
 	}
-	f := append(strings.Fields(string(out)), "", "", "", "", "")
-	if f[4] == "<no" { // podman prints "<no value>" for a missing label
-		f[4] = ""
+	// Fields split on "|": a missing label is empty (docker) or
+	// "<no value>" (podman).
+	f := append(strings.Split(strings.TrimSpace(string(out)), "|"), "", "", "", "", "", "")
+	for i := range f {
+		if f[i] = strings.TrimSpace(f[i]); f[i] == "<no value>" {
+			f[i] = ""
+		}
 	}
-	return state{exists: true, id: f[0], running: f[1] == "true", ours: f[2] == "true", gate: f[3], hardening: f[4]}, nil
+	st := state{exists: true, id: f[0], running: f[1] == "true", ours: f[2] == "true", gate: f[3], hardening: f[4]}
+	// A container being removed, or dead (Docker 20.10 shows both after
+	// rm -f, for a while), is gone: never attached to, never "running".
+	if f[5] == "removing" || f[5] == "dead" {
+		st.running, st.dying = false, true
+	}
+	return st, nil
 }
 
 func isNoSuch(err error) bool {
@@ -73,6 +84,41 @@ func isNoImage(err error) bool {
 	return strings.Contains(s, "no such image") || strings.Contains(s, "image not known")
 }
 
+// waitGone waits up to 10 s for a dying container to disappear, then
+// removes it by ID itself; it returns the state after.
+func (e *Engine) waitGone(ctx context.Context, name string, st state) (state, error) {
+	for i := 0; i < 20; i++ {
+		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+			return st, err
+		}
+		next, err := e.inspect(ctx, name)
+		if err != nil {
+			return st, err
+		}
+		if !next.exists {
+			return next, nil
+		}
+		if next.id != st.id || !next.dying {
+			return next, nil
+		}
+	}
+	if _, err := e.run(ctx, "rm", "-f", st.id); err != nil && !isNoSuch(err) {
+		return st, fmt.Errorf("%s: remove the dying %s: %w", e.name, name, err)
+	}
+	return e.inspect(ctx, name)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // Ensure creates the sandbox or starts the existing one.
 func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err := sandbox.Validate(spec, e.home); err != nil {
@@ -81,6 +127,13 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	st, err := e.inspect(ctx, spec.Name)
 	if err != nil {
 		return false, err
+	}
+	if st.dying && st.ours {
+		// Removed behind ralph's back and not gone yet: wait for the
+		// engine to finish, or finish it, then make it anew.
+		if st, err = e.waitGone(ctx, spec.Name, st); err != nil {
+			return false, err
+		}
 	}
 	e.mu.Lock()
 	e.gated[spec.Name] = spec.GateDir != ""

@@ -3,6 +3,7 @@ package microvm
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -125,10 +126,25 @@ func initGuest() error {
 	if err := loopbackUp(); err != nil {
 		return err
 	}
+	if err := noUserNamespaces(); err != nil {
+		return err
+	}
 	unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 	g := &guest{cfg: cfg, cgroup: cg, children: map[int]bool{}}
 	go g.reap()
 	return g.serve(port)
+}
+
+// noUserNamespaces closes user namespaces in the guest: the agent's pids
+// and memory caps are a cgroup of this kernel, and a user namespace would
+// let it mount a cgroupfs of its own (as under gVisor without seccomp).
+// A kernel without user namespaces has nothing to close.
+func noUserNamespaces() error {
+	err := os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0"), 0)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("close user namespaces: %w", err)
+	}
+	return nil
 }
 
 // loadModules loads the kernel modules the host listed, in order.
