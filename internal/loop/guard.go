@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"path/filepath"
 	"time"
+
+	"github.com/ralphloop/ralph/internal/gitignore"
+	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 // stamp is what the loop remembers of a file to tell it changed.
@@ -15,11 +18,15 @@ type stamp struct {
 	mode  fs.FileMode
 }
 
-// snapshot records the project tree (but .git, which every commit churns)
-// so the loop can count the files an iteration changed. It stops after
-// 200,000 entries; past that, every iteration counts as a change, so a
-// huge tree never looks stalled.
-func snapshot(root string) map[string]stamp {
+// snapshot records the project tree as git status sees it: .git and
+// every path its .gitignore files (and .git/info/exclude) ignore are left
+// out, and ignored folders are not walked (node_modules, build output).
+// It stops after 200,000 entries; past that, every iteration counts as a
+// change, so a huge tree never looks stalled. The ignore files are read
+// through ws: the agent writes them.
+func snapshot(ws *wsfile.Workspace) map[string]stamp {
+	root := ws.Dir()
+	ig := gitignore.New(func(rel string) ([]byte, error) { return ws.ReadFile(rel, 1<<20) })
 	m := map[string]stamp{}
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -27,6 +34,12 @@ func snapshot(root string) map[string]stamp {
 		}
 		if d.IsDir() && d.Name() == ".git" {
 			return filepath.SkipDir
+		}
+		if rel, err := filepath.Rel(root, p); err == nil && rel != "." && ig.Ignored(filepath.ToSlash(rel), d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		if len(m) > 200000 {
 			m["\x00overflow"] = stamp{mtime: time.Now().UnixNano()}

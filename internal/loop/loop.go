@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	var (
 		failures, limits, stalls int
 		began1                   bool // an iteration has begun: the engine was there
-		files                    = snapshot(cfg.Spec.Project)
+		files                    = snapshot(cfg.Workspace)
 		cost                     = cfg.SpentCost
 		began                    = time.Now().Add(-cfg.SpentTime)
 		log                      = cfg.Log
@@ -258,7 +258,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 			continue // a retry is not an iteration
 		}
 		cost += r.usage.CostUSD
-		now := snapshot(cfg.Spec.Project)
+		now := snapshot(cfg.Workspace)
 		info := IterationInfo{N: i, Attempt: failures + limits, Start: start, Duration: time.Since(start),
 			Promise: r.promise, Usage: r.usage, FilesChanged: changed(files, now), Err: err}
 		files = now

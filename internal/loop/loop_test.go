@@ -291,6 +291,25 @@ func TestStall(t *testing.T) {
 	if got.Reason != IterationCap {
 		t.Errorf("a working agent stopped: %+v", got)
 	}
+	// An agent that only rebuilds what git ignores (build output,
+	// node_modules) changes nothing git status would show: it stalls.
+	os.WriteFile(filepath.Join(cfg.Spec.Project, ".gitignore"), []byte("dist/\nnode_modules/\n*.log\n"), 0o644)
+	os.Remove(filepath.Join(cfg.Spec.Project, "out.txt"))
+	n = 0
+	cfg.Backend = &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		n++
+		for _, p := range []string{"dist/app.js", "node_modules/x/i.js", "build.log"} {
+			full := filepath.Join(cfg.Spec.Project, p)
+			os.MkdirAll(filepath.Dir(full), 0o755)
+			os.WriteFile(full, []byte(strings.Repeat("x", n)), 0o644)
+		}
+		agenttest.Emit(cmd.Stdout, "claude", agenttest.Script{Final: "rebuilt"})
+		return 0
+	}}
+	got, _ = Run(context.Background(), cfg)
+	if got.Reason != Stopped || !strings.Contains(got.Text, "stalled") {
+		t.Errorf("an agent that only changed ignored files: %+v, want stalled", got)
+	}
 }
 
 func TestNoWait(t *testing.T) {
