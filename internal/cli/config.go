@@ -164,41 +164,45 @@ func readProjectConfig(ws *wsfile.Workspace) (*configFile, error) {
 // project's config (only as far as the user approved it) and then the
 // user's own config. A project setting that reaches the host and is not
 // approved stops ralph before anything starts (exit 77).
-func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store) error {
+// It returns the keys the files set.
+func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store) (map[string]bool, error) {
 	proj, err := readProjectConfig(ws)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var applied map[string]bool
+	applied := map[string]bool{}
 	if proj != nil {
 		want, err := proj.hostSettings(fs, true)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		approved, err := store.Approved(ws.Dir())
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if ch := trust.Unapproved(approved, want); len(ch) > 0 {
-			return untrusted(ch)
+			return nil, untrusted(ch)
 		}
 		if applied, err = proj.apply(fs, nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	data, err := wsfile.ReadOutside(userConfigPath(), wsfile.MaxConfig)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return applied, nil
 	}
 	if err != nil {
-		return usageErr("config: %v", err)
+		return nil, usageErr("config: %v", err)
 	}
 	user, err := parseConfig(userConfigPath(), data)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = user.apply(fs, applied)
-	return err
+	more, err := user.apply(fs, applied)
+	for k := range more {
+		applied[k] = true
+	}
+	return applied, err
 }
 
 // untrusted is the refusal of settings the user has not approved.

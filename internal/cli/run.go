@@ -131,7 +131,8 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	if err := loadConfig(cmd.Flags(), ws, trustStore()); err != nil {
+	fromConfig, err := loadConfig(cmd.Flags(), ws, trustStore())
+	if err != nil {
 		return err
 	}
 	if len(args) > 0 {
@@ -141,7 +142,10 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		return usageErr("--max-iterations must be at least 1, got %d", o.maxIterations)
 	}
 	name := o.agentName
-	if cmd.Flags().Changed("agent-cmd") && !cmd.Flags().Changed("agent") && o.agentName == "claude" {
+	// --agent-cmd alone names a custom agent; with an agent named (on the
+	// command line or in a config file) it is that agent's executable.
+	agentNamed := cmd.Flags().Changed("agent") || fromConfig["agent"]
+	if (cmd.Flags().Changed("agent-cmd") || fromConfig["agent-cmd"]) && !agentNamed && o.agentName == "claude" {
 		name = "custom"
 	}
 	ad, err := agent.Lookup(name, o.agentCmd)

@@ -214,7 +214,8 @@ func workspaceReader() selftest.WorkspaceReader {
 				return err
 			}
 			defer ws.Close()
-			return loadConfig(runFlags().Flags(), ws, trustStore())
+			_, err = loadConfig(runFlags().Flags(), ws, trustStore())
+			return err
 		},
 		Show: func(text string) string {
 			var b bytes.Buffer
