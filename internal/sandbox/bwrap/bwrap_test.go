@@ -34,6 +34,11 @@ func TestConformanceBwrap(t *testing.T) {
 	}
 	b.Ralph = ralphBinary(t)
 	sandboxtest.Run(t, sandboxtest.Harness{Backend: b})
+	// A bwrap sandbox is a fresh process per exec: a stopped one starts
+	// again on exec, as sbx's does.
+	t.Run("contract", func(t *testing.T) {
+		sandboxtest.Contract(t, sandboxtest.ContractHarness{Backend: b, ExecStarts: true})
+	})
 }
 
 func TestArgs(t *testing.T) {

@@ -31,6 +31,20 @@ func TestConformanceDocker(t *testing.T) {
 	sandboxtest.Run(t, sandboxtest.Harness{Backend: e, Image: "ralph-test:busybox", Foreign: foreign("docker", "ralph-test:busybox")})
 }
 
+// TestContract: the Backend contract, the same on every backend (fakes
+// included).
+func TestContract(t *testing.T) {
+	for _, e := range []*Engine{Docker(), GVisor(""), Podman()} {
+		t.Run(e.name, func(t *testing.T) {
+			if err := e.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, e.name, err)
+			}
+			sandboxtest.BusyboxImage(t, e.bin, "ralph-test:busybox", nil)
+			sandboxtest.Contract(t, sandboxtest.ContractHarness{Backend: e, Image: "ralph-test:busybox"})
+		})
+	}
+}
+
 func TestConformanceGVisor(t *testing.T) {
 	e := GVisor("")
 	if err := e.Available(t.Context()); err != nil {

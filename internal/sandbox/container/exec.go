@@ -69,6 +69,15 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	// exec under a removal can even end with 0 (Docker 20.10): tell them
 	// apart by looking, once per exec.
 	st, ierr := e.inspect(ctx, name)
+	// Killed (137), or the engine's own codes: the engine may not have
+	// recorded a removal or stop yet when the exec client returns. Look a
+	// little longer before taking the code as the command's.
+	for i := 0; i < 6 && ierr == nil && st.running && code >= 126; i++ {
+		if sleepCtx(ctx, 250*time.Millisecond) != nil {
+			break
+		}
+		st, ierr = e.inspect(ctx, name)
+	}
 	switch {
 	case ierr != nil:
 		return -1, fmt.Errorf("%w: the %s engine stopped answering during the run: %s", sandbox.ErrUnavailable, e.name, why(ierr))

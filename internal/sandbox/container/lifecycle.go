@@ -180,6 +180,11 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 			return false, fmt.Errorf("%w: image %s is not present in %s (ralph never pulls): build it with `ralph image build --agent %s`, or pull or load it yourself",
 				sandbox.ErrUnavailable, spec.Image, e.bin, spec.Agent)
 		}
+		if nameInUse(err) {
+			// Made by another Ensure at the same moment: attach to it,
+			// and never remove it.
+			return e.attachRacer(ctx, spec, err)
+		}
 		// Clean up a half-made container so the next attempt starts fresh.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -188,6 +193,39 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	}
 	e.remember(spec.Name, lastLine(out))
 	return true, e.limitGuest(ctx, spec)
+}
+
+// nameInUse reports an engine's refusal to create a container whose name
+// another container has.
+func nameInUse(err error) bool {
+	var ee *proc.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	s := strings.ToLower(ee.Stderr)
+	return strings.Contains(s, "already in use")
+}
+
+// attachRacer attaches to the sandbox another caller created while this
+// one tried to: it waits (up to 5 s) for it to run, as ralph's.
+func (e *Engine) attachRacer(ctx context.Context, spec sandbox.Spec, cause error) (bool, error) {
+	for i := 0; i < 25; i++ {
+		st, err := e.inspect(ctx, spec.Name)
+		if err != nil {
+			return false, err
+		}
+		if st.exists && !st.ours {
+			return false, fmt.Errorf("%w: a container named %s exists and was not made by ralph; rename or remove it", sandbox.ErrRefused, spec.Name)
+		}
+		if st.running {
+			e.remember(spec.Name, st.id)
+			return false, e.limitGuest(ctx, spec)
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return false, err
+		}
+	}
+	return false, fmt.Errorf("%s: create %s: another caller made it at the same moment, and it did not start: %w", e.name, spec.Name, cause)
 }
 
 // remember records the ID of a container this process found to be

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
 // TestCancelKillsTheTree: a cancelled run leaves nothing it started
@@ -31,4 +32,8 @@ func TestCancelKillsTheTree(t *testing.T) {
 		exec.Command("pkill", "-f", "sleep "+marker).Run()
 		t.Errorf("still running after cancel: %s", s)
 	}
+}
+
+func TestContract(t *testing.T) {
+	sandboxtest.Contract(t, sandboxtest.ContractHarness{Backend: New(), Stateless: true})
 }

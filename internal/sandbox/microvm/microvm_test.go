@@ -48,6 +48,9 @@ func TestConformanceMicroVM(t *testing.T) {
 	}
 	sandboxtest.BusyboxImage(t, "docker", "ralph-test:busybox", nil)
 	sandboxtest.Run(t, sandboxtest.Harness{Backend: v, Image: "ralph-test:busybox"})
+	t.Run("contract", func(t *testing.T) {
+		sandboxtest.Contract(t, sandboxtest.ContractHarness{Backend: v, Image: "ralph-test:busybox"})
+	})
 }
 
 // TestSecondClientIsTold: a microVM's channel takes one client; a second

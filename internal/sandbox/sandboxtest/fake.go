@@ -91,11 +91,12 @@ func (f *Fake) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 	f.mu.Lock()
 	b, ok := f.boxes[name]
 	f.Execs++
+	down, running := f.down, ok && b.running
 	f.mu.Unlock()
-	if f.down {
+	if down {
 		return -1, errDown
 	}
-	if !ok || !b.running {
+	if !running {
 		return -1, fmt.Errorf("fake: exec %s: %w", name, sandbox.ErrNotFound)
 	}
 	code := f.Run(ctx, cmd)
@@ -103,6 +104,9 @@ func (f *Fake) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 	defer f.mu.Unlock()
 	if f.down {
 		return -1, errDown
+	}
+	if ctx.Err() != nil {
+		return -1, ctx.Err() // as a real backend: the command was killed
 	}
 	return code, nil
 }

@@ -141,6 +141,10 @@ func (s *SBX) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	}
 	args = append(args, agentOf(spec.Agent), spec.Project)
 	if _, err := s.run(ctx, args...); err != nil {
+		// Made by another Ensure at the same moment: attach to it.
+		if _, ok, ferr := s.find(ctx, spec.Name); ferr == nil && ok {
+			return false, nil
+		}
 		return false, fmt.Errorf("sbx: create %s: %w", spec.Name, err)
 	}
 	return true, nil

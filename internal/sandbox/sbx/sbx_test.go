@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -142,4 +143,9 @@ func TestNotDockersSbx(t *testing.T) {
 	if err := New().Available(context.Background()); !errors.Is(err, sandbox.ErrUnavailable) || !strings.Contains(err.Error(), "not installed") {
 		t.Errorf("Available without sbx: %v", err)
 	}
+}
+
+func TestContractAgainstFake(t *testing.T) {
+	fake(t, "v0.46.0")
+	sandboxtest.Contract(t, sandboxtest.ContractHarness{Backend: New(), ExecStarts: true})
 }

@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 type box struct {
@@ -35,6 +37,18 @@ func save(m map[string]*box) {
 	os.WriteFile(os.Getenv("FAKE_SBX_STATE"), b, 0o644)
 }
 
+// lockState holds an exclusive lock on the state file's lock until the
+// returned function is called (or the process exits).
+func lockState() func() {
+	f, err := os.OpenFile(os.Getenv("FAKE_SBX_STATE")+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return func() {}
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	var once sync.Once
+	return func() { once.Do(func() { f.Close() }) }
+}
+
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 	os.Exit(1)
@@ -55,8 +69,17 @@ func Main() {
 	if len(args) == 0 {
 		fail("the interactive dashboard needs a terminal")
 	}
+	// One sbx call at a time changes the state, as with sbx's daemon
+	// (an exec lets go once it has marked the sandbox running).
+	unlock := lockState()
 	m := load()
-	defer save(m)
+	saved := false
+	defer func() {
+		if !saved {
+			save(m)
+		}
+		unlock()
+	}()
 	switch args[0] {
 	case "version":
 		v := os.Getenv("FAKE_SBX_VERSION")
@@ -137,6 +160,8 @@ func Main() {
 		}
 		b.Status = "running" // exec starts a stopped sandbox
 		save(m)
+		saved = true
+		unlock()
 		cmdArgs := args[i+1:]
 		if len(cmdArgs) > 0 && cmdArgs[0] == "--" {
 			cmdArgs = cmdArgs[1:]
