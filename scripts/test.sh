@@ -29,6 +29,11 @@ bash scripts/k8s.sh up "$K8S_LOCAL_DIR" >/dev/null
 export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1
 go vet ./...
+# Data races, in the packages that need no engine: the loop, the gate and
+# its policy, the parsers of hostile input, the fake backend, the CLI.
+go test -race -count=1 -timeout 10m ./internal/loop/ ./internal/netgate/... ./internal/promise/ ./internal/tasks/ \
+  ./internal/termsafe/ ./internal/wsfile/ ./internal/gitignore/ ./internal/agent/ ./internal/audit/ ./internal/lock/ \
+  ./internal/sandbox/sandboxtest/ ./internal/cli/
 go test -count=1 -timeout 25m ./... "$@"
 
 # The attack battery on every real backend, as users run it (the Go tests

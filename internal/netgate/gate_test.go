@@ -86,6 +86,12 @@ func rules(t testing.TB, specs ...string) *policy.Policy {
 
 func newEnv(t *testing.T, p *policy.Policy) *env {
 	t.Helper()
+	return newEnvWith(t, p, nil)
+}
+
+// newEnvWith is newEnv with the gate's settings changed before it serves.
+func newEnvWith(t *testing.T, p *policy.Policy, set func(*Gate)) *env {
+	t.Helper()
 	e := &env{log: &syncBuf{}, upstream: map[netip.AddrPort]bool{}}
 	e.plain = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "plain upstream: host=%s", r.Host)
@@ -109,6 +115,9 @@ func newEnv(t *testing.T, p *policy.Policy) *env {
 		Log: e.log,
 		// Only the upstreams this test started are reachable on loopback.
 		testAllow: func(a netip.AddrPort) bool { return e.upstream[a] },
+	}
+	if set != nil {
+		set(e.gate)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -114,9 +114,8 @@ func hello(c net.Conn, sni string) error {
 }
 
 func TestSNIIsCheckedOnEveryPortAndAfterAPause(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, nil, func(g *Gate) { g.HeaderTimeout = 5 * time.Second })
 	tp := port(e.tls)
-	e.gate.HeaderTimeout = 5 * time.Second
 	for _, tc := range []struct {
 		name, rule, sni string
 		pause           time.Duration
@@ -156,7 +155,7 @@ func TestSNIIsCheckedOnEveryPortAndAfterAPause(t *testing.T) {
 }
 
 func TestPlainProtocolsOnlyWhereARuleNamesThePort(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnvWith(t, nil, func(g *Gate) { g.HeaderTimeout = time.Second })
 	pp := port(e.plain)
 	for _, tc := range []struct {
 		name, rule, host string
@@ -180,7 +179,6 @@ func TestPlainProtocolsOnlyWhereARuleNamesThePort(t *testing.T) {
 	// A binary protocol with silence first (the server speaks first, as
 	// SSH does) is carried only on a port a rule names.
 	e.policy.Store(rules(t, "allow allowed.test"))
-	e.gate.HeaderTimeout = time.Second
 	_, c := raw(t, e, "CONNECT allowed.test:"+pp+" HTTP/1.1\r\n\r\n")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if b, _ := io.ReadAll(c); len(b) != 0 {
@@ -189,9 +187,10 @@ func TestPlainProtocolsOnlyWhereARuleNamesThePort(t *testing.T) {
 }
 
 func TestOneClientCannotStarveAnother(t *testing.T) {
-	e := newEnv(t, rules(t, "allow allowed.test"))
-	e.gate.MaxConnsPerClient = 20
-	e.gate.HeaderTimeout = 500 * time.Millisecond
+	e := newEnvWith(t, rules(t, "allow allowed.test"), func(g *Gate) {
+		g.MaxConnsPerClient = 20
+		g.HeaderTimeout = 500 * time.Millisecond
+	})
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	serve(t, e.gate, l)
 	// Client A (127.0.0.2) opens many idle connections.
@@ -249,9 +248,8 @@ func TestIdleTunnelsEnd(t *testing.T) {
 		}
 	}()
 	_, p, _ := net.SplitHostPort(echo.Addr().String())
-	e := newEnv(t, rules(t, "allow allowed.test:"+p))
+	e := newEnvWith(t, rules(t, "allow allowed.test:"+p), func(g *Gate) { g.IdleTimeout = 300 * time.Millisecond })
 	e.upstream[netip.MustParseAddrPort(echo.Addr().String())] = true
-	e.gate.IdleTimeout = 300 * time.Millisecond
 	_, c := raw(t, e, "CONNECT allowed.test:"+p+" HTTP/1.1\r\n\r\n")
 	// A tunnel in use lives on past the idle limit...
 	for i := 0; i < 6; i++ {
@@ -293,10 +291,9 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 }
 
 func TestAcceptSurvivesEMFILE(t *testing.T) {
-	e := newEnv(t, rules(t, "allow allowed.test"))
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	var seen atomic.Int32
-	e.gate.Errors = func(error) { seen.Add(1) }
+	e := newEnvWith(t, rules(t, "allow allowed.test"), func(g *Gate) { g.Errors = func(error) { seen.Add(1) } })
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	serve(t, e.gate, &flakyListener{Listener: l, fails: 5})
 	c, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
@@ -331,8 +328,9 @@ func TestIPv6FormsOfIPv4AreChecked(t *testing.T) {
 		}
 	}
 	// A name that resolves to one of them is refused.
-	e := newEnv(t, rules(t, "allow **"))
-	e.gate.Resolver = testResolver{"embedded.test": "::7f00:1", "nat64.test": "64:ff9b::7f00:1"}
+	e := newEnvWith(t, rules(t, "allow **"), func(g *Gate) {
+		g.Resolver = testResolver{"embedded.test": "::7f00:1", "nat64.test": "64:ff9b::7f00:1"}
+	})
 	for _, name := range []string{"embedded.test", "nat64.test"} {
 		if _, _, _, r := e.gate.decide(context.Background(), name, 80); r == nil {
 			t.Errorf("%s (resolves to an IPv6 form of 127.0.0.1) was allowed", name)
