@@ -92,10 +92,8 @@ func (o *runOptions) backend(ctx context.Context) (sandbox.Backend, string, erro
 		var tried []string
 		for _, b := range isolating() {
 			err := b.Available(ctx)
-			if vm, ok := b.(*microvm.VM); ok && err == nil {
-				if a := vm.Accel(ctx); a.Accel != "kvm" {
-					err = fmt.Errorf("no working KVM here (%s): under TCG emulation an agent crawls (ask for it with --sandbox microvm)", a.Reason)
-				}
+			if ap, ok := b.(sandbox.AutoPicker); ok && err == nil {
+				err = ap.AutoSkip(ctx)
 			}
 			if err == nil {
 				return b, "", nil

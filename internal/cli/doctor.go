@@ -150,7 +150,19 @@ usable, 69 otherwise.`,
 					rep.Backends = append(rep.Backends, r)
 					continue
 				}
-				e := b.(*container.Engine)
+				e, ok := b.(*container.Engine)
+				if !ok {
+					// A backend doctor has no rows of its own for yet:
+					// whether it is usable, at least.
+					r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Found: true}
+					if err := b.Available(ctx); err != nil {
+						r.Problem = strings.TrimPrefix(err.Error(), sandbox.ErrUnavailable.Error()+": ")
+					} else {
+						r.Usable = true
+					}
+					rep.Backends = append(rep.Backends, r)
+					continue
+				}
 				r := backendReport{Name: b.Name(), Boundary: string(b.Boundary()), Gate: "enforced: no interface but loopback, Unix socket to ralph's gate", Limits: limitsEngine}
 				if b.Boundary() == sandbox.UserKernel {
 					r.Limits = limitsGVisor

@@ -150,6 +150,36 @@ func rootDir(p string, mode os.FileMode) error {
 	return os.Chmod(p, mode)
 }
 
+// attachGate starts the network gate for a backend whose only way out it
+// is (sandbox.GateUser) and points spec at it; nil for the others.
+func attachGate(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defaults []policy.Rule) (*runningGate, error) {
+	gu, ok := b.(sandbox.GateUser)
+	if !ok {
+		return nil, nil
+	}
+	owner, err := gu.GateOwner(*spec)
+	if err != nil {
+		return nil, err
+	}
+	g, err := startGate(ctx, spec.Name, defaults, owner)
+	if err != nil {
+		return nil, err
+	}
+	spec.GateDir = g.Mount
+	return g, nil
+}
+
+// networkLine says what governs the sandbox's egress, for the run's header.
+func networkLine(b sandbox.Backend, name string, defaults []policy.Rule) string {
+	if on, ok := b.(sandbox.OwnNetwork); ok {
+		return on.Network()
+	}
+	if _, ok := b.(sandbox.GateUser); ok {
+		return describeRules(name, defaults) + " (ralph policy ls)"
+	}
+	return "unrestricted (the host's own)"
+}
+
 // installSelf copies the running ralph to dst (atomically), after checking
 // it is statically linked: it has to run inside images of any libc.
 func installSelf(dst string) error {

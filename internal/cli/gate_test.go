@@ -5,11 +5,14 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
 // brokenListener fails for good after its first Accept, as a listener
@@ -47,5 +50,27 @@ func TestDeadGateIsNoticed(t *testing.T) {
 	go rg.Close()
 	if err, ok := <-rg.Died(); ok {
 		t.Fatalf("Died after Close: %v", err)
+	}
+}
+
+type ownNet struct{ sandboxtest.Fake }
+
+func (ownNet) Network() string { return "its own" }
+
+// TestBackendsDescribeTheirNetwork: the CLI asks a backend how it reaches
+// the network; a backend that uses no gate gets none, and says so.
+func TestBackendsDescribeTheirNetwork(t *testing.T) {
+	spec := sandbox.Spec{Name: "x"}
+	for _, b := range []sandbox.Backend{&sandboxtest.Fake{}, &ownNet{}} {
+		g, err := attachGate(context.Background(), b, &spec, nil)
+		if g != nil || err != nil || spec.GateDir != "" {
+			t.Errorf("%T: attachGate = %v, %v, GateDir %q; want no gate", b, g, err, spec.GateDir)
+		}
+	}
+	if got := networkLine(&ownNet{}, "x", nil); got != "its own" {
+		t.Errorf("networkLine(own network) = %q", got)
+	}
+	if got := networkLine(&sandboxtest.Fake{}, "x", nil); !strings.Contains(got, "unrestricted") {
+		t.Errorf("networkLine(no gate, no network of its own) = %q, want unrestricted", got)
 	}
 }

@@ -20,10 +20,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
-	"github.com/ralphloop/ralph/internal/sandbox/microvm"
-	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
@@ -196,59 +193,32 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
 			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
 	}
-	switch bk := b.(type) {
-	case *container.Engine, *bwrap.Bwrap, *microvm.VM:
-		// All reach the gate through its socket (the microVM through its
-		// channel, on the host side); bwrap runs as the agent's uid, so the
-		// gate folder must belong to it.
-		var owner *[2]int
-		if bw, ok := bk.(*bwrap.Bwrap); ok {
-			uid, gid, err := bwrap.RunsAs(spec)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			owner = &[2]int{uid, gid}
-			if !bw.LimitsEnforced() {
-				fmt.Fprintln(o.io.Err, "ralph: warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
-			}
-		} else if vm, ok := bk.(*microvm.VM); ok {
-			if a := vm.Accel(ctx); a.Accel != "kvm" {
-				fmt.Fprintf(o.io.Err, "ralph: WARNING: no working KVM here (%s): the microVM runs under TCG emulation, many times slower than the host\n", a.Reason)
-			}
-		} else {
-			user, err := container.User(spec)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			if w := container.WritableWarning(project, user); w != "" {
-				fmt.Fprintln(o.io.Err, "ralph: "+w)
-			}
-		}
-		var defaults []policy.Rule
-		if !o.noAgentHosts {
-			defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
-		}
-		gate, err := startGate(ctx, spec.Name, defaults, owner)
+	if w, ok := b.(sandbox.Warner); ok {
+		lines, err := w.Warnings(ctx, spec)
 		if err != nil {
 			return err
 		}
+		for _, l := range lines {
+			fmt.Fprintln(o.io.Err, "ralph: "+l)
+		}
+	}
+	var defaults []policy.Rule
+	if !o.noAgentHosts {
+		defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
+	}
+	gate, err := attachGate(ctx, b, &spec, defaults)
+	if err != nil {
+		return err
+	}
+	if gate != nil {
 		defer gate.Close()
 		go func() {
 			if err, ok := <-gate.Died(); ok {
 				cancelRun(fmt.Errorf("%w: %v", errGateDied, err))
 			}
 		}()
-		spec.GateDir = gate.Mount
-		fmt.Fprintf(o.io.Err, "ralph: network: %s (ralph policy ls)\n", describeRules(spec.Name, defaults))
-	case *sbx.SBX:
-		fmt.Fprintln(o.io.Err, "ralph: network: sbx's own policy (sbx policy ls; ralph policy allow|deny network is forwarded to it)")
-	default:
-		if b.Boundary() == sandbox.PodBoundary {
-			fmt.Fprintf(o.io.Err, "ralph: network: the fleet's gate only (%s; its rules: ralph fleet policy ls)\n", os.Getenv("HTTPS_PROXY"))
-			break
-		}
-		fmt.Fprintln(o.io.Err, "ralph: network: unrestricted (the host's own)")
 	}
+	fmt.Fprintf(o.io.Err, "ralph: network: %s\n", networkLine(b, spec.Name, defaults))
 
 	cfg := loop.Config{
 		Agent: ad, AgentBin: bin, AgentArgs: o.agentArgs,

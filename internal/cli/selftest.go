@@ -15,7 +15,6 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/render"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/sandbox/host"
 	"github.com/ralphloop/ralph/internal/sandbox/microvm"
@@ -133,20 +132,17 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSi
 		t.NotApplicable[13] = "the microVM's own limits (sbx create --memory/--cpus; sbx has no pids cap): a fork bomb or an allocation stays inside the VM's kernel"
 		return t, nil
 	}
-	if _, ok := b.(*bwrap.Bwrap); ok {
+	// The gate, exactly as a run attaches it.
+	defaults := policyfile.AgentRules("claude", claude.Hosts)
+	if _, ok := b.(sandbox.GateUser); ok {
 		t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
-			uid, gid, err := bwrap.RunsAs(spec)
-			if err != nil {
-				return "", nil, err
-			}
-			g, err := startGate(ctx, spec.Name, policyfile.AgentRules("claude", claude.Hosts), &[2]int{uid, gid})
+			g, err := attachGate(ctx, b, &spec, defaults)
 			if err != nil {
 				return "", nil, err
 			}
 			return g.Mount, func() { g.Close() }, nil
 		}
 		t.Allow = allowRule
-		return t, nil
 	}
 	e, ok := b.(*container.Engine)
 	if _, vm := b.(*microvm.VM); vm {
@@ -165,15 +161,6 @@ func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSi
 		}
 	}
 	t.Image = image
-	defaults := policyfile.AgentRules("claude", claude.Hosts)
-	t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
-		g, err := startGate(ctx, spec.Name, defaults, nil)
-		if err != nil {
-			return "", nil, err
-		}
-		return g.Mount, func() { g.Close() }, nil
-	}
-	t.Allow = allowRule
 	return t, nil
 }
 

@@ -269,3 +269,29 @@ func orInt(n, d int) int {
 	}
 	return n
 }
+
+var (
+	_ sandbox.GateUser = (*Bwrap)(nil)
+	_ sandbox.Warner   = (*Bwrap)(nil)
+)
+
+// GateOwner: bwrap runs the agent as its uid on the host, which must reach
+// the gate folder itself.
+func (b *Bwrap) GateOwner(spec sandbox.Spec) (*[2]int, error) {
+	uid, gid, err := RunsAs(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
+	}
+	if os.Geteuid() != 0 {
+		return nil, nil // the agent is ralph's own user
+	}
+	return &[2]int{uid, gid}, nil
+}
+
+// Warnings: as a regular user there are no cgroups, so no caps.
+func (b *Bwrap) Warnings(ctx context.Context, spec sandbox.Spec) ([]string, error) {
+	if !b.LimitsEnforced() {
+		return []string{"warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)"}, nil
+	}
+	return nil, nil
+}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -157,4 +158,24 @@ func orInt(n, def int) int {
 		return def
 	}
 	return n
+}
+
+var (
+	_ sandbox.GateUser = (*Engine)(nil)
+	_ sandbox.Warner   = (*Engine)(nil)
+)
+
+// GateOwner: the gate folder reaches a container through a mount.
+func (e *Engine) GateOwner(spec sandbox.Spec) (*[2]int, error) { return nil, nil }
+
+// Warnings: the agent's user cannot write the workspace.
+func (e *Engine) Warnings(ctx context.Context, spec sandbox.Spec) ([]string, error) {
+	user, err := User(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
+	}
+	if w := WritableWarning(spec.Project, user); w != "" {
+		return []string{w}, nil
+	}
+	return nil, nil
 }

@@ -98,3 +98,13 @@ func (h *Host) Remove(ctx context.Context, name string, force bool) error {
 }
 
 func (h *Host) List(ctx context.Context) ([]sandbox.Info, error) { return nil, nil }
+
+var _ sandbox.OwnNetwork = (*Host)(nil)
+
+// Network: the host's own, or in a fleet's pod the fleet's gate.
+func (h *Host) Network() string {
+	if h.boundary == sandbox.PodBoundary {
+		return fmt.Sprintf("the fleet's gate only (%s; its rules: ralph fleet policy ls)", os.Getenv("HTTPS_PROXY"))
+	}
+	return "unrestricted (the host's own)"
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
 // A /dev/kvm that opens is not a KVM that boots: some hosts (a
@@ -168,4 +169,29 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+var (
+	_ sandbox.GateUser   = (*VM)(nil)
+	_ sandbox.Warner     = (*VM)(nil)
+	_ sandbox.AutoPicker = (*VM)(nil)
+)
+
+// GateOwner: the host side of the VM's channel dials the gate.
+func (v *VM) GateOwner(spec sandbox.Spec) (*[2]int, error) { return nil, nil }
+
+// Warnings: a guest under TCG emulation is many times slower.
+func (v *VM) Warnings(ctx context.Context, spec sandbox.Spec) ([]string, error) {
+	if a := v.Accel(ctx); a.Accel != "kvm" {
+		return []string{fmt.Sprintf("WARNING: no working KVM here (%s): the microVM runs under TCG emulation, many times slower than the host", a.Reason)}, nil
+	}
+	return nil, nil
+}
+
+// AutoSkip: auto never picks a microVM that would crawl under TCG.
+func (v *VM) AutoSkip(ctx context.Context) error {
+	if a := v.Accel(ctx); a.Accel != "kvm" {
+		return fmt.Errorf("no working KVM here (%s): under TCG emulation an agent crawls (ask for it with --sandbox microvm)", a.Reason)
+	}
+	return nil
 }

@@ -56,6 +56,7 @@ type VM struct {
 	sessions map[string]*session
 	home     string
 	accel    accelCache
+	ensureMu sync.Mutex // one Ensure at a time in this process: a boot is not shared
 }
 
 type session struct {
@@ -130,6 +131,8 @@ func (v *VM) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err := sandbox.Validate(spec, v.home); err != nil {
 		return false, err
 	}
+	v.ensureMu.Lock()
+	defer v.ensureMu.Unlock()
 	if spec.Workdir == "" {
 		spec.Workdir = sandbox.DefaultWorkdir
 	}

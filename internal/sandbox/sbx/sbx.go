@@ -274,3 +274,10 @@ func newer(v string, minor int) bool {
 	fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d.%d", &maj, &min, &patch)
 	return maj > 0 || min >= minor
 }
+
+var _ sandbox.OwnNetwork = (*SBX)(nil)
+
+// Network: sbx's own policy, not ralph's gate.
+func (s *SBX) Network() string {
+	return "sbx's own policy (sbx policy ls; ralph policy allow|deny network is forwarded to it)"
+}
