@@ -55,7 +55,7 @@ func TestDeadGateIsNoticed(t *testing.T) {
 
 type ownNet struct{ sandboxtest.Fake }
 
-func (ownNet) Network() string { return "its own" }
+func (*ownNet) Network() string { return "its own" }
 
 // TestBackendsDescribeTheirNetwork: the CLI asks a backend how it reaches
 // the network; a backend that uses no gate gets none, and says so.

@@ -45,6 +45,8 @@ Everything after -- is appended to the agent's own command line.`,
 		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
 	addRunFlags(root, opts)
+	root.Version = readBuildInfo().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 
 	runCmd := &cobra.Command{
 		Use:   "run [flags] [-- agent-args...]",
@@ -58,7 +60,7 @@ Everything after -- is appended to the agent's own command line.`,
 	addRunFlags(runCmd, runOpts)
 	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
 
-	root.AddCommand(runCmd, newInit(io), newTrust(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io), newImage(io), newHelper(), newPolicy(io), newDoctor(io), newAudit(io), newSelftest(io), newStatus(io), newHistory(io), newLogs(io), newFleetCmd(io), newGateCmd(io))
+	root.AddCommand(runCmd, newInit(io), newTrust(io), newVersion(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io), newImage(io), newHelper(), newPolicy(io), newDoctor(io), newAudit(io), newSelftest(io), newStatus(io), newHistory(io), newLogs(io), newFleetCmd(io), newGateCmd(io))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

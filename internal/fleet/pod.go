@@ -161,12 +161,6 @@ func RunPod(ctx context.Context, o PodOptions) int {
 	return finish()
 }
 
-// hideSelf makes this process non-dumpable: its /proc files (environ,
-// mem) then belong to root and it cannot be ptraced, so an agent running
-// as the same uid in the pod cannot read the git token from the
-// environment this process started with.
-func hideSelf() { unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0) }
-
 // commitAll commits what the agent left uncommitted, if anything.
 func commitAll(ctx context.Context, git func(context.Context, ...string) (string, error), id string, res Result) error {
 	if _, err := git(ctx, "add", "-A"); err != nil {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ func (b *Bwrap) Boundary() sandbox.Boundary { return sandbox.SharedKernel }
 
 // Available checks that bwrap runs and may make a user namespace.
 func (b *Bwrap) Available(ctx context.Context) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("%w: bubblewrap exists only on Linux (this is %s)", sandbox.ErrUnavailable, runtime.GOOS)
+	}
 	p, err := proc.Look("bwrap")
 	if err != nil {
 		return fmt.Errorf("%w: bubblewrap is not installed (Debian: apt-get install bubblewrap)", sandbox.ErrUnavailable)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -80,6 +81,9 @@ func (e *Engine) Boundary() sandbox.Boundary {
 // Available checks that the engine answers and, for gVisor, that the
 // runtime is registered.
 func (e *Engine) Available(ctx context.Context) error {
+	if e.runtime != "" && runtime.GOOS != "linux" {
+		return fmt.Errorf("%w: gVisor runs on Linux hosts only (this is %s)", sandbox.ErrUnavailable, runtime.GOOS)
+	}
 	out, err := e.run(ctx, "version", "--format", "{{.Server.Version}}")
 	if errors.Is(err, proc.ErrNotFound) {
 		return fmt.Errorf("%w: %s is not installed; install it (Debian: apt-get install %s)", sandbox.ErrUnavailable, e.bin, pkg(e.bin))

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,6 +82,9 @@ func (v *VM) Boundary() sandbox.Boundary { return sandbox.MicroVM }
 // Available checks for QEMU, a guest kernel with its modules, and a
 // static ralph to be the guest's init.
 func (v *VM) Available(ctx context.Context) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("%w: ralph's own microVM runs on Linux hosts (KVM, 9p, its Linux guest); on %s use sbx, Docker Sandboxes' microVMs", sandbox.ErrUnavailable, runtime.GOOS)
+	}
 	if _, err := proc.Look("qemu-system-x86_64"); err != nil {
 		return fmt.Errorf("%w: QEMU is not installed (Debian: apt-get install qemu-system-x86)", sandbox.ErrUnavailable)
 	}
