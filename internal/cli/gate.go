@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +23,24 @@ import (
 // gateDir is where a sandbox's gate lives on the host: mnt/ (mounted
 // read-only into the sandbox: the socket and a static ralph) and
 // log.jsonl (the decisions, outside the sandbox's reach).
-func gateDir(name string) string { return filepath.Join(stateDir("gates"), name) }
+func gateDir(name string) string {
+	return filepath.Join(stateDir("gates"), gateKey(stateDir("gates"), name))
+}
+
+// maxSocketPath is what a Unix socket's path may hold (sun_path is 108
+// bytes with its NUL; some systems allow less).
+const maxSocketPath = 100
+
+// gateKey names a sandbox's gate folder under base: the sandbox's name,
+// or, when the socket's path would pass the limit (a long home folder, a
+// long project name), a short hash of it. Deterministic either way.
+func gateKey(base, name string) string {
+	if len(filepath.Join(base, name, "mnt", "gate.sock")) <= maxSocketPath {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return "h-" + hex.EncodeToString(sum[:8])
+}
 
 // runningGate is a gate serving one sandbox for the length of a run.
 type runningGate struct {
@@ -66,7 +85,7 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 				return nil, err
 			}
 		}
-		mnt = filepath.Join("/run/ralph/gates", name)
+		mnt = filepath.Join("/run/ralph/gates", gateKey("/run/ralph/gates", name))
 		if err := rootDir(mnt, 0o750); err != nil {
 			// A folder left by an older ralph (owned by the agent): remade.
 			os.RemoveAll(mnt)
@@ -87,6 +106,9 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 		return nil, err
 	}
 	sock := filepath.Join(mnt, "gate.sock")
+	if len(sock) > maxSocketPath {
+		return nil, fmt.Errorf("gate: the socket path %s is %d bytes, past the %d a Unix socket takes: set XDG_STATE_HOME to a shorter folder", sock, len(sock), maxSocketPath)
+	}
 	os.Remove(sock)
 	l, err := net.Listen("unix", sock)
 	if err != nil {

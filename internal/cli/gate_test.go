@@ -74,3 +74,22 @@ func TestBackendsDescribeTheirNetwork(t *testing.T) {
 		t.Errorf("networkLine(no gate, no network of its own) = %q, want unrestricted", got)
 	}
 }
+
+// TestGateSocketFitsAnyPath: a long home folder and a long project name
+// (issue 16: bind: invalid argument) still give a socket path that fits.
+func TestGateSocketFitsAnyPath(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/home/alice-with-a-rather-long-name/.local/state")
+	long := "ralph-claude-customer-portal-backend-service-api-v2-0123abcd"
+	for _, name := range []string{"ralph-claude-app-12345678", long} {
+		sock := filepath.Join(gateDir(name), "mnt", "gate.sock")
+		if len(sock) > maxSocketPath {
+			t.Errorf("%s: socket path of %d bytes: %s", name, len(sock), sock)
+		}
+		if gateDir(name) != gateDir(name) {
+			t.Errorf("%s: gate folder not deterministic", name)
+		}
+	}
+	if filepath.Base(gateDir("ralph-claude-app-12345678")) != "ralph-claude-app-12345678" {
+		t.Errorf("a short name should keep its readable folder: %s", gateDir("ralph-claude-app-12345678"))
+	}
+}
