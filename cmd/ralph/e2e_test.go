@@ -137,14 +137,21 @@ func TestLoopInRealSandbox(t *testing.T) {
 		t.Run(tc.backend, func(t *testing.T) {
 			image, proj, name := tc.prepare(t, fake)
 			state := t.TempDir()
-			env := []string{"FAKE_PLAN=write:made-inside.txt,none,complete", "XDG_STATE_HOME=" + state, "ANTHROPIC_API_KEY=sk-e2e"}
+			// Iteration 2 leaves a process in a session of its own (as an
+			// agent's Bash tool does); iteration 3 must not see it.
+			env := []string{"FAKE_PLAN=write:made-inside.txt,linger:http://127.0.0.1:9/x,lingerers,complete", "XDG_STATE_HOME=" + state, "ANTHROPIC_API_KEY=sk-e2e"}
 			args := []string{"-n", "5", "--sandbox", tc.backend, "--image", image, "--env", "FAKE_PLAN", "--memory", "512m"}
 
 			r := start(t, ralph, proj, env, args...)
 			if code := r.wait(t); code != 0 {
 				t.Fatalf("exit %d, want 0:\n%s", code, r.stderr)
 			}
-			checkCompleted(t, r, proj, "COMPLETE after 3 iteration", "created sandbox "+name, string(tc.b.Boundary()))
+			checkCompleted(t, r, proj, "COMPLETE after 4 iteration", "created sandbox "+name, string(tc.b.Boundary()))
+			if b, err := os.ReadFile(filepath.Join(proj, ".fake-agent-lingerers")); err != nil || string(b) != "0\n" {
+				t.Errorf("processes left by iteration 2, seen by iteration 3: %q %v, want 0", b, err)
+			}
+			os.Remove(filepath.Join(proj, ".fake-agent-lingerers"))
+			env[0] = "FAKE_PLAN=write:made-inside.txt,none,complete"
 			if s := containerState(t, tc.bin, name); s != "exited" {
 				t.Errorf("after the run the sandbox is %q, want exited", s)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/reap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/selftest"
 )
@@ -55,16 +56,17 @@ func newHelper() *cobra.Command {
 		},
 	}
 	killCmd := &cobra.Command{
-		Use:   "kill PIDFILE",
-		Short: "kill the process group recorded in PIDFILE",
-		Args:  cobra.ExactArgs(1),
+		Use:   "kill PIDFILE [EXEC-ID]",
+		Short: "kill the process group recorded in PIDFILE, and every process the exec's id marks",
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
-			if err != nil {
-				return nil
+			if b, err := os.ReadFile(args[0]); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+					syscall.Kill(-pid, syscall.SIGKILL)
+				}
 			}
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-				syscall.Kill(-pid, syscall.SIGKILL)
+			if len(args) == 2 {
+				reap.Kill(args[1])
 			}
 			return nil
 		},

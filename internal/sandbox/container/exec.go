@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/reap"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
@@ -51,6 +52,11 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(proc.MinimalEnv(), cmd.EnvList()...),
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
 	})
+	if !gone.Load() && ctx.Err() == nil && e.isGated(name) {
+		// The agent is done: what its tools left running (in sessions of
+		// their own) must not live into the next iteration.
+		e.killExec(ctx, name, id)
+	}
 	if gone.Load() && ctx.Err() == nil {
 		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
 	}
@@ -109,6 +115,9 @@ func (e *Engine) execArgv(name string, cmd sandbox.Cmd, gated bool, id string) [
 	for _, k := range cmd.EnvKeys() {
 		argv = append(argv, "--env", k)
 	}
+	// Every process of this exec, and whatever it starts in sessions of
+	// its own, carries the exec's id: what is left of it is found by it.
+	argv = append(argv, "--env", reap.Var+"="+id)
 	if gated {
 		// ralph's own helper: no shell needed in the image.
 		argv = append(argv, name, GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
@@ -123,7 +132,7 @@ func (e *Engine) killExec(ctx context.Context, name, id string) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if e.isGated(name) {
-		e.run(kctx, "exec", name, GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id))
+		e.run(kctx, "exec", name, GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
 		return
 	}
 	e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)

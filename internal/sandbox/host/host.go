@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/ralphloop/ralph/internal/proc"
+	"github.com/ralphloop/ralph/internal/reap"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
@@ -81,7 +83,12 @@ func (h *Host) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, err
 		}
 	}
 	env = append(env, cmd.EnvList()...)
+	// What the agent's tools start in sessions of their own (outside its
+	// process group) carries this mark, and is killed when the agent ends.
+	id := fmt.Sprintf("host-%d-%d", os.Getpid(), time.Now().UnixNano())
+	env = append(env, reap.Var+"="+id)
 	err := proc.Run(ctx, proc.Cmd{Argv: cmd.Argv, Env: env, Dir: dir, Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Group: true})
+	reap.Kill(id)
 	if err == nil {
 		return 0, nil
 	}
