@@ -56,6 +56,8 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 		"--read-only",
 		"--tmpfs", fmt.Sprintf("/tmp:rw,nosuid,nodev,mode=1777,size=%d", tmp),
 		"--tmpfs", e.homeTmpfs(uid, gid, tmp),
+		// /dev/shm: the engines' 64 MiB, or less when --tmp-size is less.
+		"--shm-size", strconv.FormatInt(min(tmp, 64<<20), 10),
 		"--env", "HOME=" + HomeDir,
 		"--memory", mem,
 		"--memory-swap", mem,
