@@ -91,16 +91,27 @@ func (b *Bwrap) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err := sandbox.Validate(spec, b.home); err != nil {
 		return false, err
 	}
-	_, err := os.Stat(b.recordPath(spec.Name))
-	created := errors.Is(err, os.ErrNotExist)
-	if created {
-		if err := os.MkdirAll(b.StateDir, 0o700); err != nil {
-			return false, err
-		}
+	if err := os.MkdirAll(b.StateDir, 0o700); err != nil {
+		return false, err
+	}
+	// The record is made with O_EXCL: of two Ensure calls at once (or two
+	// ralphs), exactly one creates the sandbox.
+	created := false
+	f, err := os.OpenFile(b.recordPath(spec.Name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	switch {
+	case err == nil:
 		data, _ := json.Marshal(record{spec.Name, spec.Agent, spec.Project})
-		if err := os.WriteFile(b.recordPath(spec.Name), data, 0o600); err != nil {
-			return false, fmt.Errorf("bwrap: %w", err)
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
 		}
+		if werr != nil {
+			os.Remove(b.recordPath(spec.Name))
+			return false, fmt.Errorf("bwrap: %w", werr)
+		}
+		created = true
+	case !errors.Is(err, os.ErrExist):
+		return false, fmt.Errorf("bwrap: %w", err)
 	}
 	b.mu.Lock()
 	b.specs[spec.Name] = spec
