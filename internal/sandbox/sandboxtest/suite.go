@@ -86,7 +86,7 @@ func Run(t *testing.T, h Harness) {
 		must(t, err, "ensure after attack")
 	}
 
-	t.Run("ensure is create then attach", func(t *testing.T) {
+	ok := t.Run("ensure is create then attach", func(t *testing.T) {
 		created, err := b.Ensure(ctx, spec)
 		must(t, err, "first ensure")
 		if !created {
@@ -98,6 +98,11 @@ func Run(t *testing.T, h Harness) {
 			t.Error("second Ensure created again")
 		}
 	})
+	if !ok {
+		// Everything below execs in the sandbox: without one, each part
+		// would only wait out its timeout.
+		t.Fatal("no sandbox: the rest of the suite is not run")
+	}
 
 	t.Run("exec status, output and environment", func(t *testing.T) {
 		t.Setenv("RALPH_CONFORMANCE_HOST_SECRET", "canary-5f1e")
