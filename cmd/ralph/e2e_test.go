@@ -19,6 +19,7 @@ import (
 // build compiles ralph and the static fake agent once per test binary.
 func build(t testing.TB) (ralph, fake string) {
 	t.Helper()
+	sandboxtest.SkipShort(t) // every end-to-end test builds ralph first
 	dir := t.TempDir()
 	ralph, fake = filepath.Join(dir, "ralph"), filepath.Join(dir, "claude")
 	for out, pkg := range map[string]string{ralph: ".", fake: "../../internal/agent/agenttest/fakeagent"} {

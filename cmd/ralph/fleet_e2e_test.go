@@ -317,6 +317,7 @@ func (e *fleetEnv) runArgs(cpu, mem string) []string {
 // the gate refused what the policy does not allow, and a stopped run still
 // pushes its work.
 func TestFleetOnKubernetes(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := newFleetEnv(t)
 	dir, ns, bare := e.dir, e.ns, e.bare
 	fleetCmd := e.fleet

@@ -40,6 +40,7 @@ func runSelftest(t *testing.T, ralph string, args ...string) ([]selftest.Report,
 // TestSelftestHolds runs the attack battery in every real backend: every
 // property must hold.
 func TestSelftestHolds(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	ralph, _ := build(t)
 	for _, b := range []string{"microvm", "docker", "gvisor", "podman", "bwrap"} {
 		if err := map[string]func() error{
@@ -72,6 +73,7 @@ func TestSelftestHolds(t *testing.T) {
 // every attack the host allows must be reported, so no probe is one that
 // cannot fail.
 func TestSelftestCanFail(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	if os.Getuid() != 0 {
 		t.Skip("the host battery's expectations are written for root (CI runs as root)")
 	}
@@ -119,6 +121,7 @@ func TestSelftestCanFail(t *testing.T) {
 // limits) say not applicable and why, without their attacks being run;
 // the others run, and on this fake (the host) they fail.
 func TestSelftestOnSBX(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	ralph, _ := build(t)
 	bin := t.TempDir()
 	if out, err := exec.Command("go", "build", "-o", bin+"/sbx", "../../internal/sandbox/sbx/fakesbx").CombinedOutput(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 	"io"
 	"net"
 	"net/http"
@@ -41,6 +42,7 @@ func rows(t *testing.T, proxy string, up *upstream) map[int]Result {
 // by name and address, rows 6 to 8 hold, and the positive control got
 // through.
 func TestGateRowsHold(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	up, err := listenUpstream()
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +82,7 @@ func TestGateRowsHold(t *testing.T) {
 // no SNI or Host check) must fail rows 6, 7 and 8: no probe of the gate
 // is one that cannot fail.
 func TestBrokenGateFails(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	up, err := listenUpstream()
 	if err != nil {
 		t.Fatal(err)

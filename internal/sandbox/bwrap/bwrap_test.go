@@ -25,6 +25,7 @@ func ralphBinary(t *testing.T) string {
 }
 
 func TestConformanceBwrap(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	b := New("", t.TempDir(), nil)
 	if err := b.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "bwrap", err)
@@ -59,6 +60,7 @@ func TestArgs(t *testing.T) {
 }
 
 func TestSeccompFilterLoaded(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	b := New("", t.TempDir(), nil)
 	if err := b.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "bwrap", err)

@@ -23,6 +23,7 @@ func foreign(bin, image string) func(t *testing.T, name string) {
 }
 
 func TestConformanceDocker(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := Docker()
 	if err := e.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "docker", err)
@@ -34,6 +35,7 @@ func TestConformanceDocker(t *testing.T) {
 // TestContract: the Backend contract, the same on every backend (fakes
 // included).
 func TestContract(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	for _, e := range []*Engine{Docker(), GVisor(""), Podman()} {
 		t.Run(e.name, func(t *testing.T) {
 			if err := e.Available(t.Context()); err != nil {
@@ -46,6 +48,7 @@ func TestContract(t *testing.T) {
 }
 
 func TestConformanceGVisor(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := GVisor("")
 	if err := e.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "gvisor", err)
@@ -55,6 +58,7 @@ func TestConformanceGVisor(t *testing.T) {
 }
 
 func TestConformancePodman(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := Podman()
 	if err := e.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "podman", err)
@@ -64,6 +68,7 @@ func TestConformancePodman(t *testing.T) {
 }
 
 func TestMissingImageIsUnavailable(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := Docker()
 	if err := e.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "docker", err)
@@ -126,7 +131,7 @@ func TestExecNamesSecretsOnly(t *testing.T) {
 		if strings.Contains(argv, "sk-ant-secret") || strings.Contains(argv, "two") {
 			t.Errorf("a value on the command line: %s", argv)
 		}
-		if !strings.Contains(argv, "--env ANTHROPIC_API_KEY --env B ralph-x") || !strings.HasSuffix(argv, " claude -p") {
+		if !strings.Contains(argv, "--env ANTHROPIC_API_KEY --env B --env RALPH_EXEC_ID ralph-x") || !strings.HasSuffix(argv, " claude -p") {
 			t.Errorf("argv %s", argv)
 		}
 	}
@@ -136,6 +141,7 @@ func TestExecNamesSecretsOnly(t *testing.T) {
 // the same name between Ensure and the exit trap's Stop: Stop addresses
 // the container it made, by ID, and must leave the impostor running.
 func TestStopOnlyOurs(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := Docker()
 	spec := ensured(t, e, "impostor")
 	if out, err := exec.Command("docker", "rm", "--force", spec.Name).CombinedOutput(); err != nil {
@@ -156,6 +162,7 @@ func TestStopOnlyOurs(t *testing.T) {
 
 // doctor looks for the agent's CLI inside its image.
 func TestCommandsInImage(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	e := Docker()
 	if err := e.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "docker", err)
@@ -174,6 +181,7 @@ func TestCommandsInImage(t *testing.T) {
 // must end with ErrNotFound soon, whatever the engine client does (docker
 // exec into gVisor was seen to hang there).
 func TestExecEndsWhenRemoved(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	for _, e := range []*Engine{Docker(), GVisor("")} {
 		t.Run(e.name, func(t *testing.T) {
 			spec := ensured(t, e, "removed")

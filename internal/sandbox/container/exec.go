@@ -49,7 +49,7 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		}
 	}()
 	err := proc.Run(ectx, proc.Cmd{
-		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(proc.MinimalEnv(), cmd.EnvList()...),
+		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(append(proc.MinimalEnv(), cmd.EnvList()...), reap.Var+"="+id),
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
 	})
 	if !gone.Load() && ctx.Err() == nil && e.isGated(name) {
@@ -117,7 +117,7 @@ func (e *Engine) execArgv(name string, cmd sandbox.Cmd, gated bool, id string) [
 	}
 	// Every process of this exec, and whatever it starts in sessions of
 	// its own, carries the exec's id: what is left of it is found by it.
-	argv = append(argv, "--env", reap.Var+"="+id)
+	argv = append(argv, "--env", reap.Var) // by name, like every variable
 	if gated {
 		// ralph's own helper: no shell needed in the image.
 		argv = append(argv, name, GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")

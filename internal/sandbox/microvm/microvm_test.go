@@ -39,6 +39,7 @@ func newTestVM(t testing.TB) *VM {
 }
 
 func TestConformanceMicroVM(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	v := newTestVM(t)
 	if err := v.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "microvm", err)
@@ -56,6 +57,7 @@ func TestConformanceMicroVM(t *testing.T) {
 // TestSecondClientIsTold: a microVM's channel takes one client; a second
 // ralph gets a clear error in seconds, not a boot-length wait.
 func TestSecondClientIsTold(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	v := newTestVM(t)
 	if err := v.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "microvm", err)
@@ -113,6 +115,7 @@ func checkConfinement(t *testing.T, v *VM, name string) {
 // TestExportRootfsConcurrent: two sandboxes of one image booting at once
 // share one export; neither sees it half made.
 func TestExportRootfsConcurrent(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	if err := exec.Command("docker", "version").Run(); err != nil {
 		sandboxtest.Require(t, "docker (to export the image)", err)
 	}
@@ -143,6 +146,7 @@ func TestExportRootfsConcurrent(t *testing.T) {
 // TestTTY: an exec that asks for a terminal gets one (ralph shell), of
 // the size asked for, owned by the agent; one that does not, does not.
 func TestTTY(t *testing.T) {
+	sandboxtest.SkipShort(t)
 	v := newTestVM(t)
 	if err := v.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "microvm", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -148,4 +149,14 @@ func (f *Fake) List(ctx context.Context) ([]sandbox.Info, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// SkipShort skips a test that needs a real engine, a VM or a cluster
+// under `go test -short`, the fast tier (RALPH_REQUIRE_ENGINES does not
+// turn it into a failure: the long suite is where engines are required).
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a real engine: not in the -short tier")
+	}
 }
