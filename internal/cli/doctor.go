@@ -34,6 +34,8 @@ type backendReport struct {
 	Limits string `json:"limits"`
 	// Disk says which writable places have a size limit.
 	Disk string `json:"disk"`
+	// Git says whether the repository's config and hooks are guarded.
+	Git string `json:"git"`
 	// Accel and BootSeconds: the microVM's accelerator (kvm or tcg) and
 	// its last measured boot.
 	Accel       string  `json:"accel,omitempty"`
@@ -46,6 +48,7 @@ const (
 	limitsGVisor = "processes: gVisor's own cgroup, set by ralph at each start; threads: NOT counted (not host tasks; only the memory limit bounds them); memory: past it the whole sandbox is killed and restarted by the loop"
 	limitsSBX    = "the microVM's own (sbx settings); not checked by ralph"
 	diskCapped   = "/tmp and HOME: in memory, capped by --tmp-size (a write past it fails); the workspace: your own disk, NOT capped (no quota)"
+	gitGuard     = "after every iteration ralph removes hooks the agent added to .git/hooks and puts .git/config back when it gained a command (not checked: .git/modules, .git/config.worktree, a .git file)"
 )
 
 type agentReport struct {
@@ -192,10 +195,13 @@ usable, 69 otherwise.`,
 				switch r.Name {
 				case "sbx":
 					rep.Backends[i].Disk = limitsSBX
+					rep.Backends[i].Git = gitGuard
 				case "host":
 					rep.Backends[i].Disk = "none"
+					rep.Backends[i].Git = gitGuard
 				default:
 					rep.Backends[i].Disk = diskCapped
+					rep.Backends[i].Git = gitGuard
 				}
 				if r.Usable && rep.Auto == "" && (r.Name != "microvm" || r.Accel == "kvm") {
 					rep.Auto = r.Name
@@ -259,7 +265,7 @@ func printDoctor(io IO, rep doctorReport) {
 	tw.Flush()
 	if rep.Auto != "" {
 		auto := rep.Backends[indexOf(rep, rep.Auto)]
-		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\nLimits: %s.\nDisk: %s.\n", rep.Auto, auto.Gate, auto.Limits, auto.Disk)
+		fmt.Fprintf(io.Out, "\n--sandbox auto picks %s. Network gate: %s.\nLimits: %s.\nDisk: %s.\nGit: %s.\n", rep.Auto, auto.Gate, auto.Limits, auto.Disk, auto.Git)
 	} else {
 		fmt.Fprintln(io.Out, "\nNo isolating backend is usable: ralph will not run an agent here (it never falls back to the host).")
 	}

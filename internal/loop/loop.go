@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/gitguard"
 	"github.com/ralphloop/ralph/internal/promise"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/tasks"
@@ -158,6 +159,17 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		defer ws.Close()
 		cfg.Workspace = ws
 	}
+	// What the user's own git would run on the host (hooks, commands in
+	// .git/config) is noted now and put back after every iteration.
+	guard := gitguard.Take(cfg.Workspace)
+	repair := func(log io.Writer) error {
+		undone, err := guard.Repair(cfg.Workspace)
+		for _, u := range undone {
+			fmt.Fprintf(log, "ralph: WARNING: the agent wrote what your next git command would run; %s\n", u)
+		}
+		return err
+	}
+	defer repair(cfg.Log)
 	var stopOnce sync.Once
 	stop := func() {
 		stopOnce.Do(func() {
@@ -256,6 +268,9 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 				return out, err
 			}
 			continue // a retry is not an iteration
+		}
+		if gerr := repair(icfg.Log); gerr != nil {
+			return out, gerr
 		}
 		cost += r.usage.CostUSD
 		now := snapshot(cfg.Workspace)

@@ -143,6 +143,13 @@ func FakeMain() int {
 	case "fifo":
 		os.Remove(arg)
 		syscall.Mkfifo(arg, 0o644)
+	case "append":
+		// append:PATH>LINE appends LINE to PATH.
+		path, line, _ := strings.Cut(arg, ">")
+		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintln(f, strings.ReplaceAll(line, `\t`, "\t"))
+			f.Close()
+		}
 	case "config":
 		// config:LINE appends LINE to .ralph/config.toml.
 		if f, err := os.OpenFile(".ralph/config.toml", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
