@@ -365,32 +365,26 @@ func report(w io.Writer, out loop.Outcome) error {
 // workspace, so a planted symlink, FIFO or huge file stops the run
 // before the sandbox starts (the loop reads it again every iteration).
 func (o *runOptions) findPrompt(ws *wsfile.Workspace) (string, error) {
-	p := ""
-	if o.promptPath != "" {
-		p = abs(ws.Dir(), o.promptPath)
-	} else {
-		for _, c := range []string{".ralph/PROMPT.md", "PROMPT.md"} {
-			if ws.Exists(c) {
-				p = filepath.Join(ws.Dir(), c)
-				break
-			}
-		}
+	p, err := findFile(ws, o.promptPath, []string{".ralph/PROMPT.md", "PROMPT.md"}, wsfile.MaxPrompt, "prompt file")
+	if err == nil && p == "" {
+		err = usageErr("no prompt: neither .ralph/PROMPT.md nor PROMPT.md exists here; run `ralph init` to write one, or pass --prompt FILE")
 	}
-	if p == "" {
-		return "", usageErr("no prompt: neither .ralph/PROMPT.md nor PROMPT.md exists here; run `ralph init` to write one, or pass --prompt FILE")
-	}
-	if _, err := ws.ReadFile(p, wsfile.MaxPrompt); err != nil {
-		return "", fileErr("prompt file", err)
-	}
-	return p, nil
+	return p, err
 }
 
+// findTasks picks the task file, if any, the same way.
 func (o *runOptions) findTasks(ws *wsfile.Workspace) (string, error) {
+	return findFile(ws, o.tasksPath, []string{".ralph/tasks.md", ".ralph/prd.json"}, wsfile.MaxTasks, "task file")
+}
+
+// findFile is the path the user named, else the first candidate that
+// exists; it is read once (and refused) here. "" when there is none.
+func findFile(ws *wsfile.Workspace, named string, candidates []string, max int64, what string) (string, error) {
 	p := ""
-	if o.tasksPath != "" {
-		p = abs(ws.Dir(), o.tasksPath)
+	if named != "" {
+		p = abs(ws.Dir(), named)
 	} else {
-		for _, c := range []string{".ralph/tasks.md", ".ralph/prd.json"} {
+		for _, c := range candidates {
 			if ws.Exists(c) {
 				p = filepath.Join(ws.Dir(), c)
 				break
@@ -400,8 +394,8 @@ func (o *runOptions) findTasks(ws *wsfile.Workspace) (string, error) {
 	if p == "" {
 		return "", nil
 	}
-	if _, err := ws.ReadFile(p, wsfile.MaxTasks); err != nil {
-		return "", fileErr("task file", err)
+	if _, err := ws.ReadFile(p, max); err != nil {
+		return "", fileErr(what, err)
 	}
 	return p, nil
 }

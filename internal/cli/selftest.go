@@ -187,14 +187,7 @@ func allowRule(name, h string) (func(), error) {
 // through the renderer.
 func workspaceReader() selftest.WorkspaceReader {
 	return selftest.WorkspaceReader{
-		Read: func(proj, rel string) ([]byte, error) {
-			ws, err := wsfile.Open(proj)
-			if err != nil {
-				return nil, err
-			}
-			defer ws.Close()
-			return ws.ReadFile(rel, wsfile.MaxTasks)
-		},
+		Read: func(proj, rel string) ([]byte, error) { return wsfile.ReadIn(proj, rel, wsfile.MaxTasks) },
 		Config: func(proj string) error {
 			ws, err := wsfile.Open(proj)
 			if err != nil {

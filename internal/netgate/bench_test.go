@@ -147,17 +147,7 @@ func TestThousandTunnels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	echo, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	echo := echoServer(t)
 	_, port, _ := net.SplitHostPort(echo.Addr().String())
 	g := &Gate{Policy: policyOf(t, "allow bench.test:"+port), Resolver: testResolver{"bench.test": "127.0.0.1"},
 		testAllow: func(netip.AddrPort) bool { return true }}
@@ -213,4 +203,24 @@ func TestThousandTunnels(t *testing.T) {
 func policyOf(tb testing.TB, specs ...string) func() *policy.Policy {
 	p := rules(tb, specs...)
 	return func() *policy.Policy { return p }
+}
+
+// echoServer is a loopback upstream that sends back what it receives.
+func echoServer(t testing.TB) net.Listener {
+	t.Helper()
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return echo
 }

@@ -236,17 +236,7 @@ func TestOneClientCannotStarveAnother(t *testing.T) {
 }
 
 func TestIdleTunnelsEnd(t *testing.T) {
-	echo, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer echo.Close()
-	go func() {
-		for {
-			c, err := echo.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	echo := echoServer(t)
 	_, p, _ := net.SplitHostPort(echo.Addr().String())
 	e := newEnvWith(t, rules(t, "allow allowed.test:"+p), func(g *Gate) { g.IdleTimeout = 300 * time.Millisecond })
 	e.upstream[netip.MustParseAddrPort(echo.Addr().String())] = true

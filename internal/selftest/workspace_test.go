@@ -67,14 +67,7 @@ func TestWorkspaceRowCanFail(t *testing.T) {
 func TestWorkspaceRowHolds(t *testing.T) {
 	proj, canary := plantedWorkspace(t)
 	strict := WorkspaceReader{
-		Read: func(proj, rel string) ([]byte, error) {
-			ws, err := wsfile.Open(proj)
-			if err != nil {
-				return nil, err
-			}
-			defer ws.Close()
-			return ws.ReadFile(rel, wsfile.MaxTasks)
-		},
+		Read:   func(proj, rel string) ([]byte, error) { return wsfile.ReadIn(proj, rel, wsfile.MaxTasks) },
 		Config: func(string) error { return os.ErrPermission },
 		Show:   termsafe.String,
 	}

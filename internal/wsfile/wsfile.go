@@ -119,6 +119,16 @@ func (w *Workspace) ReadFile(p string, max int64) ([]byte, error) {
 	return readRegular(f, show, max)
 }
 
+// ReadIn opens dir as a workspace just to read rel from it.
+func ReadIn(dir, rel string, max int64) ([]byte, error) {
+	ws, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+	return ws.ReadFile(rel, max)
+}
+
 // ReadOutside reads a file that is not in any workspace (the user's own
 // config) with the same checks: regular, non-blocking, capped.
 func ReadOutside(p string, max int64) ([]byte, error) {
