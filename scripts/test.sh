@@ -45,3 +45,16 @@ go test -count=1 -timeout 25m ./... "$@"
 # above run it too and check each row; this prints the table in the log).
 CGO_ENABLED=0 go build -o /tmp/ralph-test/ralph ./cmd/ralph
 /tmp/ralph-test/ralph selftest --sandbox all
+
+# Nothing of ralph's is left behind by the suite: no microVM, no sandbox
+# container on either engine, no gVisor sandbox process.
+left=$(pgrep -af 'qemu-system-x86_64 -M microvm' | grep ralph || true)
+left+=$(docker ps -aq --filter label=ralph.managed=true)
+left+=$(CONTAINERS_CONF=$CONTAINERS_CONF podman ps -aq --filter label=ralph.managed=true 2>/dev/null || true)
+if [ -n "$left" ]; then
+  echo "test.sh: the suite left ralph's VMs or sandboxes behind:" >&2
+  pgrep -af 'qemu-system-x86_64 -M microvm' | grep ralph >&2 || true
+  docker ps -a --filter label=ralph.managed=true >&2
+  podman ps -a --filter label=ralph.managed=true >&2 || true
+  exit 1
+fi
