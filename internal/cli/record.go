@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ralphloop/ralph/internal/loop"
+	"github.com/ralphloop/ralph/internal/promise"
 	"github.com/ralphloop/ralph/internal/render"
 	"github.com/ralphloop/ralph/internal/runlog"
 )
@@ -85,10 +86,10 @@ func (o *observer) IterationEnd(it loop.IterationInfo) {
 		o.render = nil
 	}
 	rec := runlog.Iteration{
-		N: it.N, Attempt: it.Attempt, Start: it.Start, DurationMS: it.Duration.Milliseconds(), Outcome: it.Outcome,
+		N: it.N, Attempt: it.Attempt, Start: it.Start, DurationMS: it.Duration.Milliseconds(), Outcome: string(it.Outcome),
 		FilesChanged: it.FilesChanged, InputTokens: it.Usage.InputTokens, OutputTokens: it.Usage.OutputTokens, CostUSD: it.Usage.CostUSD,
 	}
-	if it.Promise.Kind.String() != "none" {
+	if it.Promise.Kind != promise.None {
 		rec.Promise, rec.Text = it.Promise.Kind.String(), it.Promise.Text
 	}
 	if it.Err != nil {
@@ -98,8 +99,8 @@ func (o *observer) IterationEnd(it loop.IterationInfo) {
 		fmt.Fprintf(o.io.Err, "ralph: %v\n", err)
 	}
 	files := it.FilesChanged
-	o.emit(event{Event: "iteration_end", Iteration: it.N, Attempt: it.Attempt, Outcome: it.Outcome, Text: rec.Text, CostUSD: it.Usage.CostUSD, Files: &files})
-	if it.Promise.Kind.String() != "none" {
+	o.emit(event{Event: "iteration_end", Iteration: it.N, Attempt: it.Attempt, Outcome: string(it.Outcome), Text: rec.Text, CostUSD: it.Usage.CostUSD, Files: &files})
+	if it.Promise.Kind != promise.None {
 		o.emit(event{Event: "promise", Iteration: it.N, Outcome: it.Promise.Kind.String(), Text: it.Promise.Text})
 	}
 	if o.quiet {

@@ -316,10 +316,9 @@ func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend
 		next, spent := 1, time.Duration(0)
 		for _, it := range last.Iterations {
 			spent += time.Duration(it.DurationMS) * time.Millisecond
-			switch it.Outcome {
-			case "failed", "rate limited", "error", "engine down":
+			if loop.IterationOutcome(it.Outcome).Retried() {
 				next = max(next, it.N)
-			default:
+			} else {
 				next = max(next, it.N+1)
 			}
 		}

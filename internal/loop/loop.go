@@ -51,12 +51,39 @@ type Observer interface {
 	IterationEnd(it IterationInfo)
 }
 
+// IterationOutcome is how one agent run ended. The values are a contract:
+// run records and --json events carry them as text.
+type IterationOutcome string
+
+const (
+	OutcomeComplete        IterationOutcome = "complete"
+	OutcomeBlocked         IterationOutcome = "blocked"
+	OutcomeDecide          IterationOutcome = "decide"
+	OutcomeNoPromise       IterationOutcome = "no promise"
+	OutcomeRefusedComplete IterationOutcome = "refused complete" // COMPLETE with tasks still open
+	OutcomeTimedOut        IterationOutcome = "timed out"
+	OutcomeFailed          IterationOutcome = "failed"       // retried, not counted
+	OutcomeRateLimited     IterationOutcome = "rate limited" // waited out, not counted
+	OutcomeEngineDown      IterationOutcome = "engine down"  // waited out, not counted
+	OutcomeError           IterationOutcome = "error"        // ralph's own failure: the run ends
+)
+
+// Retried reports outcomes after which the same iteration runs again (a
+// resumed run starts at that iteration, not the next).
+func (o IterationOutcome) Retried() bool {
+	switch o {
+	case OutcomeFailed, OutcomeRateLimited, OutcomeEngineDown, OutcomeError:
+		return true
+	}
+	return false
+}
+
 // IterationInfo describes one finished agent run.
 type IterationInfo struct {
 	N, Attempt   int
 	Start        time.Time
 	Duration     time.Duration
-	Outcome      string // complete, blocked, decide, no promise, refused complete, failed, rate limited, timed out
+	Outcome      IterationOutcome
 	Promise      promise.Promise
 	Usage        agent.Usage
 	FilesChanged int
@@ -262,7 +289,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		}
 		if errors.Is(err, sandbox.ErrUnavailable) {
 			if cfg.Observer != nil {
-				cfg.Observer.IterationEnd(IterationInfo{N: i, Attempt: failures + limits, Start: start, Duration: time.Since(start), Err: err, Outcome: "engine down"})
+				cfg.Observer.IterationEnd(IterationInfo{N: i, Attempt: failures + limits, Start: start, Duration: time.Since(start), Err: err, Outcome: OutcomeEngineDown})
 			}
 			if stop, err := engineDown(err); stop {
 				return out, err
@@ -277,7 +304,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		info := IterationInfo{N: i, Attempt: failures + limits, Start: start, Duration: time.Since(start),
 			Promise: r.promise, Usage: r.usage, FilesChanged: changed(files, now), Err: err}
 		files = now
-		report := func(outcome string) {
+		report := func(outcome IterationOutcome) {
 			if cfg.Observer != nil {
 				info.Outcome = outcome
 				cfg.Observer.IterationEnd(info)
@@ -285,10 +312,10 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		}
 		switch {
 		case err != nil && !errors.Is(err, ErrAgentFailed):
-			report("error")
+			report(OutcomeError)
 			return out, err
 		case r.limited:
-			report("rate limited")
+			report(OutcomeRateLimited)
 			limits++
 			if cfg.NoWait {
 				return Outcome{Reason: Stopped, Text: "rate or usage limit reached (--no-wait): " + r.detail, Iterations: i}, nil
@@ -298,7 +325,7 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 			}
 			continue // the wait is not an iteration
 		case err != nil:
-			report("failed")
+			report(OutcomeFailed)
 			failures++
 			if failures > cfg.MaxRetries {
 				return Outcome{Reason: Stopped, Text: fmt.Sprintf("circuit open: %d failed runs in a row; last: %v", failures, err), Iterations: i}, nil
@@ -313,10 +340,10 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 		failures, limits = 0, 0
 		switch r.promise.Kind {
 		case promise.Blocked:
-			report("blocked")
+			report(OutcomeBlocked)
 			return Outcome{Reason: Blocked, Text: r.promise.Text, Iterations: i}, nil
 		case promise.Decide:
-			report("decide")
+			report(OutcomeDecide)
 			return Outcome{Reason: Decide, Text: r.promise.Text, Iterations: i}, nil
 		case promise.Complete:
 			open, err := openTasks(cfg)
@@ -324,16 +351,16 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 				return out, err
 			}
 			if open == 0 {
-				report("complete")
+				report(OutcomeComplete)
 				return Outcome{Reason: Complete, Iterations: i}, nil
 			}
-			report("refused complete")
+			report(OutcomeRefusedComplete)
 			fmt.Fprintf(icfg.Log, "ralph: COMPLETE not accepted: %d open task(s) left in %s (--trust-complete accepts it)\n", open, rel(cfg, cfg.TasksPath))
 		default:
 			if r.timedOut {
-				report("timed out")
+				report(OutcomeTimedOut)
 			} else {
-				report("no promise")
+				report(OutcomeNoPromise)
 				fmt.Fprintf(icfg.Log, "ralph: iteration %d ended without a promise\n", i)
 			}
 		}

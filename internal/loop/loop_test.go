@@ -393,3 +393,15 @@ func TestBudgetAndObserver(t *testing.T) {
 		t.Errorf("runtime budget: %+v", got)
 	}
 }
+
+// TestRetriedOutcomes: a resumed run starts again at an iteration that
+// ended in one of these (it was not counted), and after the others.
+func TestRetriedOutcomes(t *testing.T) {
+	retried := map[IterationOutcome]bool{OutcomeFailed: true, OutcomeRateLimited: true, OutcomeEngineDown: true, OutcomeError: true}
+	for _, o := range []IterationOutcome{OutcomeComplete, OutcomeBlocked, OutcomeDecide, OutcomeNoPromise, OutcomeRefusedComplete,
+		OutcomeTimedOut, OutcomeFailed, OutcomeRateLimited, OutcomeEngineDown, OutcomeError} {
+		if o.Retried() != retried[o] {
+			t.Errorf("%q.Retried() = %v", o, o.Retried())
+		}
+	}
+}
