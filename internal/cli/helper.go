@@ -2,18 +2,16 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/netgate"
-	"github.com/ralphloop/ralph/internal/reap"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/selftest"
 )
@@ -46,13 +44,11 @@ func newHelper() *cobra.Command {
 		Short: "record this process group in PIDFILE, then become ARGV",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			syscall.Setpgid(0, 0)
-			os.WriteFile(args[0], []byte(strconv.Itoa(os.Getpid())), 0o600)
-			path, err := exec.LookPath(args[1])
-			if err != nil {
+			err := container.ExecHelper(args[0], args[1:])
+			if errors.Is(err, exec.ErrNotFound) {
 				return &quietExit{code: 127}
 			}
-			return syscall.Exec(path, args[1:], os.Environ())
+			return err
 		},
 	}
 	killCmd := &cobra.Command{
@@ -60,14 +56,11 @@ func newHelper() *cobra.Command {
 		Short: "kill the process group recorded in PIDFILE, and every process the exec's id marks",
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if b, err := os.ReadFile(args[0]); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
-					syscall.Kill(-pid, syscall.SIGKILL)
-				}
-			}
+			id := ""
 			if len(args) == 2 {
-				reap.Kill(args[1])
+				id = args[1]
 			}
+			container.KillHelper(args[0], id)
 			return nil
 		},
 	}

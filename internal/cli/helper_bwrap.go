@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
+)
+
+// newCgexec parses the flags of bwrap's host-side exec helper.
+func newCgexec() *cobra.Command {
+	var c bwrap.Cgexec
+	cmd := &cobra.Command{
+		Use:  "cgexec -- BWRAP ARGS...",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return c.Exec(args) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Name, "name", "", "sandbox name")
+	f.IntVar(&c.UID, "uid", 1000, "")
+	f.IntVar(&c.GID, "gid", 1000, "")
+	f.StringVar(&c.Memory, "memory", "4g", "")
+	f.IntVar(&c.Pids, "pids", 512, "")
+	f.StringVar(&c.UserName, "user-name", "ralph", "")
+	return cmd
+}
+
+// newRunForward parses the flags of the inside of a gated bwrap exec.
+func newRunForward() *cobra.Command {
+	var listen, socket, workdir string
+	var lock bool
+	cmd := &cobra.Command{
+		Use:  "run -- ARGV...",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := bwrap.RunForward(cmd.Context(), listen, socket, workdir, lock, args)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &quietExit{code: code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:3128", "")
+	cmd.Flags().StringVar(&socket, "socket", "/.ralph/gate.sock", "")
+	cmd.Flags().StringVar(&workdir, "workdir", "/work", "the workspace inside")
+	cmd.Flags().BoolVar(&lock, "landlock", false, "restrict the command's file access with Landlock")
+	return cmd
+}
