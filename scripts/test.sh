@@ -26,6 +26,18 @@ rm -rf "$K8S_LOCAL_DIR"
 trap 'bash scripts/k8s.sh down "$K8S_LOCAL_DIR" >/dev/null 2>&1 || true' EXIT
 bash scripts/k8s.sh up "$K8S_LOCAL_DIR" >/dev/null
 
+# The real Claude Code CLI (pinned), which TestRealClaude drives through
+# the loop against a scripted API on loopback.
+CLAUDE_VERSION=2.1.332
+if [ ! -x /tmp/ralph-test/agents/node_modules/.bin/claude ]; then
+  npm install --silent --no-audit --no-fund --prefix /tmp/ralph-test/agents "@anthropic-ai/claude-code@$CLAUDE_VERSION" >/dev/null
+fi
+RALPH_REAL_CLAUDE=/tmp/ralph-test/agents/node_modules/.bin/claude
+for p in /tmp/ralph-test/agents/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
+  [ -x "$p" ] && RALPH_REAL_CLAUDE=$p && break
+done
+export RALPH_REAL_CLAUDE
+
 export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1
 go vet ./...

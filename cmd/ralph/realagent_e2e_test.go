@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// mockAnthropic is a scripted stand-in for the Messages API on loopback:
+// each request to /v1/messages gets the next text (the last one again
+// when the script runs out), streamed as the API streams it.
+type mockAnthropic struct {
+	mu       sync.Mutex
+	texts    []string
+	requests int
+}
+
+func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.URL.Path != "/v1/messages" || r.Method != http.MethodPost {
+		http.NotFound(w, r)
+		return
+	}
+	var req struct {
+		Model  string `json:"model"`
+		Stream bool   `json:"stream"`
+	}
+	json.Unmarshal(body, &req)
+	m.mu.Lock()
+	text := m.texts[min(m.requests, len(m.texts)-1)]
+	m.requests++
+	m.mu.Unlock()
+	usage := map[string]any{"input_tokens": 10, "output_tokens": 5}
+	if !req.Stream {
+		json.NewEncoder(w).Encode(map[string]any{"id": "msg_mock", "type": "message", "role": "assistant", "model": req.Model,
+			"content": []any{map[string]any{"type": "text", "text": text}}, "stop_reason": "end_turn", "usage": usage})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	ev := func(name string, data map[string]any) {
+		data["type"] = name
+		b, _ := json.Marshal(data)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
+	}
+	ev("message_start", map[string]any{"message": map[string]any{"id": "msg_mock", "type": "message", "role": "assistant", "model": req.Model,
+		"content": []any{}, "stop_reason": nil, "usage": map[string]any{"input_tokens": 10, "output_tokens": 1}}})
+	ev("content_block_start", map[string]any{"index": 0, "content_block": map[string]any{"type": "text", "text": ""}})
+	ev("content_block_delta", map[string]any{"index": 0, "delta": map[string]any{"type": "text_delta", "text": text}})
+	ev("content_block_stop", map[string]any{"index": 0})
+	ev("message_delta", map[string]any{"delta": map[string]any{"stop_reason": "end_turn"}, "usage": map[string]any{"output_tokens": 5}})
+	ev("message_stop", map[string]any{})
+}
+
+// realClaude is the real Claude Code binary, installed from npm by
+// scripts/test.sh (RALPH_REAL_CLAUDE); without it the test skips, or
+// fails under RALPH_REQUIRE_ENGINES.
+func realClaude(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("RALPH_REAL_CLAUDE")
+	if p == "" {
+		sandboxtest.Require(t, "claude (the real CLI from npm)", fmt.Errorf("RALPH_REAL_CLAUDE is not set: npm install @anthropic-ai/claude-code and point it at the binary"))
+	}
+	out, err := exec.Command(p, "--version").CombinedOutput()
+	if err != nil {
+		sandboxtest.Require(t, "claude (the real CLI from npm)", fmt.Errorf("%s --version: %v %s", p, err, out))
+	}
+	t.Logf("claude %s", strings.TrimSpace(string(out)))
+	return p
+}
+
+// TestRealClaude runs the real Claude Code CLI through ralph's loop
+// against a scripted API on loopback: the promises in its final message
+// give 0, 2 and 3; a promise quoted in a code fence, or narrated before a
+// tool call, does not stop the loop.
+func TestRealClaude(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	for _, tc := range []struct {
+		name  string
+		texts []string
+		code  int
+		want  string
+	}{
+		{"complete", []string{"Done with the last task.\n\n<promise>COMPLETE</promise>"}, 0, "COMPLETE after 1 iteration"},
+		{"blocked", []string{"I cannot go on.\n\n<promise>BLOCKED:the staging key is missing</promise>"}, 2, "BLOCKED after 1 iteration(s): the staging key is missing"},
+		{"decide", []string{"<promise>DECIDE:Postgres or SQLite?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): Postgres or SQLite?"},
+		{"a quoted promise is no promise", []string{"The prompt says to end with:\n```\n<promise>COMPLETE</promise>\n```\nso I will, later.", "<promise>COMPLETE</promise>"}, 0, "COMPLETE after 2 iteration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mock := &mockAnthropic{texts: tc.texts}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			proj := project(t, 0)
+			home := t.TempDir()
+			cmd := exec.Command(ralph, "-n", "3", "--sandbox", "host", "--dangerously-run-on-host", "--agent", "claude", "--agent-cmd", claude, "--stall-after", "0")
+			cmd.Dir = proj
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=" + srv.URL, "DISABLE_AUTOUPDATER=1"}
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
+			}
+			if mock.requests == 0 {
+				t.Error("the CLI never reached the mock API")
+			}
+			if _, err := os.Stat(filepath.Join(home, ".claude")); err != nil {
+				t.Logf("no ~/.claude made (%v)", err)
+			}
+		})
+	}
+}
