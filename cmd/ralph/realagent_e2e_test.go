@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
@@ -122,6 +125,61 @@ func TestRealClaude(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(home, ".claude")); err != nil {
 				t.Logf("no ~/.claude made (%v)", err)
+			}
+		})
+	}
+}
+
+// TestRealClaudeInBwrap runs the real CLI inside a bubblewrap sandbox,
+// where its only way to the API is ralph's gate: with the mock's address
+// allowed it completes; without, the run fails and the API sees nothing.
+func TestRealClaudeInBwrap(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "bwrap", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	for _, allowed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("allowed=%v", allowed), func(t *testing.T) {
+			mock := &mockAnthropic{texts: []string{"<promise>COMPLETE</promise>"}}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+			proj := project(t, 1000)
+			// The CLI inside: the project is the one host folder bwrap shows.
+			bin := filepath.Join(proj, "claude-bin")
+			if err := os.Link(claude, bin); err != nil {
+				data, rerr := os.ReadFile(claude)
+				if rerr != nil {
+					t.Fatal(rerr)
+				}
+				os.WriteFile(bin, data, 0o755)
+			}
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
+			if allowed {
+				allow := exec.Command(ralph, "policy", "allow", "network", sandbox.Name("claude", proj), "localhost:"+port+",127.0.0.1:"+port)
+				allow.Env = env
+				if out, err := allow.CombinedOutput(); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+			}
+			cmd := exec.Command(ralph, "-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin", "--stall-after", "0", "--max-retries", "0")
+			cmd.Dir, cmd.Env = proj, env
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			switch {
+			case allowed && (code != 0 || !strings.Contains(string(out), "COMPLETE after 1 iteration") || mock.requests == 0):
+				t.Errorf("allowed: exit %d, %d API requests:\n%s", code, mock.requests, out)
+			case !allowed && (code == 0 || mock.requests != 0):
+				t.Errorf("not allowed: exit %d, %d API requests reached the mock:\n%s", code, mock.requests, out)
 			}
 		})
 	}
