@@ -184,3 +184,60 @@ func TestRealClaudeInBwrap(t *testing.T) {
 		})
 	}
 }
+
+// TestRealClaudeInContainers runs the real CLI in docker, gVisor and
+// podman sandboxes (an image with the CLI and the C library it links),
+// reaching the API only through the gate.
+func TestRealClaudeInContainers(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	extra := map[string]string{"/usr/local/bin/claude": claude}
+	for _, lib := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/librt.so.1",
+		"/lib/x86_64-linux-gnu/libpthread.so.0", "/lib/x86_64-linux-gnu/libdl.so.2", "/lib/x86_64-linux-gnu/libm.so.6"} {
+		if _, err := os.Stat(lib); err != nil {
+			sandboxtest.Require(t, "the C library the CLI links ("+lib+")", err)
+		}
+		extra[lib] = lib
+	}
+	for _, tc := range engines() {
+		t.Run(tc.backend, func(t *testing.T) {
+			if err := tc.b.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, tc.backend, err)
+			}
+			image := "ralph-e2e:real-claude"
+			sandboxtest.BusyboxImage(t, tc.bin, image, extra)
+			mock := &mockAnthropic{texts: []string{"Narrating first.", "<promise>COMPLETE</promise>"}}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+			proj := project(t, 1000)
+			name := sandbox.Name("claude", proj)
+			sandboxtest.Cleanup(t, tc.bin, name)
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
+			allow := exec.Command(ralph, "policy", "allow", "network", name, "localhost:"+port+",127.0.0.1:"+port)
+			allow.Env = env
+			if out, err := allow.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			cmd := exec.Command(ralph, "-n", "3", "--sandbox", tc.backend, "--image", image, "--agent", "claude",
+				"--agent-cmd", "/usr/local/bin/claude", "--stall-after", "0", "--max-retries", "0", "--memory", "1g")
+			cmd.Dir, cmd.Env = proj, env
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != 0 || !strings.Contains(string(out), "COMPLETE after 2 iteration") || mock.requests < 2 {
+				t.Errorf("exit %d, %d API requests:\n%s", code, mock.requests, out)
+			}
+			rm := exec.Command(ralph, "rm", "-f", name)
+			rm.Env = env
+			rm.Run()
+		})
+	}
+}

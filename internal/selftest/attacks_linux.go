@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -80,6 +81,10 @@ func Attack(args []string) error {
 		}
 		os.Stdout.Write(out)
 		fmt.Println("done")
+	case "clone3-userns":
+		// clone3 takes its flags in memory, where seccomp cannot look:
+		// a profile has to refuse clone3 whole, or the namespace is made.
+		return clone3UserNS()
 	case "in-userns":
 		// Root in a user namespace of its own: try what the review did
 		// under gVisor, leave the pids limit through a fresh cgroupfs.
@@ -145,7 +150,36 @@ func forkMany(n int) bool {
 }
 
 // escapeSyscalls tries the privileged system calls a runtime escape needs.
-func escapeSyscalls(f *finding, ralphPID int) {
+// clone3UserNS forks through clone3 into new user and mount namespaces;
+// the child becomes this helper's in-userns attack at once (a raw fork of
+// a Go program may only make system calls).
+func clone3UserNS() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	path, _ := unix.BytePtrFromString(self)
+	argv, _ := syscall.SlicePtrFromStrings([]string{self, "sandbox-helper", "attack", "in-userns"})
+	env, _ := syscall.SlicePtrFromStrings(os.Environ())
+	args := struct {
+		flags, pidfd, childTID, parentTID, exitSignal, stack, stackSize, tls uint64
+	}{flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, exitSignal: uint64(unix.SIGCHLD)}
+	runtime.LockOSThread()
+	pid, _, errno := unix.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&args)), unsafe.Sizeof(args), 0)
+	if errno != 0 {
+		return fmt.Errorf("clone3: %w", errno)
+	}
+	if pid == 0 {
+		unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&env[0])))
+		unix.RawSyscall(unix.SYS_EXIT_GROUP, 127, 0, 0)
+	}
+	var ws unix.WaitStatus
+	unix.Wait4(int(pid), &ws, 0, nil)
+	fmt.Println("done")
+	return nil
+}
+
+func escapeSyscalls(f *finding, ralphPID int, userKernel bool) {
 	dir, err := os.MkdirTemp("", "ralph-selftest-mnt")
 	if err == nil {
 		merr := unix.Mount("tmpfs", dir, "tmpfs", 0, "")
@@ -179,6 +213,17 @@ func escapeSyscalls(f *finding, ralphPID int) {
 			detail += "; in it, mounted a cgroupfs and left the pids limit"
 		}
 		f.try("create a "+ns.name+" namespace", made, detail)
+	}
+	out, err = helper(ctx, self, "clone3-userns")
+	made := err == nil && strings.Contains(out, "inside a new user namespace")
+	escaped := strings.Contains(out, "moved itself")
+	if userKernel {
+		// Under gVisor clone3 stays allowed (its seccomp answers EPERM
+		// where glibc needs ENOSYS): a user namespace there is gVisor's
+		// own; the breach is leaving the pids limit through it.
+		f.try("clone3 into a user and mount namespace, then mount a cgroupfs to leave the pids limit (gVisor's kernel: the namespace alone is not the host's)", escaped, "left the pids limit")
+	} else {
+		f.try("clone3 into a user and mount namespace", made, "created")
 	}
 	// May the agent ptrace ralph, the process outside that started the
 	// probe? Opening its memory needs the same permission as attaching,

@@ -16,6 +16,6 @@ func Attack(args []string) error { return errNotLinux }
 
 func forkMany(n int) bool { return false }
 
-func escapeSyscalls(f *finding, ralphPID int) {
+func escapeSyscalls(f *finding, ralphPID int, userKernel bool) {
 	f.tried = append(f.tried, "runtime escape system calls: "+errNotLinux.Error())
 }

@@ -627,7 +627,7 @@ func escapes(cfg ProbeConfig) Result {
 		}
 	}
 	f.try(fmt.Sprintf("read the canaries through %d inherited directory descriptors", len(dirs)), len(through) > 0, strings.Join(through, ", "))
-	escapeSyscalls(&f, cfg.RalphPID)
+	escapeSyscalls(&f, cfg.RalphPID, cfg.ThreadsAreNotTasks)
 	return f.result(14)
 }
 

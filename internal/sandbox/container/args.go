@@ -52,7 +52,7 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 		"--cap-drop=ALL",
 		"--security-opt=no-new-privileges",
 		"--security-opt", "seccomp=" + seccomp,
-		"--label", LabelHardening + "=" + hardening(),
+		"--label", LabelHardening + "=" + e.hardening(),
 		"--read-only",
 		"--tmpfs", fmt.Sprintf("/tmp:rw,nosuid,nodev,mode=1777,size=%d", tmp),
 		"--tmpfs", e.homeTmpfs(uid, gid, tmp),

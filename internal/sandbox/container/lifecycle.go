@@ -145,9 +145,9 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	case st.exists && st.gate != fmt.Sprint(spec.GateDir != ""):
 		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
 			sandbox.ErrUnavailable, spec.Name, spec.Name)
-	case st.exists && st.hardening != hardening():
+	case st.exists && st.hardening != e.hardening():
 		return false, fmt.Errorf("%w: sandbox %s was made with other hardening (an older ralph, without its seccomp profile %s); remove it (ralph rm -f %s) and run again",
-			sandbox.ErrUnavailable, spec.Name, hardening(), spec.Name)
+			sandbox.ErrUnavailable, spec.Name, e.hardening(), spec.Name)
 	case st.running:
 		e.remember(spec.Name, st.id)
 		// Started by an earlier ralph, or by hand: check the limit
@@ -170,7 +170,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
 	}
-	profile, err := writeSeccomp(e.seccompDir())
+	profile, err := writeSeccomp(e.seccompDir(), SeccompProfile(e.runtime != ""))
 	if err != nil {
 		return false, err
 	}

@@ -96,13 +96,24 @@ type seccompProfile struct {
 	Syscalls        []seccompRule `json:"syscalls"`
 }
 
-// SeccompProfile is the profile as the engines read it (JSON).
-func SeccompProfile() []byte {
+// SeccompProfile is the profile as the engines read it (JSON). gVisor
+// gets clone3 allowed: its seccomp ignores errnoRet and answers EPERM, on
+// which glibc (pthread_create) and Bun do not fall back to clone, so no
+// threaded program would run; inside gVisor a user namespace is the
+// Sentry's, not the host kernel's, and mount, unshare and setns stay
+// refused, so one cannot mount a cgroupfs to leave the pids limit
+// (selftest row 14 checks that on gVisor).
+func SeccompProfile(gvisor bool) []byte {
 	eperm, enosys, einval := uint(1), uint(38), uint(22)
 	rules := []seccompRule{
 		{Names: strings.Fields(allowedSyscalls), Action: "SCMP_ACT_ALLOW"},
 		{Names: []string{"clone"}, Action: "SCMP_ACT_ALLOW", Args: []seccompArg{{Index: 0, Value: cloneNamespaceFlags, Op: "SCMP_CMP_MASKED_EQ"}}},
 		{Names: []string{"clone3"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &enosys},
+	}
+	if gvisor {
+		rules[2] = seccompRule{Names: []string{"clone3"}, Action: "SCMP_ACT_ALLOW"}
+	}
+	rules = append(rules, []seccompRule{
 		{Names: []string{"unshare", "setns", "mount", "umount", "umount2", "pivot_root", "chroot", "fsopen", "fsmount", "fsconfig", "fspick",
 			"open_tree", "move_mount", "mount_setattr", "keyctl", "add_key", "request_key", "userfaultfd", "bpf", "perf_event_open"},
 			Action: "SCMP_ACT_ERRNO", ErrnoRet: &eperm},
@@ -120,7 +131,7 @@ func SeccompProfile() []byte {
 		{Names: []string{"socket"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &einval, Args: []seccompArg{{Index: 0, Value: 16, Op: "SCMP_CMP_EQ"}, {Index: 2, Value: 9, Op: "SCMP_CMP_EQ"}}},
 		{Names: []string{"socket"}, Action: "SCMP_ACT_ALLOW", Args: []seccompArg{{Index: 2, Value: 9, Op: "SCMP_CMP_NE"}}},
 		{Names: []string{"socket"}, Action: "SCMP_ACT_ALLOW", Args: []seccompArg{{Index: 0, Value: 16, Op: "SCMP_CMP_NE"}}},
-	}
+	}...)
 	p := seccompProfile{DefaultAction: "SCMP_ACT_ERRNO", DefaultErrnoRet: enosys,
 		ArchMap:  []seccompArch{{"SCMP_ARCH_X86_64", []string{"SCMP_ARCH_X86", "SCMP_ARCH_X32"}}, {"SCMP_ARCH_AARCH64", []string{"SCMP_ARCH_ARM"}}},
 		Syscalls: rules}
@@ -130,8 +141,8 @@ func SeccompProfile() []byte {
 
 // hardening names the profile (and with it the hardening) a sandbox is
 // made with, for LabelHardening.
-func hardening() string {
-	sum := sha256.Sum256(SeccompProfile())
+func (e *Engine) hardening() string {
+	sum := sha256.Sum256(SeccompProfile(e.runtime != ""))
 	return "seccomp-" + hex.EncodeToString(sum[:8])
 }
 
@@ -148,8 +159,7 @@ func (e *Engine) seccompDir() string {
 
 // writeSeccomp writes the profile into dir under a name of its content
 // (written once; the engines read it from there) and returns the path.
-func writeSeccomp(dir string) (string, error) {
-	data := SeccompProfile()
+func writeSeccomp(dir string, data []byte) (string, error) {
 	sum := sha256.Sum256(data)
 	p := filepath.Join(dir, "seccomp-"+hex.EncodeToString(sum[:8])+".json")
 	if b, err := os.ReadFile(p); err == nil && string(b) == string(data) {
