@@ -32,7 +32,11 @@ func BenchmarkLifecycle(b *testing.B) {
 			proj := sandboxtest.Project(b, 1000, 1000)
 			spec := sandbox.Spec{Name: sandbox.Name("bench", proj), Agent: "bench", Project: proj, Image: "ralph-test:busybox"}
 			sandboxtest.Cleanup(b, e.bin, spec.Name)
-			run := e.runArgs(spec, "1000:1000", "/tmp/seccomp.json")
+			profile, err := writeSeccomp(b.TempDir(), SeccompProfile(e.runtime != ""))
+			if err != nil {
+				b.Fatal(err)
+			}
+			run := e.runArgs(spec, "1000:1000", profile)
 			// The same flags, as docker run --rm ... true.
 			raw := append([]string{"run", "--rm"}, run[2:len(run)-2]...)
 			raw = append(raw, "true")
