@@ -165,13 +165,21 @@ func readProjectConfig(ws *wsfile.Workspace) (*configFile, error) {
 // user's own config. A project setting that reaches the host and is not
 // approved stops ralph before anything starts (exit 77).
 // It returns the keys the files set.
-func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store) (map[string]bool, error) {
+//
+// In a fleet's pod (--sandbox pod) there is no user to approve anything:
+// the pod is the boundary, and the project's config is obeyed as it
+// stands (pass approve to skip the check).
+func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store, approve bool) (map[string]bool, error) {
 	proj, err := readProjectConfig(ws)
 	if err != nil {
 		return nil, err
 	}
 	applied := map[string]bool{}
-	if proj != nil {
+	if proj != nil && approve {
+		if applied, err = proj.apply(fs, nil); err != nil {
+			return nil, err
+		}
+	} else if proj != nil {
 		want, err := proj.hostSettings(fs, true)
 		if err != nil {
 			return nil, err

@@ -128,7 +128,10 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	fromConfig, err := loadConfig(cmd.Flags(), ws, trustStore())
+	// A fleet's pod (ralph fleet pod names the backend on the command
+	// line): no user there to approve; the pod is the boundary.
+	inPod := cmd.Flags().Changed("sandbox") && o.sandboxName == "pod"
+	fromConfig, err := loadConfig(cmd.Flags(), ws, trustStore(), inPod)
 	if err != nil {
 		return err
 	}

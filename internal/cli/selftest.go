@@ -194,7 +194,7 @@ func workspaceReader() selftest.WorkspaceReader {
 				return err
 			}
 			defer ws.Close()
-			_, err = loadConfig(runFlags().Flags(), ws, trustStore())
+			_, err = loadConfig(runFlags().Flags(), ws, trustStore(), false)
 			return err
 		},
 		Show: func(text string) string {
