@@ -18,6 +18,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 )
 
@@ -309,7 +310,9 @@ func printLog(cmd *cobra.Command, out io.Writer, path string, follow, asJSON boo
 			} else {
 				var e netgate.Entry
 				if json.Unmarshal(line, &e) == nil {
-					fmt.Fprintf(out, "%s  %-5s  %-7s %s:%d  %s  %s\n", e.Time.Local().Format(time.DateTime), e.Decision, e.Method, e.Host, e.Port, orDefault(e.Addr, "-"), e.Rule)
+					// Host, method and reasons quote what the sandbox sent.
+					fmt.Fprintf(out, "%s  %-5s  %-7s %s:%d  %s  %s\n", e.Time.Local().Format(time.DateTime), termsafe.Line(e.Decision),
+						termsafe.Line(e.Method), termsafe.Line(e.Host), e.Port, termsafe.Line(orDefault(e.Addr, "-")), termsafe.Line(e.Rule))
 				}
 			}
 			continue

@@ -192,8 +192,16 @@ func newLogs(io IO) *cobra.Command {
 			if len(files) == 0 {
 				return usageErr("run %s has no iteration %d", run.ID, n)
 			}
+			out := io.Out
+			if _, tty := termWidth(io.Out); tty && raw {
+				// The agent's own bytes, on a terminal: escapes shown, not
+				// obeyed (to a pipe they stay exact).
+				w := &termsafe.Writer{W: io.Out}
+				defer w.Close()
+				out = w
+			}
 			for i, f := range files {
-				if err := catFile(cmd, io.Out, f, follow && i == len(files)-1, run); err != nil {
+				if err := catFile(cmd, out, f, follow && i == len(files)-1, run); err != nil {
 					return err
 				}
 			}
