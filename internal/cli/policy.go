@@ -18,8 +18,8 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
-	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // Exit codes of ralph policy check.
