@@ -32,7 +32,11 @@ type Snapshot struct {
 	hooks  map[string][32]byte
 }
 
-const maxConfig = 1 << 20
+const (
+	maxConfig = 1 << 20
+	maxHooks  = 256
+	tooMany   = "\x00too many" // a marker, never a file name
+)
 
 // Take notes .git/config and .git/hooks of the project in ws.
 func Take(ws *wsfile.Workspace) Snapshot {
@@ -53,8 +57,21 @@ func Take(ws *wsfile.Workspace) Snapshot {
 // hook that is not a regular file hashes to zero.
 func hooks(ws *wsfile.Workspace) map[string][32]byte {
 	out := map[string][32]byte{}
-	entries, err := os.ReadDir(filepath.Join(ws.Dir(), ".git", "hooks"))
+	// Listed beneath the project only (a .git/hooks linked out of it is
+	// not followed), and bounded: each hook is read every iteration.
+	root, err := os.OpenRoot(ws.Dir())
 	if err != nil {
+		return out
+	}
+	defer root.Close()
+	dir, err := root.Open(filepath.Join(".git", "hooks"))
+	if err != nil {
+		return out
+	}
+	defer dir.Close()
+	entries, _ := dir.ReadDir(maxHooks + 1)
+	if len(entries) > maxHooks {
+		out[tooMany] = [32]byte{}
 		return out
 	}
 	for _, e := range entries {
@@ -85,6 +102,9 @@ func (s Snapshot) Repair(ws *wsfile.Workspace) ([]string, error) {
 	}
 	var undone []string
 	now := hooks(ws)
+	if _, ok := now[tooMany]; ok {
+		return nil, fmt.Errorf("%w: more than %d entries in .git/hooks: ralph does not sort them out; look before you run git there", wsfile.ErrRefused, maxHooks)
+	}
 	names := make([]string, 0, len(now))
 	for n := range now {
 		names = append(names, n)

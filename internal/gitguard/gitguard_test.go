@@ -1,6 +1,7 @@
 package gitguard
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,28 @@ func FuzzSettings(f *testing.F) {
 	f.Add([]byte(config))
 	f.Add([]byte("[a \"b\"] c = d\n[x.y]\nz\n["))
 	f.Fuzz(func(t *testing.T, b []byte) { dangerous(b, nil) })
+}
+
+func TestRepairBoundsTheHooks(t *testing.T) {
+	ws, dir := repo(t)
+	snap := Take(ws)
+	for i := 0; i <= maxHooks; i++ {
+		os.WriteFile(filepath.Join(dir, ".git/hooks", fmt.Sprintf("h%04d", i)), []byte("x"), 0o755)
+	}
+	if _, err := snap.Repair(ws); err == nil {
+		t.Error("a .git/hooks with more entries than ralph reads was not reported")
+	}
+}
+
+func TestHooksLinkedOutAreNotFollowed(t *testing.T) {
+	ws, dir := repo(t)
+	snap := Take(ws)
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "keep-me"), []byte("not the project's"), 0o644)
+	os.RemoveAll(filepath.Join(dir, ".git/hooks"))
+	os.Symlink(outside, filepath.Join(dir, ".git/hooks"))
+	snap.Repair(ws)
+	if _, err := os.Stat(filepath.Join(outside, "keep-me")); err != nil {
+		t.Errorf("Repair reached through a link out of the project: %v", err)
+	}
 }

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"os"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -26,7 +27,17 @@ type stamp struct {
 // through ws: the agent writes them.
 func snapshot(ws *wsfile.Workspace) map[string]stamp {
 	root := ws.Dir()
-	ig := gitignore.New(func(rel string) ([]byte, error) { return ws.ReadFile(rel, 1<<20) })
+	// The ignore files are the agent's too: 1 MiB each, 8 MiB in all per
+	// snapshot (past that, no more are read: their paths count as changes).
+	budget := int64(8 << 20)
+	ig := gitignore.New(func(rel string) ([]byte, error) {
+		if budget <= 0 {
+			return nil, os.ErrNotExist
+		}
+		b, err := ws.ReadFile(rel, min(budget, 1<<20))
+		budget -= int64(len(b))
+		return b, err
+	})
 	m := map[string]stamp{}
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
