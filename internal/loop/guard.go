@@ -2,9 +2,9 @@ package loop
 
 import (
 	"context"
-	"os"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
