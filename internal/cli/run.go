@@ -81,7 +81,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.BoolVar(&o.debug, "debug", false, "show the agent's command line and raw output")
 	f.StringArrayVar(&o.env, "env", nil, "pass the host variable NAME (or NAME=VALUE) into the sandbox; repeatable")
 	f.StringArrayVar(&o.agentArgs, "agent-args", nil, "arguments appended to the agent's command line (the same as after --)")
-	f.StringVar(&o.user, "user", "", "uid:gid inside the sandbox (default: the owner of the project, or 1000:1000)")
+	f.StringVar(&o.user, "user", "", "uid:gid inside the sandbox (default: the owner of the project; a project owned by root needs it; never 0)")
 	f.StringVar(&o.workdir, "workdir", sandbox.DefaultWorkdir, "where the project appears inside the sandbox")
 	f.StringVar(&o.memory, "memory", container.DefaultMemory, "memory cap of the sandbox")
 	f.StringVar(&o.cpus, "cpus", container.DefaultCPUs, "CPU cap of the sandbox")

@@ -52,7 +52,7 @@ type Spec struct {
 	// Image is the container image, for backends that use one.
 	Image string
 	// User is "uid:gid" inside the sandbox; empty means the owner of
-	// Project, or 1000:1000 when that is root.
+	// Project (a project owned by root is refused: see RunAs).
 	User string
 	// GateDir, when set, is the host directory holding the network gate's
 	// Unix socket and a static ralph. Backends mount it read-only at
