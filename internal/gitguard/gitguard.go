@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -59,17 +58,7 @@ func hooks(ws *wsfile.Workspace) map[string][32]byte {
 	out := map[string][32]byte{}
 	// Listed beneath the project only (a .git/hooks linked out of it is
 	// not followed), and bounded: each hook is read every iteration.
-	root, err := os.OpenRoot(ws.Dir())
-	if err != nil {
-		return out
-	}
-	defer root.Close()
-	dir, err := root.Open(filepath.Join(".git", "hooks"))
-	if err != nil {
-		return out
-	}
-	defer dir.Close()
-	entries, _ := dir.ReadDir(maxHooks + 1)
+	entries, _ := ws.ReadDir(filepath.Join(".git", "hooks"), maxHooks+1)
 	if len(entries) > maxHooks {
 		out[tooMany] = [32]byte{}
 		return out
@@ -110,18 +99,13 @@ func (s Snapshot) Repair(ws *wsfile.Workspace) ([]string, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	root, err := os.OpenRoot(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
 	for _, n := range names {
 		was, existed := s.hooks[n]
 		if existed && was == now[n] {
 			continue
 		}
 		p := filepath.Join(".git", "hooks", n)
-		if err := root.RemoveAll(p); err != nil {
+		if err := ws.RemoveAll(p); err != nil {
 			return undone, fmt.Errorf(".git/hooks/%s: %w", n, err)
 		}
 		undone = append(undone, fmt.Sprintf("removed the hook .git/hooks/%s the agent %s", n, map[bool]string{true: "changed", false: "added"}[existed]))
@@ -136,7 +120,7 @@ func (s Snapshot) Repair(ws *wsfile.Workspace) ([]string, error) {
 	}
 	if added := dangerous(cur, s.config); len(added) > 0 || err != nil {
 		if s.config == nil {
-			if rerr := root.Remove(".git/config"); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			if rerr := ws.RemoveAll(".git/config"); rerr != nil {
 				return undone, rerr
 			}
 		} else if werr := ws.WriteFile(".git/config", s.config, 0o644); werr != nil {

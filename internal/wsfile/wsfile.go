@@ -119,6 +119,21 @@ func (w *Workspace) ReadFile(p string, max int64) ([]byte, error) {
 	return readRegular(f, show, max)
 }
 
+// ReadDir lists at most n entries of the folder rel, beneath the
+// workspace (a link out of it is not followed).
+func (w *Workspace) ReadDir(rel string, n int) ([]fs.DirEntry, error) {
+	d, err := w.root.Open(rel)
+	if err != nil {
+		return nil, explain(rel, err)
+	}
+	defer d.Close()
+	return d.ReadDir(n)
+}
+
+// RemoveAll removes rel beneath the workspace (a link is removed, never
+// followed).
+func (w *Workspace) RemoveAll(rel string) error { return w.root.RemoveAll(rel) }
+
 // ReadIn opens dir as a workspace just to read rel from it.
 func ReadIn(dir, rel string, max int64) ([]byte, error) {
 	ws, err := Open(dir)
