@@ -20,7 +20,6 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
@@ -83,9 +82,9 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVar(&o.agentArgs, "agent-args", nil, "arguments appended to the agent's command line (the same as after --)")
 	f.StringVar(&o.user, "user", "", "uid:gid inside the sandbox (default: the owner of the project; a project owned by root needs it; never 0)")
 	f.StringVar(&o.workdir, "workdir", sandbox.DefaultWorkdir, "where the project appears inside the sandbox")
-	f.StringVar(&o.memory, "memory", container.DefaultMemory, "memory cap of the sandbox")
-	f.StringVar(&o.cpus, "cpus", container.DefaultCPUs, "CPU cap of the sandbox")
-	f.IntVar(&o.pids, "pids-limit", container.DefaultPids, "process cap of the sandbox")
+	f.StringVar(&o.memory, "memory", sandbox.DefaultMemory, "memory cap of the sandbox")
+	f.StringVar(&o.cpus, "cpus", sandbox.DefaultCPUs, "CPU cap of the sandbox")
+	f.IntVar(&o.pids, "pids-limit", sandbox.DefaultPids, "process cap of the sandbox")
 	f.StringVar(&o.tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of each of the sandbox's in-memory /tmp and HOME (they count against --memory too)")
 	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
 	f.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")

@@ -66,7 +66,7 @@ Exit 0 only when every applicable property held.`,
 					}
 				}
 				if len(backends) == 0 {
-					return fmt.Errorf("%w: no isolating backend is usable (ralph doctor)", sandbox.ErrUnavailable)
+					return sandbox.Unavailable("no isolating backend is usable (ralph doctor)")
 				}
 			default:
 				o := &runOptions{sandboxName: which}
@@ -108,8 +108,8 @@ Exit 0 only when every applicable property held.`,
 	}
 	cmd.Flags().StringVar(&which, "sandbox", "auto", "backend to prove: auto, sbx, microvm, gvisor, docker, podman, bwrap, all, host")
 	cmd.Flags().StringVar(&image, "image", "", "image to run in (default: a tool-less image ralph makes, "+selftest.ScratchImage+")")
-	cmd.Flags().StringVar(&memory, "memory", container.DefaultMemory, "memory cap, as for a loop")
-	cmd.Flags().IntVar(&pids, "pids-limit", container.DefaultPids, "process cap, as for a loop")
+	cmd.Flags().StringVar(&memory, "memory", sandbox.DefaultMemory, "memory cap, as for a loop")
+	cmd.Flags().IntVar(&pids, "pids-limit", sandbox.DefaultPids, "process cap, as for a loop")
 	cmd.Flags().StringVar(&tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of /tmp and HOME, as for a loop")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
 	cmd.Flags().BoolVar(&onHost, "dangerously-run-on-host", false, "with --sandbox host: attack this machine for real")

@@ -20,14 +20,14 @@ var sensitiveSuffixes = []string{
 func Validate(spec Spec, home string) error {
 	// A tmpfs of size 0 has no cap at all: never let a bad value get there.
 	if n, err := spec.TmpBytes(); err != nil || n < 1<<20 {
-		return fmt.Errorf("%w: --tmp-size %q: want a size of at least 1m, such as 512m or 2g", ErrRefused, spec.TmpSize)
+		return Refused("--tmp-size %q: want a size of at least 1m, such as 512m or 2g", spec.TmpSize)
 	}
 	p := filepath.Clean(spec.Project)
 	if !filepath.IsAbs(p) {
-		return fmt.Errorf("%w: project path %q is not absolute", ErrRefused, spec.Project)
+		return Refused("project path %q is not absolute", spec.Project)
 	}
 	refuse := func(why string) error {
-		return fmt.Errorf("%w: will not share %s with a sandbox: %s; run ralph from the project's own folder", ErrRefused, p, why)
+		return Refused("will not share %s with a sandbox: %s; run ralph from the project's own folder", p, why)
 	}
 	if p == "/" {
 		return refuse("it is the root of the host")
@@ -64,7 +64,7 @@ func Validate(spec Spec, home string) error {
 		}
 	}
 	if spec.Workdir != "" && (!filepath.IsAbs(spec.Workdir) || filepath.Clean(spec.Workdir) == "/") {
-		return fmt.Errorf("%w: workdir %q must be an absolute path other than /", ErrRefused, spec.Workdir)
+		return Refused("workdir %q must be an absolute path other than /", spec.Workdir)
 	}
 	return nil
 }

@@ -64,10 +64,10 @@ type Report struct {
 func (t Target) spec(name, proj string) sandbox.Spec {
 	memory, pids := t.Memory, t.Pids
 	if memory == "" {
-		memory = "4g"
+		memory = sandbox.DefaultMemory
 	}
 	if pids == 0 {
-		pids = 512
+		pids = sandbox.DefaultPids
 	}
 	return sandbox.Spec{Name: name, Agent: "selftest", Project: proj, Image: t.Image, Memory: memory, CPUs: "2", Pids: pids, TmpSize: t.TmpSize}
 }
@@ -185,7 +185,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		// else of the host: the probe goes there (a static copy of ralph).
 		self, _ := os.Executable()
 		if !sandbox.Static(self) {
-			return rep, fmt.Errorf("%w: selftest on %s copies ralph into the sandbox, so ralph must be a static binary (CGO_ENABLED=0 go install ./cmd/ralph)", sandbox.ErrUnavailable, rep.Backend)
+			return rep, sandbox.Unavailable("selftest on %s copies ralph into the sandbox, so ralph must be a static binary (CGO_ENABLED=0 go install ./cmd/ralph)", rep.Backend)
 		}
 		cfg.Workspace, cfg.HelperBinary = proj, filepath.Join(proj, ".ralph-selftest-probe")
 		if err := copyFile(self, cfg.HelperBinary); err != nil {

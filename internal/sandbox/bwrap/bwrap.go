@@ -26,7 +26,6 @@ import (
 
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/container"
 )
 
 // Bwrap runs commands in bubblewrap.
@@ -60,16 +59,16 @@ func (b *Bwrap) Boundary() sandbox.Boundary { return sandbox.SharedKernel }
 // Available checks that bwrap runs and may make a user namespace.
 func (b *Bwrap) Available(ctx context.Context) error {
 	if runtime.GOOS != "linux" {
-		return fmt.Errorf("%w: bubblewrap exists only on Linux (this is %s)", sandbox.ErrUnavailable, runtime.GOOS)
+		return sandbox.Unavailable("bubblewrap exists only on Linux (this is %s)", runtime.GOOS)
 	}
 	p, err := proc.Look("bwrap")
 	if err != nil {
-		return fmt.Errorf("%w: bubblewrap is not installed (Debian: apt-get install bubblewrap)", sandbox.ErrUnavailable)
+		return sandbox.Unavailable("bubblewrap is not installed (Debian: apt-get install bubblewrap)")
 	}
 	check := []string{p, "--unshare-all", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
 		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--", "/bin/true"}
 	if err := proc.Run(ctx, proc.Cmd{Argv: check}); err != nil {
-		return fmt.Errorf("%w: bwrap cannot make its namespaces here (unprivileged user namespaces off?): %v", sandbox.ErrUnavailable, err)
+		return sandbox.Unavailable("bwrap cannot make its namespaces here (unprivileged user namespaces off?): %v", err)
 	}
 	return nil
 }
@@ -157,19 +156,19 @@ func Args(spec sandbox.Spec, uid, gid int, argv []string) []string {
 		// /dev/shm of its own as in a container.
 		"--proc", "/proc", "--dev", "/dev", "--size", strconv.FormatInt(min(tmpBytes, 64<<20), 10), "--tmpfs", "/dev/shm",
 		"--remount-ro", "/dev", "--size", tmp, "--tmpfs", "/tmp",
-		"--size", tmp, "--tmpfs", container.HomeDir, "--chmod", "0700", container.HomeDir,
+		"--size", tmp, "--tmpfs", sandbox.HomeDir, "--chmod", "0700", sandbox.HomeDir,
 		"--bind", spec.Project, workdir, "--chdir", workdir,
 	)
 	if spec.GateDir != "" {
-		a = append(a, "--ro-bind", spec.GateDir, container.GateMount)
+		a = append(a, "--ro-bind", spec.GateDir, sandbox.GateMount)
 	}
 	if SeccompFilter() != nil {
 		a = append(a, "--seccomp", FDSeccomp)
 	}
 	a = append(a, "--remount-ro", "/", "--")
 	if spec.GateDir != "" {
-		a = append(a, container.GateMount+"/ralph", "sandbox-helper", "run", "--landlock", "--workdir", workdir,
-			"--listen", container.ProxyAddr, "--socket", container.GateMount+"/gate.sock", "--")
+		a = append(a, sandbox.GateMount+"/ralph", "sandbox-helper", "run", "--landlock", "--workdir", workdir,
+			"--listen", sandbox.ProxyAddr, "--socket", sandbox.GateMount+"/gate.sock", "--")
 	}
 	return append(a, argv...)
 }
@@ -205,15 +204,15 @@ func (b *Bwrap) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, er
 	}
 	helper := []string{b.Ralph, "sandbox-helper", "cgexec", "--name", name,
 		"--uid", strconv.Itoa(uid), "--gid", strconv.Itoa(gid),
-		"--memory", orDefault(spec.Memory, container.DefaultMemory),
-		"--pids", strconv.Itoa(orInt(spec.Pids, container.DefaultPids)),
+		"--memory", orDefault(spec.Memory, sandbox.DefaultMemory),
+		"--pids", strconv.Itoa(orInt(spec.Pids, sandbox.DefaultPids)),
 		"--user-name", "ralph"}
 	helper = append(helper, "--")
 	argv := append(helper, Args(spec, uid, gid, cmd.Argv)...)
-	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + container.HomeDir}
+	env := []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + sandbox.HomeDir}
 	if spec.GateDir != "" {
 		for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"} {
-			env = append(env, k+"=http://"+container.ProxyAddr)
+			env = append(env, k+"=http://"+sandbox.ProxyAddr)
 		}
 	}
 	env = append(env, cmd.EnvList()...)
@@ -295,7 +294,7 @@ var (
 func (b *Bwrap) GateOwner(spec sandbox.Spec) (*[2]int, error) {
 	uid, gid, err := RunsAs(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
+		return nil, sandbox.Refused("%v", err)
 	}
 	if os.Geteuid() != 0 {
 		return nil, nil // the agent is ralph's own user

@@ -10,20 +10,10 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
-// Defaults of the hardened flag set.
 const (
-	DefaultMemory = "4g"
-	DefaultCPUs   = "2"
-	DefaultPids   = 512
-	// HomeDir is the agent's HOME: a tmpfs, writable by the agent only.
-	HomeDir = "/home/ralph"
 	// keepAlive is the command under the init when there is no gate: it
 	// sleeps until stopped.
 	keepAlive = "2147483647"
-	// GateMount is where the gate directory appears inside; ProxyAddr is
-	// the loopback address of the forwarder.
-	GateMount = "/.ralph"
-	ProxyAddr = "127.0.0.1:3128"
 )
 
 // runArgs returns the arguments of `run` that create the sandbox: the
@@ -37,7 +27,7 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 	if workdir == "" {
 		workdir = sandbox.DefaultWorkdir
 	}
-	mem := or(spec.Memory, DefaultMemory)
+	mem := or(spec.Memory, sandbox.DefaultMemory)
 	tmp, _ := spec.TmpBytes() // checked by Validate
 	uid, gid := splitUser(user)
 	args := []string{
@@ -58,10 +48,10 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 		"--tmpfs", e.homeTmpfs(uid, gid, tmp),
 		// /dev/shm: the engines' 64 MiB, or less when --tmp-size is less.
 		"--shm-size", strconv.FormatInt(min(tmp, 64<<20), 10),
-		"--env", "HOME=" + HomeDir,
+		"--env", "HOME=" + sandbox.HomeDir,
 		"--memory", mem,
 		"--memory-swap", mem,
-		"--cpus", or(spec.CPUs, DefaultCPUs),
+		"--cpus", or(spec.CPUs, sandbox.DefaultCPUs),
 		"--pids-limit", strconv.Itoa(e.hostPids(spec)),
 		"--network", "none",
 		"--volume", spec.Project + ":" + workdir,
@@ -78,14 +68,14 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 	if spec.GateDir == "" {
 		return append(args, "--label", LabelGate+"=false", spec.Image, "sleep", keepAlive)
 	}
-	args = append(args, "--label", LabelGate+"=true", "--volume", spec.GateDir+":"+GateMount+":ro")
+	args = append(args, "--label", LabelGate+"=true", "--volume", spec.GateDir+":"+sandbox.GateMount+":ro")
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"} {
-		args = append(args, "--env", k+"=http://"+ProxyAddr)
+		args = append(args, "--env", k+"=http://"+sandbox.ProxyAddr)
 	}
 	// The forwarder is the sandbox's main process: if it dies, the
 	// sandbox stops, and nothing gets out either way.
-	return append(args, spec.Image, GateMount+"/ralph", "sandbox-helper", "forward",
-		"--listen", ProxyAddr, "--socket", GateMount+"/gate.sock")
+	return append(args, spec.Image, sandbox.GateMount+"/ralph", "sandbox-helper", "forward",
+		"--listen", sandbox.ProxyAddr, "--socket", sandbox.GateMount+"/gate.sock")
 }
 
 // hostPids is the engine's --pids-limit. Under gVisor the sandbox's
@@ -94,7 +84,7 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 // guest process (measured), so it gets four times the room: equal limits
 // let a fork bomb kill the whole sandbox before the guest limit refuses.
 func (e *Engine) hostPids(spec sandbox.Spec) int {
-	n := orInt(spec.Pids, DefaultPids)
+	n := orInt(spec.Pids, sandbox.DefaultPids)
 	if e.runtime != "" {
 		return 4 * n
 	}
@@ -105,9 +95,9 @@ func (e *Engine) hostPids(spec sandbox.Spec) int {
 // uid=/gid= to the kernel; podman 4 refuses them and chowns with U.
 func (e *Engine) homeTmpfs(uid, gid string, size int64) string {
 	if e.bin == "podman" {
-		return fmt.Sprintf("%s:rw,nosuid,nodev,mode=0700,size=%d,U", HomeDir, size)
+		return fmt.Sprintf("%s:rw,nosuid,nodev,mode=0700,size=%d,U", sandbox.HomeDir, size)
 	}
-	return fmt.Sprintf("%s:rw,nosuid,nodev,uid=%s,gid=%s,mode=0700,size=%d", HomeDir, uid, gid, size)
+	return fmt.Sprintf("%s:rw,nosuid,nodev,uid=%s,gid=%s,mode=0700,size=%d", sandbox.HomeDir, uid, gid, size)
 }
 
 // User returns the --user value for spec (see sandbox.RunAs).
@@ -174,7 +164,7 @@ func (e *Engine) GateOwner(spec sandbox.Spec) (*[2]int, error) { return nil, nil
 func (e *Engine) Warnings(ctx context.Context, spec sandbox.Spec) ([]string, error) {
 	user, err := User(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
+		return nil, sandbox.Refused("%v", err)
 	}
 	if w := WritableWarning(spec.Project, user); w != "" {
 		return []string{w}, nil

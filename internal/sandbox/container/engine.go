@@ -82,11 +82,11 @@ func (e *Engine) Boundary() sandbox.Boundary {
 // runtime is registered.
 func (e *Engine) Available(ctx context.Context) error {
 	if e.runtime != "" && runtime.GOOS != "linux" {
-		return fmt.Errorf("%w: gVisor runs on Linux hosts only (this is %s)", sandbox.ErrUnavailable, runtime.GOOS)
+		return sandbox.Unavailable("gVisor runs on Linux hosts only (this is %s)", runtime.GOOS)
 	}
 	out, err := e.run(ctx, "version", "--format", "{{.Server.Version}}")
 	if errors.Is(err, proc.ErrNotFound) {
-		return fmt.Errorf("%w: %s is not installed; install it (Debian: apt-get install %s)", sandbox.ErrUnavailable, e.bin, pkg(e.bin))
+		return sandbox.Unavailable("%s is not installed; install it (Debian: apt-get install %s)", e.bin, pkg(e.bin))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: the %s engine is not running: start it (systemctl start %s, or run %s in the background): %v",
@@ -96,7 +96,7 @@ func (e *Engine) Available(ctx context.Context) error {
 	if e.runtime != "" {
 		rt, err := e.run(ctx, "info", "--format", "{{json .Runtimes}}")
 		if err != nil {
-			return fmt.Errorf("%w: %s info: %v", sandbox.ErrUnavailable, e.bin, err)
+			return sandbox.Unavailable("%s info: %v", e.bin, err)
 		}
 		const fix = `("runtimes": {"runsc": {"path": "/usr/local/bin/runsc", "runtimeArgs": ["--host-uds=open", "--oci-seccomp"]}}) and reload the daemon (kill -HUP $(pidof dockerd); scripts/engines.sh does it)`
 		if !strings.Contains(string(rt), `"`+e.runtime+`"`) {

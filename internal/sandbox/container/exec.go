@@ -86,7 +86,7 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	}
 	switch {
 	case ierr != nil:
-		return -1, fmt.Errorf("%w: the %s engine stopped answering during the run: %s", sandbox.ErrUnavailable, e.name, why(ierr))
+		return -1, sandbox.Unavailable("the %s engine stopped answering during the run: %s", e.name, why(ierr))
 	case !st.running:
 		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
 	}
@@ -120,7 +120,7 @@ func (e *Engine) execArgv(name string, cmd sandbox.Cmd, gated bool, id string) [
 	argv = append(argv, "--env", reap.Var) // by name, like every variable
 	if gated {
 		// ralph's own helper: no shell needed in the image.
-		argv = append(argv, name, GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
+		argv = append(argv, name, sandbox.GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
 	} else {
 		argv = append(argv, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
 	}
@@ -132,7 +132,7 @@ func (e *Engine) killExec(ctx context.Context, name, id string) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if e.isGated(name) {
-		e.run(kctx, "exec", name, GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
+		e.run(kctx, "exec", name, sandbox.GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
 		return
 	}
 	e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)

@@ -54,7 +54,7 @@ func SetGuestPids(n int) error {
 func (e *Engine) guestPidsArgv(name string, n int, gated bool) []string {
 	argv := []string{"exec", "--user", "0", name}
 	if gated {
-		return append(argv, GateMount+"/ralph", "sandbox-helper", "pids-max", strconv.Itoa(n))
+		return append(argv, sandbox.GateMount+"/ralph", "sandbox-helper", "pids-max", strconv.Itoa(n))
 	}
 	script := `for f in ` + strings.Join(guestPidsFiles, " ") + `; do [ -e "$f" ] || continue; ` +
 		`echo "$1" > "$f" && [ "$(cat "$f")" = "$1" ]; exit; done; echo "no pids controller in /sys/fs/cgroup" >&2; exit 1`
@@ -71,7 +71,7 @@ func (e *Engine) limitGuest(ctx context.Context, spec sandbox.Spec) error {
 	e.mu.Lock()
 	delete(e.limited, spec.Name)
 	e.mu.Unlock()
-	n := orInt(spec.Pids, DefaultPids)
+	n := orInt(spec.Pids, sandbox.DefaultPids)
 	if _, err := e.run(ctx, e.guestPidsArgv(spec.Name, n, spec.GateDir != "")...); err != nil {
 		e.run(context.WithoutCancel(ctx), "stop", "--time", "1", spec.Name)
 		return fmt.Errorf("%w: %s: could not set the pids limit (%d) inside the gVisor sandbox %s, so it was stopped: %v",

@@ -141,7 +141,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	e.mu.Unlock()
 	switch {
 	case st.exists && !st.ours:
-		return false, fmt.Errorf("%w: a container named %s exists and was not made by ralph; rename or remove it", sandbox.ErrRefused, spec.Name)
+		return false, sandbox.Refused("a container named %s exists and was not made by ralph; rename or remove it", spec.Name)
 	case st.exists && st.gate != fmt.Sprint(spec.GateDir != ""):
 		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
 			sandbox.ErrUnavailable, spec.Name, spec.Name)
@@ -164,11 +164,11 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 		return false, e.limitGuest(ctx, spec)
 	}
 	if spec.Image == "" {
-		return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
+		return false, sandbox.Unavailable("no image: pass --image (an image with the agent's CLI; see ralph image build)")
 	}
 	user, err := User(spec)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
+		return false, sandbox.Refused("%v", err)
 	}
 	profile, err := writeSeccomp(e.seccompDir(), SeccompProfile(e.runtime != ""))
 	if err != nil {
@@ -215,7 +215,7 @@ func (e *Engine) attachRacer(ctx context.Context, spec sandbox.Spec, cause error
 			return false, err
 		}
 		if st.exists && !st.ours {
-			return false, fmt.Errorf("%w: a container named %s exists and was not made by ralph; rename or remove it", sandbox.ErrRefused, spec.Name)
+			return false, sandbox.Refused("a container named %s exists and was not made by ralph; rename or remove it", spec.Name)
 		}
 		if st.running {
 			e.remember(spec.Name, st.id)
@@ -263,7 +263,7 @@ func (e *Engine) Stop(ctx context.Context, name string) error {
 			return err
 		}
 		if !st.ours {
-			return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+			return sandbox.Refused("%s was not made by ralph", name)
 		}
 		target = st.id
 	}
@@ -292,7 +292,7 @@ func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
 		return fmt.Errorf("%s: %s: %w", e.name, name, sandbox.ErrNotFound)
 	}
 	if !st.ours {
-		return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+		return sandbox.Refused("%s was not made by ralph", name)
 	}
 	if st.running && !force {
 		return fmt.Errorf("%s: %s is running: stop it first or pass --force", e.name, name)

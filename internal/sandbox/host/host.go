@@ -53,7 +53,7 @@ func (h *Host) Available(ctx context.Context) error {
 		return nil
 	}
 	if os.Getenv("RALPH_FLEET_RUN") == "" || os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
-		return fmt.Errorf("%w: --sandbox pod runs only inside a pod made by ralph fleet run (the pod is its boundary)", sandbox.ErrUnavailable)
+		return sandbox.Unavailable("--sandbox pod runs only inside a pod made by ralph fleet run (the pod is its boundary)")
 	}
 	return nil
 }

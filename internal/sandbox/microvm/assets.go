@@ -31,7 +31,7 @@ func Kernel() (path, version string, err error) {
 	}
 	ks, _ := filepath.Glob("/boot/vmlinuz-*")
 	if len(ks) == 0 {
-		return "", "", fmt.Errorf("%w: no guest kernel in /boot (Debian: apt-get install linux-image-amd64)", sandbox.ErrUnavailable)
+		return "", "", sandbox.Unavailable("no guest kernel in /boot (Debian: apt-get install linux-image-amd64)")
 	}
 	sort.Strings(ks)
 	p := ks[len(ks)-1]
@@ -85,7 +85,7 @@ func modules(version string) ([]string, error) {
 	dir := filepath.Join("/lib/modules", version)
 	f, err := os.Open(filepath.Join(dir, "modules.dep"))
 	if err != nil {
-		return nil, fmt.Errorf("%w: no modules for kernel %s: %v", sandbox.ErrUnavailable, version, err)
+		return nil, sandbox.Unavailable("no modules for kernel %s: %v", version, err)
 	}
 	defer f.Close()
 	deps := map[string][]string{}
@@ -253,7 +253,7 @@ func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []str
 		}
 	}
 	if bin == "" {
-		return rootfs{}, fmt.Errorf("%w: image %s is in neither docker nor podman (ralph never pulls): build it with `ralph image build`", sandbox.ErrUnavailable, image)
+		return rootfs{}, sandbox.Unavailable("image %s is in neither docker nor podman (ralph never pulls): build it with `ralph image build`", image)
 	}
 	dir := filepath.Join(cacheDir, "rootfs", id[:min(len(id), 24)])
 	r := rootfs{Dir: filepath.Join(dir, "root")}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
 // The guest side: the static ralph binary is the initramfs's /init. It
@@ -68,7 +69,7 @@ type guestConfig struct {
 }
 
 func readConfig() guestConfig {
-	c := guestConfig{uid: 1000, gid: 1000, pids: 512, tmp: 1 << 30, workdir: "/work", home: "/home/ralph"}
+	c := guestConfig{uid: 1000, gid: 1000, pids: sandbox.DefaultPids, tmp: 1 << 30, workdir: sandbox.DefaultWorkdir, home: sandbox.HomeDir}
 	b, _ := os.ReadFile("/proc/cmdline")
 	for _, f := range strings.Fields(string(b)) {
 		k, v, ok := strings.Cut(f, "=")

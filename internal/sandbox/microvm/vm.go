@@ -83,10 +83,10 @@ func (v *VM) Boundary() sandbox.Boundary { return sandbox.MicroVM }
 // static ralph to be the guest's init.
 func (v *VM) Available(ctx context.Context) error {
 	if runtime.GOOS != "linux" {
-		return fmt.Errorf("%w: ralph's own microVM runs on Linux hosts (KVM, 9p, its Linux guest); on %s use sbx, Docker Sandboxes' microVMs", sandbox.ErrUnavailable, runtime.GOOS)
+		return sandbox.Unavailable("ralph's own microVM runs on Linux hosts (KVM, 9p, its Linux guest); on %s use sbx, Docker Sandboxes' microVMs", runtime.GOOS)
 	}
 	if _, err := proc.Look("qemu-system-x86_64"); err != nil {
-		return fmt.Errorf("%w: QEMU is not installed (Debian: apt-get install qemu-system-x86)", sandbox.ErrUnavailable)
+		return sandbox.Unavailable("QEMU is not installed (Debian: apt-get install qemu-system-x86)")
 	}
 	_, version, err := Kernel()
 	if err != nil {
@@ -96,7 +96,7 @@ func (v *VM) Available(ctx context.Context) error {
 		return err
 	}
 	if v.Ralph == "" || !sandbox.Static(v.Ralph) {
-		return fmt.Errorf("%w: the microVM boots ralph itself as its init and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph", sandbox.ErrUnavailable)
+		return sandbox.Unavailable("the microVM boots ralph itself as its init and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph")
 	}
 	return nil
 }
@@ -146,7 +146,7 @@ func (v *VM) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	if v.pid(spec.Name) == 0 {
 		v.drop(spec.Name)
 		if spec.Image == "" {
-			return false, fmt.Errorf("%w: no image: pass --image (an image with the agent's CLI; see ralph image build)", sandbox.ErrUnavailable)
+			return false, sandbox.Unavailable("no image: pass --image (an image with the agent's CLI; see ralph image build)")
 		}
 		if err := v.boot(ctx, spec); err != nil {
 			v.kill(spec.Name)
@@ -210,7 +210,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	}
 	mem := spec.Memory
 	if mem == "" {
-		mem = "4g"
+		mem = sandbox.DefaultMemory
 	}
 	root, err := exportRootfs(ctx, v.CacheDir, spec.Image, []string{workdir, HomeDir, "/tmp", "/proc", "/sys", "/dev", "/.ralph"}, v.logf)
 	if err != nil {
@@ -220,11 +220,11 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	v.logf("ralph: microvm: booting %s (%s, %s of memory)", spec.Name, accel, mem)
 	uid, gid, err := sandbox.RunAs(spec)
 	if err != nil {
-		return fmt.Errorf("%w: %v", sandbox.ErrRefused, err)
+		return sandbox.Refused("%v", err)
 	}
 	memBytes, err := sandbox.ParseSize(mem)
 	if err != nil {
-		return fmt.Errorf("%w: --memory %q: %v", sandbox.ErrRefused, mem, err)
+		return sandbox.Refused("--memory %q: %v", mem, err)
 	}
 	cpus := spec.CPUs
 	if cpus == "" {
@@ -234,7 +234,7 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	tmpBytes, _ := spec.TmpBytes() // checked by Validate
 	pids := spec.Pids
 	if pids == 0 {
-		pids = 512
+		pids = sandbox.DefaultPids
 	}
 	dir := v.runDir(spec.Name)
 	os.RemoveAll(dir)
@@ -641,7 +641,7 @@ func (v *VM) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, error
 				return -1, fmt.Errorf("microvm: %s stopped during the run: %w", name, sandbox.ErrNotFound)
 			}
 			v.drop(name) // the channel broke: the next call reconnects
-			return -1, fmt.Errorf("%w: microvm: %s: the channel to the VM broke during the run: %v", sandbox.ErrUnavailable, name, err)
+			return -1, sandbox.Unavailable("microvm: %s: the channel to the VM broke during the run: %v", name, err)
 		}
 		switch kind {
 		case frameStdout:
@@ -688,7 +688,7 @@ func (v *VM) Stop(ctx context.Context, name string) error {
 		return nil
 	}
 	if _, err := v.readRecord(name); err != nil {
-		return fmt.Errorf("%w: %s was not made by ralph", sandbox.ErrRefused, name)
+		return sandbox.Refused("%s was not made by ralph", name)
 	}
 	v.mu.Lock()
 	s := v.sessions[name]

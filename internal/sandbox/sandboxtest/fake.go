@@ -57,7 +57,7 @@ func (f *Fake) ReviveEngine() {
 	f.down = false
 }
 
-var errDown = fmt.Errorf("%w: the fake engine is not running", sandbox.ErrUnavailable)
+var errDown = sandbox.Unavailable("the fake engine is not running")
 
 func (f *Fake) Available(ctx context.Context) error {
 	f.mu.Lock()

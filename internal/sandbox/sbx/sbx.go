@@ -60,10 +60,10 @@ func (s *SBX) Version(ctx context.Context) (string, error) {
 func (s *SBX) Available(ctx context.Context) error {
 	_, err := s.Version(ctx)
 	if errors.Is(err, proc.ErrNotFound) {
-		return fmt.Errorf("%w: sbx (Docker Sandboxes) is not installed: see https://docs.docker.com/ai/sandboxes/", sandbox.ErrUnavailable)
+		return sandbox.Unavailable("sbx (Docker Sandboxes) is not installed: see https://docs.docker.com/ai/sandboxes/")
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %v", sandbox.ErrUnavailable, err)
+		return sandbox.Unavailable("%v", err)
 	}
 	return nil
 }

@@ -1,0 +1,17 @@
+package sandbox
+
+// What every backend gives a sandbox unless the Spec says otherwise, and
+// where ralph's own pieces appear inside it.
+const (
+	// DefaultMemory, DefaultCPUs and DefaultPids cap a sandbox whose Spec
+	// leaves them empty (the seed's hardened set).
+	DefaultMemory = "4g"
+	DefaultCPUs   = "2"
+	DefaultPids   = 512
+	// HomeDir is the agent's HOME: in memory, writable by the agent only.
+	HomeDir = "/home/ralph"
+	// GateMount is where the gate folder (Spec.GateDir) appears inside;
+	// ProxyAddr is the loopback address of the in-sandbox forwarder.
+	GateMount = "/.ralph"
+	ProxyAddr = "127.0.0.1:3128"
+)
