@@ -11,7 +11,8 @@ import (
 	"github.com/ralphloop/ralph/internal/audit"
 )
 
-func newAudit(io IO) *cobra.Command {
+func newAudit(f *Factory) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "audit -- docker run ARGS...",

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ralphloop/ralph/internal/config"
+	"github.com/ralphloop/ralph/internal/gatehost"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -47,6 +49,8 @@ func exitCode(err error) int {
 	var ee *exitError
 	var held *lock.HeldError
 	var quiet *quietExit
+	var untrusted *config.UntrustedError
+	var badPolicy *gatehost.PolicyError
 	switch {
 	case err == nil:
 		return 0
@@ -56,6 +60,10 @@ func exitCode(err error) int {
 		return ee.code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
+	case errors.As(err, &untrusted):
+		return ExitUntrusted
+	case errors.Is(err, config.ErrInvalid), errors.As(err, &badPolicy):
+		return ExitUsage
 	case errors.Is(err, wsfile.ErrRefused):
 		return ExitRefused
 	case errors.Is(err, sandbox.ErrRefused), errors.Is(err, sandbox.ErrNotFound):

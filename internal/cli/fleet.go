@@ -28,10 +28,10 @@ type kubeFlags struct {
 }
 
 func (k *kubeFlags) add(cmd *cobra.Command) {
-	f := cmd.PersistentFlags()
-	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
-	f.StringVar(&k.context, "context", "", "kubeconfig context (default: the current one)")
-	f.StringVar(&k.namespace, "namespace", "", "namespace of the fleet (default: the context's, else ralph)")
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&k.context, "context", "", "kubeconfig context (default: the current one)")
+	fl.StringVar(&k.namespace, "namespace", "", "namespace of the fleet (default: the context's, else ralph)")
 }
 
 // client connects as kubectl would.
@@ -61,7 +61,7 @@ func (k *kubeFlags) client() (*fleet.Client, error) {
 	return fleet.NewClient(cfg, ns)
 }
 
-func newFleetCmd(io IO) *cobra.Command {
+func newFleetCmd(f *Factory) *cobra.Command {
 	k := &kubeFlags{}
 	cmd := &cobra.Command{
 		Use:   "fleet",
@@ -77,9 +77,9 @@ out; a NetworkPolicy denies them everything else, DNS included.`,
   ralph fleet stop app-3f2a9c`,
 	}
 	k.add(cmd)
-	cmd.AddCommand(newFleetRunCmd(io, k), newFleetLsCmd(io, k), newFleetLogsCmd(io, k),
-		newFleetStopCmd(io, k, "stop"), newFleetStopCmd(io, k, "rm"), newFleetDoctorCmd(io, k), newFleetPolicyCmd(io, k),
-		newFleetPodCmd(io), newFleetProbeCmd(io))
+	cmd.AddCommand(newFleetRunCmd(f, k), newFleetLsCmd(f, k), newFleetLogsCmd(f, k),
+		newFleetStopCmd(f, k, "stop"), newFleetStopCmd(f, k, "rm"), newFleetDoctorCmd(f, k), newFleetPolicyCmd(f, k),
+		newFleetPodCmd(f), newFleetProbeCmd(f))
 	return cmd
 }
 
@@ -95,7 +95,8 @@ type fleetRunOptions struct {
 	maxRuntime, gateTimeout time.Duration
 }
 
-func newFleetRunCmd(io IO, k *kubeFlags) *cobra.Command {
+func newFleetRunCmd(f *Factory, k *kubeFlags) *cobra.Command {
+	io := f.IO
 	o := &fleetRunOptions{}
 	cmd := &cobra.Command{
 		Use:   "run --repo URL [flags] [-- agent-args...]",
@@ -122,32 +123,32 @@ and --allow patterns; nothing else leaves the pods.`,
 			return o.submit(cmd.Context(), io, k, cmd.Flags().Changed("push"))
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.run.Repo, "repo", "", "git URL to clone (https:// or http://; the pod reaches it through the gate)")
-	f.StringVar(&o.run.Branch, "branch", "", "branch to start from (default: the remote's default branch)")
-	f.StringVar(&o.run.Push, "push", "", "branch to push (default ralph/<run-id>)")
-	f.StringVar(&o.run.Agent, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
-	f.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent (--agent custom), or the executable of a known one, inside the image")
-	f.IntVarP(&o.iterations, "max-iterations", "n", 20, "iterations per loop")
-	f.IntVar(&o.count, "count", 1, "loops to submit, each its own Job and branch")
-	f.StringVar(&o.run.Image, "image", "", "image with ralph, git and the agent (default ralph-<agent>:latest)")
-	f.StringVar(&o.run.RuntimeClass, "runtime-class", "", "RuntimeClass of the pods (gvisor, kata, ...): the pod's boundary")
-	f.StringVar(&o.run.APIKey, "api-key-secret", "", "Secret NAME[:KEY] holding the agent's API key")
-	f.StringVar(&o.apiKeyEnv, "api-key-env", "", "variable the API key goes in (default: the agent's first, e.g. ANTHROPIC_API_KEY)")
-	f.StringVar(&o.run.GitToken, "git-secret", "", "Secret NAME[:KEY] holding a token for the git remote")
-	f.StringArrayVar(&o.allow, "allow", nil, "also allow this host pattern at the gate; repeatable")
-	f.StringArrayVar(&o.env, "env", nil, "NAME=VALUE set in the pod and passed to the agent; repeatable")
-	f.StringVar(&o.run.CPU, "cpu", "2", "CPU of each loop pod (requests = limits)")
-	f.StringVar(&o.run.Memory, "memory", "4Gi", "memory of each loop pod")
-	f.StringVar(&o.run.Disk, "disk", "10Gi", "ephemeral storage of each loop pod (the clone, /tmp, HOME)")
-	f.DurationVar(&o.maxRuntime, "max-runtime", 6*time.Hour, "the loop stops (and pushes) after this long; the Job's deadline is a little later")
-	f.DurationVar(&o.run.TTL, "ttl", 7*24*time.Hour, "finished Jobs are deleted after this long")
-	f.IntVar(&o.gateReplicas, "gate-replicas", 0, "replicas of the namespace's gate (default: as it runs, else 1)")
-	f.StringVar(&o.gateImage, "gate-image", "", "image of the namespace's gate, which runs ralph gate serve (default: as it runs, else --image)")
-	f.StringVar(&o.gateVia, "gate-via", "service", "how pods reach the gate: service (its ClusterIP) or pod (a gate pod's IP, for clusters without kube-proxy)")
-	f.DurationVar(&o.gateTimeout, "gate-timeout", 3*time.Minute, "how long to wait for the gate to be ready")
-	f.BoolVar(&o.wait, "wait", false, "wait for the loops to end; exit with the first non-zero loop exit code")
-	f.BoolVar(&o.asJSON, "json", false, "print the submitted runs (with --wait, their results) as JSON")
+	fl := cmd.Flags()
+	fl.StringVar(&o.run.Repo, "repo", "", "git URL to clone (https:// or http://; the pod reaches it through the gate)")
+	fl.StringVar(&o.run.Branch, "branch", "", "branch to start from (default: the remote's default branch)")
+	fl.StringVar(&o.run.Push, "push", "", "branch to push (default ralph/<run-id>)")
+	fl.StringVar(&o.run.Agent, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
+	fl.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent (--agent custom), or the executable of a known one, inside the image")
+	fl.IntVarP(&o.iterations, "max-iterations", "n", 20, "iterations per loop")
+	fl.IntVar(&o.count, "count", 1, "loops to submit, each its own Job and branch")
+	fl.StringVar(&o.run.Image, "image", "", "image with ralph, git and the agent (default ralph-<agent>:latest)")
+	fl.StringVar(&o.run.RuntimeClass, "runtime-class", "", "RuntimeClass of the pods (gvisor, kata, ...): the pod's boundary")
+	fl.StringVar(&o.run.APIKey, "api-key-secret", "", "Secret NAME[:KEY] holding the agent's API key")
+	fl.StringVar(&o.apiKeyEnv, "api-key-env", "", "variable the API key goes in (default: the agent's first, e.g. ANTHROPIC_API_KEY)")
+	fl.StringVar(&o.run.GitToken, "git-secret", "", "Secret NAME[:KEY] holding a token for the git remote")
+	fl.StringArrayVar(&o.allow, "allow", nil, "also allow this host pattern at the gate; repeatable")
+	fl.StringArrayVar(&o.env, "env", nil, "NAME=VALUE set in the pod and passed to the agent; repeatable")
+	fl.StringVar(&o.run.CPU, "cpu", "2", "CPU of each loop pod (requests = limits)")
+	fl.StringVar(&o.run.Memory, "memory", "4Gi", "memory of each loop pod")
+	fl.StringVar(&o.run.Disk, "disk", "10Gi", "ephemeral storage of each loop pod (the clone, /tmp, HOME)")
+	fl.DurationVar(&o.maxRuntime, "max-runtime", 6*time.Hour, "the loop stops (and pushes) after this long; the Job's deadline is a little later")
+	fl.DurationVar(&o.run.TTL, "ttl", 7*24*time.Hour, "finished Jobs are deleted after this long")
+	fl.IntVar(&o.gateReplicas, "gate-replicas", 0, "replicas of the namespace's gate (default: as it runs, else 1)")
+	fl.StringVar(&o.gateImage, "gate-image", "", "image of the namespace's gate, which runs ralph gate serve (default: as it runs, else --image)")
+	fl.StringVar(&o.gateVia, "gate-via", "service", "how pods reach the gate: service (its ClusterIP) or pod (a gate pod's IP, for clusters without kube-proxy)")
+	fl.DurationVar(&o.gateTimeout, "gate-timeout", 3*time.Minute, "how long to wait for the gate to be ready")
+	fl.BoolVar(&o.wait, "wait", false, "wait for the loops to end; exit with the first non-zero loop exit code")
+	fl.BoolVar(&o.asJSON, "json", false, "print the submitted runs (with --wait, their results) as JSON")
 	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -372,7 +373,8 @@ func runID(repo string) string {
 
 func unavailable(err error) error { return &exitError{code: ExitUnavailable, err: err} }
 
-func newFleetLsCmd(io IO, k *kubeFlags) *cobra.Command {
+func newFleetLsCmd(f *Factory, k *kubeFlags) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "ls",
@@ -406,7 +408,8 @@ func newFleetLsCmd(io IO, k *kubeFlags) *cobra.Command {
 	return cmd
 }
 
-func newFleetLogsCmd(io IO, k *kubeFlags) *cobra.Command {
+func newFleetLogsCmd(f *Factory, k *kubeFlags) *cobra.Command {
+	io := f.IO
 	var follow bool
 	cmd := &cobra.Command{
 		Use:     "logs RUN",
@@ -425,7 +428,8 @@ func newFleetLogsCmd(io IO, k *kubeFlags) *cobra.Command {
 	return cmd
 }
 
-func newFleetStopCmd(io IO, k *kubeFlags, verb string) *cobra.Command {
+func newFleetStopCmd(f *Factory, k *kubeFlags, verb string) *cobra.Command {
+	io := f.IO
 	short := "Stop runs: the pod gets SIGTERM, commits and pushes what it has"
 	if verb == "rm" {
 		short = "Remove runs: delete their Jobs and pods (pushed branches stay)"
@@ -455,7 +459,8 @@ func newFleetStopCmd(io IO, k *kubeFlags, verb string) *cobra.Command {
 	}
 }
 
-func newFleetPodCmd(io IO) *cobra.Command {
+func newFleetPodCmd(f *Factory) *cobra.Command {
+	io := f.IO
 	o := fleet.PodOptions{Dir: fleet.Work + "/repo", TermLog: "/dev/termination-log", Log: io.Err}
 	cmd := &cobra.Command{
 		Use:    "pod",
@@ -478,18 +483,18 @@ func newFleetPodCmd(io IO) *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Repo, "repo", "", "git URL")
-	f.StringVar(&o.Branch, "branch", "", "branch to start from")
-	f.StringVar(&o.Push, "push", "", "branch to push")
-	f.StringVar(&o.Agent, "agent", "claude", "agent")
+	fl := cmd.Flags()
+	fl.StringVar(&o.Repo, "repo", "", "git URL")
+	fl.StringVar(&o.Branch, "branch", "", "branch to start from")
+	fl.StringVar(&o.Push, "push", "", "branch to push")
+	fl.StringVar(&o.Agent, "agent", "claude", "agent")
 	var n int
 	var maxRuntime, agentCmd string
 	var env []string
-	f.IntVarP(&n, "max-iterations", "n", 20, "")
-	f.StringVar(&maxRuntime, "max-runtime", "", "")
-	f.StringVar(&agentCmd, "agent-cmd", "", "")
-	f.StringArrayVar(&env, "env", nil, "")
+	fl.IntVarP(&n, "max-iterations", "n", 20, "")
+	fl.StringVar(&maxRuntime, "max-runtime", "", "")
+	fl.StringVar(&agentCmd, "agent-cmd", "", "")
+	fl.StringArrayVar(&env, "env", nil, "")
 	cmd.PreRun = func(*cobra.Command, []string) {
 		o.LoopArgs = append(o.LoopArgs, "-n", fmt.Sprint(n))
 		if maxRuntime != "" {

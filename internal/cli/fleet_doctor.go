@@ -10,7 +10,8 @@ import (
 	"github.com/ralphloop/ralph/internal/fleet"
 )
 
-func newFleetDoctorCmd(io IO, k *kubeFlags) *cobra.Command {
+func newFleetDoctorCmd(f *Factory, k *kubeFlags) *cobra.Command {
+	io := f.IO
 	var probe, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -56,7 +57,8 @@ reach any address directly. Exit 1 when a check fails.`,
 	return cmd
 }
 
-func newFleetProbeCmd(io IO) *cobra.Command {
+func newFleetProbeCmd(f *Factory) *cobra.Command {
+	io := f.IO
 	var addr string
 	cmd := &cobra.Command{
 		Use:    "probe --dial ADDR",

@@ -15,7 +15,8 @@ import (
 
 // newFleetPolicyCmd edits the namespace gate's rules (the ConfigMap) in
 // the language of ralph policy, and waits until the gate serves them.
-func newFleetPolicyCmd(io IO, k *kubeFlags) *cobra.Command {
+func newFleetPolicyCmd(f *Factory, k *kubeFlags) *cobra.Command {
+	io := f.IO
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "The fleet gate's rules in this namespace: ls, allow, deny, rm",
@@ -60,11 +61,12 @@ gate's pods before the command returns.`,
 		},
 	}
 	ls.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	cmd.AddCommand(ls, newFleetPolicyEdit(io, k, "allow"), newFleetPolicyEdit(io, k, "deny"), newFleetPolicyEdit(io, k, "rm"))
+	cmd.AddCommand(ls, newFleetPolicyEdit(f, k, "allow"), newFleetPolicyEdit(f, k, "deny"), newFleetPolicyEdit(f, k, "rm"))
 	return cmd
 }
 
-func newFleetPolicyEdit(io IO, k *kubeFlags, verb string) *cobra.Command {
+func newFleetPolicyEdit(f *Factory, k *kubeFlags, verb string) *cobra.Command {
+	io := f.IO
 	return &cobra.Command{
 		Use:   verb + " network PATTERNS",
 		Short: map[string]string{"allow": "Allow hosts (comma-separated patterns)", "deny": "Deny hosts; a deny beats every allow", "rm": "Remove rules with these patterns"}[verb],

@@ -42,7 +42,8 @@ func announce(ctx context.Context, store policyfile.Store, w *policyfile.Watcher
 
 // newGateCmd is `ralph gate serve`: the network gate on its own, on a TCP
 // address, as a fleet's gate Deployment runs it.
-func newGateCmd(io IO) *cobra.Command {
+func newGateCmd(f *Factory) *cobra.Command {
+	io := f.IO
 	cmd := &cobra.Command{
 		Use:     "gate",
 		Short:   "Run the network gate on its own (as a fleet's gate pods do)",
@@ -68,7 +69,7 @@ with no byte moving for --idle-timeout ends.`,
   ralph gate serve --listen :3128 --policy-dir /etc/ralph/policy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store := policyfile.Default()
+			store := f.policies()
 			if dir != "" {
 				store = policyfile.Store{Dir: dir}
 			}

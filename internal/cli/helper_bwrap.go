@@ -14,13 +14,13 @@ func newCgexec() *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return c.Exec(args) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&c.Name, "name", "", "sandbox name")
-	f.IntVar(&c.UID, "uid", 1000, "")
-	f.IntVar(&c.GID, "gid", 1000, "")
-	f.StringVar(&c.Memory, "memory", "4g", "")
-	f.IntVar(&c.Pids, "pids", 512, "")
-	f.StringVar(&c.UserName, "user-name", "ralph", "")
+	fl := cmd.Flags()
+	fl.StringVar(&c.Name, "name", "", "sandbox name")
+	fl.IntVar(&c.UID, "uid", 1000, "")
+	fl.IntVar(&c.GID, "gid", 1000, "")
+	fl.StringVar(&c.Memory, "memory", "4g", "")
+	fl.IntVar(&c.Pids, "pids", 512, "")
+	fl.StringVar(&c.UserName, "user-name", "ralph", "")
 	return cmd
 }
 

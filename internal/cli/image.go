@@ -10,7 +10,8 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
-func newImage(io IO) *cobra.Command {
+func newImage(f *Factory) *cobra.Command {
+	io := f.IO
 	cmd := &cobra.Command{
 		Use:     "image",
 		Short:   "Build agent images for the container backends",

@@ -11,27 +11,29 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/config"
 	"github.com/ralphloop/ralph/internal/scaffold"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 // approveWritten approves the settings of the config file init just wrote.
-func approveWritten(ws *wsfile.Workspace) error {
-	cfg, err := readProjectConfig(ws)
+func (f *Factory) approveWritten(ws *wsfile.Workspace) error {
+	cfg, err := config.ReadProject(ws)
 	if err != nil || cfg == nil {
 		return err
 	}
-	want, err := cfg.hostSettings(runFlags().Flags(), false)
+	want, err := cfg.HostSettings(runFlags().Flags(), false)
 	if err != nil {
 		return err
 	}
 	if len(want) == 0 {
-		return trustStore().Revoke(ws.Dir())
+		return f.trustStore().Revoke(ws.Dir())
 	}
-	return trustStore().Approve(ws.Dir(), want)
+	return f.trustStore().Approve(ws.Dir(), want)
 }
 
-func newInit(io IO) *cobra.Command {
+func newInit(f *Factory) *cobra.Command {
+	io := f.IO
 	var o scaffold.Options
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -73,13 +75,13 @@ It never overwrites a file unless you pass --force.`,
 					return usageErr("init: %v", err)
 				}
 				if errors.Is(err, wsfile.ErrRefused) {
-					return refusedErr(err)
+					return &config.RefusedError{Err: err}
 				}
 				return err
 			}
 			// The config file is the user's own as init wrote it: approve
 			// what it sets (an --agent other than claude, say).
-			if err := approveWritten(ws); err != nil {
+			if err := f.approveWritten(ws); err != nil {
 				return err
 			}
 			fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))

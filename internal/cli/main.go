@@ -45,7 +45,7 @@ func Main() int {
 		}
 	}()
 	io := IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
-	err := NewRoot(io).ExecuteContext(ctx)
+	err := NewRoot(NewFactory(io)).ExecuteContext(ctx)
 	code := exitCode(err)
 	if code == ExitInterrupted && got == syscall.SIGTERM {
 		code = ExitTerminated

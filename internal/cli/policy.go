@@ -28,7 +28,7 @@ const (
 	ExitDenied  = 1
 )
 
-func newPolicy(io IO) *cobra.Command {
+func newPolicy(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Network rules of the sandboxes' egress gate (deny by default)",
@@ -50,10 +50,10 @@ private or loopback address). A comma-separated list is several rules.`,
   ralph policy log ralph-claude-my-app-a1b2c3d4 -f`,
 	}
 	cmd.AddCommand(
-		newPolicyChange(io, "allow", policy.Allow),
-		newPolicyChange(io, "deny", policy.Deny),
-		newPolicyChange(io, "rm", ""),
-		newPolicyLs(io), newPolicyCheck(io), newPolicyLog(io),
+		newPolicyChange(f, "allow", policy.Allow),
+		newPolicyChange(f, "deny", policy.Deny),
+		newPolicyChange(f, "rm", ""),
+		newPolicyLs(f), newPolicyCheck(f), newPolicyLog(f),
 	)
 	return cmd
 }
@@ -80,7 +80,8 @@ func scopeArgs(args []string, global bool, sandboxFlag string) (scope string, pa
 	return scope, patterns, nil
 }
 
-func newPolicyChange(io IO, verb string, action policy.Action) *cobra.Command {
+func newPolicyChange(f *Factory, verb string, action policy.Action) *cobra.Command {
+	io := f.IO
 	var global bool
 	var sandboxName string
 	short := map[string]string{
@@ -93,13 +94,13 @@ func newPolicyChange(io IO, verb string, action policy.Action) *cobra.Command {
 		Short:             short,
 		Example:           fmt.Sprintf("  ralph policy %s network ralph-claude-my-app-a1b2c3d4 \"*.npmjs.org,github.com\"\n  ralph policy %s network -g \"pypi.org\"", verb, verb),
 		Args:              cobra.RangeArgs(1, 3),
-		ValidArgsFunction: completeNames,
+		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			scope, patterns, err := scopeArgs(args, global, sandboxName)
 			if err != nil {
 				return err
 			}
-			store := policyfile.Default()
+			store := f.policies()
 			where := scope
 			if scope == policyfile.Global {
 				where = "global"
@@ -144,16 +145,17 @@ type ruleView struct {
 	Pattern string `json:"pattern"`
 }
 
-func newPolicyLs(io IO) *cobra.Command {
+func newPolicyLs(f *Factory) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:               "ls [NAME]",
 		Short:             "List rules: global ones, and those of one sandbox or of all",
 		Example:           "  ralph policy ls                                # the global rules and every sandbox's\n  ralph policy ls ralph-claude-my-app-a1b2c3d4\n  ralph policy ls --json",
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: completeNames,
+		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store := policyfile.Default()
+			store := f.policies()
 			scopes := []string{policyfile.Global}
 			if len(args) == 1 {
 				scopes = append(scopes, args[0])
@@ -203,7 +205,8 @@ func agentOf(name string) (agent.Adapter, bool) {
 	return ad, err == nil
 }
 
-func newPolicyCheck(io IO) *cobra.Command {
+func newPolicyCheck(f *Factory) *cobra.Command {
+	io := f.IO
 	var sandboxName string
 	var noAgentHosts bool
 	cmd := &cobra.Command{
@@ -235,7 +238,7 @@ private, link-local or metadata addresses.`,
 			if ad, ok := agentOf(sandboxName); ok && !noAgentHosts {
 				defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
 			}
-			rules, err := policyfile.Default().Effective(sandboxName, defaults)
+			rules, err := f.policies().Effective(sandboxName, defaults)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -253,20 +256,21 @@ private, link-local or metadata addresses.`,
 	return cmd
 }
 
-func newPolicyLog(io IO) *cobra.Command {
+func newPolicyLog(f *Factory) *cobra.Command {
+	io := f.IO
 	var follow, asJSON bool
 	cmd := &cobra.Command{
 		Use:               "log [NAME]",
 		Short:             "Show the gate's decisions (one sandbox, or all)",
 		Example:           "  ralph policy log ralph-claude-my-app-a1b2c3d4 -f\n  ralph policy log --json | jq 'select(.decision==\"deny\")'",
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: completeNames,
+		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var files []string
 			if len(args) == 1 {
-				files = []string{filepath.Join(gateDir(args[0]), "log.jsonl")}
+				files = []string{filepath.Join(f.gates().GateDir(args[0]), "log.jsonl")}
 			} else {
-				files, _ = filepath.Glob(filepath.Join(stateDir("gates"), "*", "log.jsonl"))
+				files = f.gates().Logs()
 			}
 			if follow && len(files) != 1 {
 				return usageErr("-f follows one sandbox's log: name it")

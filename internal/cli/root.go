@@ -6,8 +6,9 @@ import (
 
 // NewRoot builds the command tree. The root command runs the loop, so
 // `ralph -n 50` and `ralph run -n 50` are the same.
-func NewRoot(io IO) *cobra.Command {
-	opts := &runOptions{io: io}
+func NewRoot(f *Factory) *cobra.Command {
+	io := f.IO
+	opts := &runOptions{f: f, io: io}
 	root := &cobra.Command{
 		Use:   "ralph [flags] [-- agent-args...]",
 		Short: "Run a coding agent in a loop, one task per iteration, inside a sandbox",
@@ -56,11 +57,11 @@ Everything after -- is appended to the agent's own command line.`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	runOpts := &runOptions{io: io}
+	runOpts := &runOptions{f: f, io: io}
 	addRunFlags(runCmd, runOpts)
 	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
 
-	root.AddCommand(runCmd, newInit(io), newTrust(io), newVersion(io), newLs(io), newStop(io), newRm(io), newPrune(io), newShell(io), newImage(io), newHelper(), newPolicy(io), newDoctor(io), newAudit(io), newSelftest(io), newStatus(io), newHistory(io), newLogs(io), newFleetCmd(io), newGateCmd(io))
+	root.AddCommand(runCmd, newInit(f), newTrust(f), newVersion(f), newLs(f), newStop(f), newRm(f), newPrune(f), newShell(f), newImage(f), newHelper(), newPolicy(f), newDoctor(f, nil), newAudit(f), newSelftest(f), newStatus(f), newHistory(f), newLogs(f), newFleetCmd(f), newGateCmd(f))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

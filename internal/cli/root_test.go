@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"io"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -9,7 +8,8 @@ import (
 
 // Every command a user can see teaches with examples in its --help.
 func TestEveryCommandHasExamples(t *testing.T) {
-	root := NewRoot(IO{In: nil, Out: io.Discard, Err: io.Discard})
+	f, _ := testFactory(t)
+	root := NewRoot(f)
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Hidden || c.Name() == "help" {

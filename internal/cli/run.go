@@ -14,6 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/backends"
+	"github.com/ralphloop/ralph/internal/config"
+	"github.com/ralphloop/ralph/internal/gatehost"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/loop"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
@@ -28,6 +31,7 @@ import (
 // .ralph/config.toml under the same name; a flag given on the command line
 // wins over the file.
 type runOptions struct {
+	f  *Factory
 	io IO
 
 	maxIterations int
@@ -68,45 +72,47 @@ type runOptions struct {
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
-	f := cmd.Flags()
-	f.IntVarP(&o.maxIterations, "max-iterations", "n", 20, "stop after this many iterations (exit 1)")
-	f.StringVar(&o.agentName, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
-	f.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent ({prompt} is replaced by the prompt, else it goes to stdin); with a known --agent, the executable to run instead of its default")
-	f.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, sbx, gvisor, docker, podman, bwrap, host")
-	f.StringVar(&o.image, "image", "", "container image with the agent's CLI (default ralph-<agent>:latest)")
-	f.StringVar(&o.promptPath, "prompt", "", "prompt file (default .ralph/PROMPT.md, else PROMPT.md)")
-	f.StringVar(&o.tasksPath, "tasks", "", "task file (default .ralph/tasks.md or .ralph/prd.json, whichever exists)")
-	f.BoolVar(&o.trustComplete, "trust-complete", false, "accept COMPLETE even while the task file has open tasks")
-	f.BoolVar(&o.debug, "debug", false, "show the agent's command line and raw output")
-	f.StringArrayVar(&o.env, "env", nil, "pass the host variable NAME (or NAME=VALUE) into the sandbox; repeatable")
-	f.StringArrayVar(&o.agentArgs, "agent-args", nil, "arguments appended to the agent's command line (the same as after --)")
-	f.StringVar(&o.user, "user", "", "uid:gid inside the sandbox (default: the owner of the project; a project owned by root needs it; never 0)")
-	f.StringVar(&o.workdir, "workdir", sandbox.DefaultWorkdir, "where the project appears inside the sandbox")
-	f.StringVar(&o.memory, "memory", sandbox.DefaultMemory, "memory cap of the sandbox")
-	f.StringVar(&o.cpus, "cpus", sandbox.DefaultCPUs, "CPU cap of the sandbox")
-	f.IntVar(&o.pids, "pids-limit", sandbox.DefaultPids, "process cap of the sandbox")
-	f.StringVar(&o.tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of each of the sandbox's in-memory /tmp and HOME (they count against --memory too)")
-	f.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
-	f.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
-	f.DurationVar(&o.iterationTimeout, "iteration-timeout", 60*time.Minute, "kill an agent that runs longer, and go on")
-	f.DurationVar(&o.engineWait, "engine-wait", 5*time.Minute, "when the engine dies mid-run, wait this long for it to answer again, then bring the sandbox back and retry")
-	f.IntVar(&o.maxRetries, "max-retries", 3, "failed agent runs in a row retried (not counted as iterations) before stopping with exit 5")
-	f.IntVar(&o.stallAfter, "stall-after", 3, "stop with exit 5 after this many iterations in a row change no file (0: never)")
-	f.BoolVar(&o.noWait, "no-wait", false, "on a rate or usage limit, stop with exit 5 instead of waiting for the reset")
-	f.DurationVar(&o.retryBackoff, "retry-backoff", 2*time.Second, "first wait before retrying a failed run (doubles, up to a minute)")
-	f.DurationVar(&o.limitBackoff, "limit-backoff", time.Minute, "first wait on a rate limit that gives no reset time (doubles, up to 30 minutes)")
-	f.BoolVar(&o.asJSON, "json", false, "write one JSON event a line to stdout (iteration start and end, agent events, promises, the end)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "show only a summary line per iteration")
-	f.Float64Var(&o.maxCost, "max-cost", 0, "stop with exit 4 once the agents report this much spent, in USD (0: no limit)")
-	f.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop with exit 4 once the run has lasted this long (0: no limit)")
-	f.StringVar(&o.onExit, "on-exit", "", "shell command run when the loop ends, with RALPH_OUTCOME, RALPH_EXIT_CODE, RALPH_REASON, RALPH_RUN_ID, RALPH_COST_USD in its environment")
-	f.BoolVar(&o.fresh, "fresh", false, "start a new run even if the last one was interrupted (default: resume it)")
-	f.Int64Var(&o.keepBytes, "runs-max-bytes", runlog.DefaultKeepBytes, "prune the oldest run records past this total size")
-	f.MarkHidden("agent-args")
-	f.MarkHidden("retry-backoff")
-	f.MarkHidden("limit-backoff")
+	fl := cmd.Flags()
+	fl.IntVarP(&o.maxIterations, "max-iterations", "n", 20, "stop after this many iterations (exit 1)")
+	fl.StringVar(&o.agentName, "agent", "claude", "agent CLI: "+strings.Join(agent.Names(), ", "))
+	fl.StringVar(&o.agentCmd, "agent-cmd", "", "command of a custom agent ({prompt} is replaced by the prompt, else it goes to stdin); with a known --agent, the executable to run instead of its default")
+	fl.StringVar(&o.sandboxName, "sandbox", "auto", "isolation backend: auto, sbx, gvisor, docker, podman, bwrap, host")
+	fl.StringVar(&o.image, "image", "", "container image with the agent's CLI (default ralph-<agent>:latest)")
+	fl.StringVar(&o.promptPath, "prompt", "", "prompt file (default .ralph/PROMPT.md, else PROMPT.md)")
+	fl.StringVar(&o.tasksPath, "tasks", "", "task file (default .ralph/tasks.md or .ralph/prd.json, whichever exists)")
+	fl.BoolVar(&o.trustComplete, "trust-complete", false, "accept COMPLETE even while the task file has open tasks")
+	fl.BoolVar(&o.debug, "debug", false, "show the agent's command line and raw output")
+	fl.StringArrayVar(&o.env, "env", nil, "pass the host variable NAME (or NAME=VALUE) into the sandbox; repeatable")
+	fl.StringArrayVar(&o.agentArgs, "agent-args", nil, "arguments appended to the agent's command line (the same as after --)")
+	fl.StringVar(&o.user, "user", "", "uid:gid inside the sandbox (default: the owner of the project; a project owned by root needs it; never 0)")
+	fl.StringVar(&o.workdir, "workdir", sandbox.DefaultWorkdir, "where the project appears inside the sandbox")
+	fl.StringVar(&o.memory, "memory", sandbox.DefaultMemory, "memory cap of the sandbox")
+	fl.StringVar(&o.cpus, "cpus", sandbox.DefaultCPUs, "CPU cap of the sandbox")
+	fl.IntVar(&o.pids, "pids-limit", sandbox.DefaultPids, "process cap of the sandbox")
+	fl.StringVar(&o.tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of each of the sandbox's in-memory /tmp and HOME (they count against --memory too)")
+	fl.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
+	fl.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
+	fl.DurationVar(&o.iterationTimeout, "iteration-timeout", 60*time.Minute, "kill an agent that runs longer, and go on")
+	fl.DurationVar(&o.engineWait, "engine-wait", 5*time.Minute, "when the engine dies mid-run, wait this long for it to answer again, then bring the sandbox back and retry")
+	fl.IntVar(&o.maxRetries, "max-retries", 3, "failed agent runs in a row retried (not counted as iterations) before stopping with exit 5")
+	fl.IntVar(&o.stallAfter, "stall-after", 3, "stop with exit 5 after this many iterations in a row change no file (0: never)")
+	fl.BoolVar(&o.noWait, "no-wait", false, "on a rate or usage limit, stop with exit 5 instead of waiting for the reset")
+	fl.DurationVar(&o.retryBackoff, "retry-backoff", 2*time.Second, "first wait before retrying a failed run (doubles, up to a minute)")
+	fl.DurationVar(&o.limitBackoff, "limit-backoff", time.Minute, "first wait on a rate limit that gives no reset time (doubles, up to 30 minutes)")
+	fl.BoolVar(&o.asJSON, "json", false, "write one JSON event a line to stdout (iteration start and end, agent events, promises, the end)")
+	fl.BoolVarP(&o.quiet, "quiet", "q", false, "show only a summary line per iteration")
+	fl.Float64Var(&o.maxCost, "max-cost", 0, "stop with exit 4 once the agents report this much spent, in USD (0: no limit)")
+	fl.DurationVar(&o.maxRuntime, "max-runtime", 0, "stop with exit 4 once the run has lasted this long (0: no limit)")
+	fl.StringVar(&o.onExit, "on-exit", "", "shell command run when the loop ends, with RALPH_OUTCOME, RALPH_EXIT_CODE, RALPH_REASON, RALPH_RUN_ID, RALPH_COST_USD in its environment")
+	fl.BoolVar(&o.fresh, "fresh", false, "start a new run even if the last one was interrupted (default: resume it)")
+	fl.Int64Var(&o.keepBytes, "runs-max-bytes", runlog.DefaultKeepBytes, "prune the oldest run records past this total size")
+	fl.MarkHidden("agent-args")
+	fl.MarkHidden("retry-backoff")
+	fl.MarkHidden("limit-backoff")
 	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
-	cmd.RegisterFlagCompletionFunc("sandbox", cobra.FixedCompletions(backendNames(), cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("sandbox", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return backends.Names(o.f.Isolating()), cobra.ShellCompDirectiveNoFileComp
+	})
 }
 
 func (o *runOptions) run(cmd *cobra.Command, args []string) error {
@@ -130,7 +136,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	// A fleet's pod (ralph fleet pod names the backend on the command
 	// line): no user there to approve; the pod is the boundary.
 	inPod := cmd.Flags().Changed("sandbox") && o.sandboxName == "pod"
-	fromConfig, err := loadConfig(cmd.Flags(), ws, trustStore(), inPod)
+	fromConfig, err := o.f.loadConfig(cmd.Flags(), ws, inPod)
 	if err != nil {
 		return err
 	}
@@ -168,7 +174,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 
-	b, warning, err := o.backend(ctx)
+	b, warning, err := o.f.pickBackend(ctx, o.sandboxName, o.onHost)
 	if err != nil {
 		return err
 	}
@@ -180,17 +186,17 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if spec.Image == "" {
 		spec.Image = "ralph-" + ad.Name + ":latest"
 	}
-	if err := sandbox.Validate(spec, os.Getenv("HOME")); err != nil {
+	if err := sandbox.Validate(spec, o.f.home()); err != nil {
 		return err
 	}
-	l, err := lock.Acquire(stateDir("locks"), spec.Name)
+	l, err := lock.Acquire(o.f.stateDir("locks"), spec.Name)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
 	onForcedExit(ctx, func() { l.Release() })
 	fmt.Fprintf(o.io.Err, "ralph: sandbox %s: %s (%s) · agent %s · up to %d iterations\n",
-		spec.Name, b.Name(), describe(b.Boundary()), ad.Name, o.maxIterations)
+		spec.Name, b.Name(), backends.Describe(b.Boundary()), ad.Name, o.maxIterations)
 	if l.Stale.PID != 0 {
 		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
 			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
@@ -208,7 +214,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if !o.noAgentHosts {
 		defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
 	}
-	gate, err := attachGate(ctx, b, &spec, defaults)
+	gate, err := o.f.gates().Attach(ctx, b, &spec, defaults)
 	if err != nil {
 		return err
 	}
@@ -216,11 +222,11 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 		defer gate.Close()
 		go func() {
 			if err, ok := <-gate.Died(); ok {
-				cancelRun(fmt.Errorf("%w: %v", errGateDied, err))
+				cancelRun(fmt.Errorf("%w: %v", gatehost.ErrDied, err))
 			}
 		}()
 	}
-	fmt.Fprintf(o.io.Err, "ralph: network: %s\n", networkLine(b, spec.Name, defaults))
+	fmt.Fprintf(o.io.Err, "ralph: network: %s\n", o.f.gates().NetworkLine(b, spec.Name, defaults))
 
 	cfg := loop.Config{
 		Agent: ad, AgentBin: bin, AgentArgs: o.agentArgs,
@@ -271,7 +277,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	obs.Close()
 	obs.stopSpinner()
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, errGateDied) {
+		if cause := context.Cause(ctx); errors.Is(cause, gatehost.ErrDied) {
 			msg := fmt.Sprintf("%v; run stopped in iteration %d (fail closed: the sandbox had no way out meanwhile); sandbox %s stopped", cause, out.Iterations, spec.Name)
 			rec.Finish("error", ExitInternal, msg)
 			obs.emit(event{Event: "end", Outcome: "error", Text: msg, ExitCode: ptr(ExitInternal)})
@@ -296,7 +302,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	obs.emit(event{Event: "end", Outcome: statusOf(out), Text: out.Text, ExitCode: &code})
 	summary(o.io.Err, rec.Run(), out.Reason.String())
 	onExit(o.onExit, rec.Run(), statusOf(out), code, out.Text, o.io.Err)
-	runlog.Prune(stateDir("runs"), o.keepBytes, rec.Dir())
+	runlog.Prune(o.f.stateDir("runs"), o.keepBytes, rec.Dir())
 	return rerr
 }
 
@@ -305,7 +311,7 @@ func ptr(n int) *int { return &n }
 // record starts the run's record, or resumes the last run of this sandbox
 // when it was interrupted (numbering and budgets go on), unless --fresh.
 func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend, agentName string, cfg *loop.Config) (*runlog.Recorder, error) {
-	dir := runlog.ProjectDir(stateDir("runs"), project)
+	dir := runlog.ProjectDir(o.f.stateDir("runs"), project)
 	runs, _ := runlog.List(dir)
 	for i := len(runs) - 1; i >= 0 && !o.fresh; i-- {
 		last := runs[i]
@@ -405,7 +411,7 @@ func findFile(ws *wsfile.Workspace, named string, candidates []string, max int64
 // missing (64).
 func fileErr(what string, err error) error {
 	if errors.Is(err, wsfile.ErrRefused) {
-		return refusedErr(fmt.Errorf("%s %w", what, err))
+		return &config.RefusedError{Err: fmt.Errorf("%s %w", what, err)}
 	}
 	return usageErr("%s %s", what, termsafe.String(err.Error()))
 }
@@ -440,15 +446,4 @@ func abs(project, p string) string {
 		return p
 	}
 	return filepath.Join(project, p)
-}
-
-// stateDir is ralph's own state outside any workspace:
-// $XDG_STATE_HOME/ralph/<sub>, default ~/.local/state/ralph/<sub>.
-func stateDir(sub string) string {
-	base := os.Getenv("XDG_STATE_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".local", "state")
-	}
-	return filepath.Join(base, "ralph", sub)
 }

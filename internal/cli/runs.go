@@ -18,23 +18,23 @@ import (
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
-func projectRuns() (string, []runlog.Run, error) {
+func (f *Factory) projectRuns() (string, []runlog.Run, error) {
 	project, err := os.Getwd()
 	if err != nil {
 		return "", nil, err
 	}
 	project, _ = filepath.EvalSymlinks(project)
-	dir := runlog.ProjectDir(stateDir("runs"), project)
+	dir := runlog.ProjectDir(f.stateDir("runs"), project)
 	runs, err := runlog.List(dir)
 	return dir, runs, err
 }
 
 // live tells whether a run marked running still has its ralph.
-func live(run runlog.Run) string {
+func (f *Factory) live(run runlog.Run) string {
 	if run.Status != "running" {
 		return run.Status
 	}
-	l, err := lock.Acquire(stateDir("locks"), run.Sandbox)
+	l, err := lock.Acquire(f.stateDir("locks"), run.Sandbox)
 	if err != nil {
 		return "running"
 	}
@@ -57,7 +57,8 @@ func findRun(runs []runlog.Run, id string) (runlog.Run, error) {
 	return runlog.Run{}, usageErr("no run %q here (ralph history lists them)", id)
 }
 
-func newStatus(io IO) *cobra.Command {
+func newStatus(f *Factory) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "status",
@@ -65,7 +66,7 @@ func newStatus(io IO) *cobra.Command {
 		Example: "  ralph status\n  watch -n 5 ralph status\n  ralph status --json | jq -r .state",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, runs, err := projectRuns()
+			_, runs, err := f.projectRuns()
 			if err != nil {
 				return err
 			}
@@ -73,7 +74,7 @@ func newStatus(io IO) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			state := live(run)
+			state := f.live(run)
 			if asJSON {
 				v := struct {
 					runlog.Run
@@ -83,7 +84,7 @@ func newStatus(io IO) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(v)
 			}
-			end := time.Now()
+			end := f.Now()
 			if run.End != nil {
 				end = *run.End
 			}
@@ -115,7 +116,8 @@ func newStatus(io IO) *cobra.Command {
 	return cmd
 }
 
-func newHistory(io IO) *cobra.Command {
+func newHistory(f *Factory) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "history",
@@ -123,7 +125,7 @@ func newHistory(io IO) *cobra.Command {
 		Example: "  ralph history\n  ralph history --json | jq '.[] | select(.status == \"complete\") | .id'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, runs, err := projectRuns()
+			_, runs, err := f.projectRuns()
 			if err != nil {
 				return err
 			}
@@ -138,12 +140,12 @@ func newHistory(io IO) *cobra.Command {
 			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tAGENT\tBACKEND\tITERATIONS\tOUTCOME\tCOST")
 			for _, r := range runs {
-				end := time.Now()
+				end := f.Now()
 				if r.End != nil {
 					end = *r.End
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t$%.4f\n", r.ID, r.Start.Local().Format(time.DateTime),
-					end.Sub(r.Start).Round(time.Second), r.Agent, r.Backend, len(r.Iterations), live(r), r.CostUSD)
+					end.Sub(r.Start).Round(time.Second), r.Agent, r.Backend, len(r.Iterations), f.live(r), r.CostUSD)
 			}
 			return tw.Flush()
 		},
@@ -152,7 +154,8 @@ func newHistory(io IO) *cobra.Command {
 	return cmd
 }
 
-func newLogs(io IO) *cobra.Command {
+func newLogs(f *Factory) *cobra.Command {
+	io := f.IO
 	var iter int
 	var follow, raw bool
 	cmd := &cobra.Command{
@@ -164,7 +167,7 @@ func newLogs(io IO) *cobra.Command {
   ralph logs -f              # follow the live iteration`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, runs, err := projectRuns()
+			dir, runs, err := f.projectRuns()
 			if err != nil {
 				return err
 			}
@@ -200,8 +203,8 @@ func newLogs(io IO) *cobra.Command {
 				defer w.Close()
 				out = w
 			}
-			for i, f := range files {
-				if err := catFile(cmd, out, f, follow && i == len(files)-1, run); err != nil {
+			for i, p := range files {
+				if err := f.catFile(cmd, out, p, follow && i == len(files)-1, run); err != nil {
 					return err
 				}
 			}
@@ -214,18 +217,18 @@ func newLogs(io IO) *cobra.Command {
 	return cmd
 }
 
-func catFile(cmd *cobra.Command, out io.Writer, path string, follow bool, run runlog.Run) error {
-	f, err := os.Open(path)
+func (f *Factory) catFile(cmd *cobra.Command, out io.Writer, path string, follow bool, run runlog.Run) error {
+	file, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	r := bufio.NewReader(f)
+	defer file.Close()
+	r := bufio.NewReader(file)
 	for {
 		if _, err := io.Copy(out, r); err != nil {
 			return err
 		}
-		if !follow || live(run) != "running" {
+		if !follow || f.live(run) != "running" {
 			return nil
 		}
 		select {

@@ -21,10 +21,10 @@ type found struct {
 }
 
 // listAll lists ralph's sandboxes on every backend that answers.
-func listAll(ctx context.Context) ([]found, error) {
+func (f *Factory) listAll(ctx context.Context) ([]found, error) {
 	var out []found
 	var errs []error
-	for _, b := range isolating() {
+	for _, b := range f.Isolating() {
 		if b.Available(ctx) != nil {
 			continue
 		}
@@ -41,8 +41,8 @@ func listAll(ctx context.Context) ([]found, error) {
 }
 
 // lookup finds the named sandboxes; a name ralph did not make is an error.
-func lookup(ctx context.Context, names []string) ([]found, error) {
-	all, err := listAll(ctx)
+func (f *Factory) lookup(ctx context.Context, names []string) ([]found, error) {
+	all, err := f.listAll(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +62,8 @@ func lookup(ctx context.Context, names []string) ([]found, error) {
 	return out, nil
 }
 
-func completeNames(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	all, _ := listAll(cmd.Context())
+func (f *Factory) completeNames(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	all, _ := f.listAll(cmd.Context())
 	var names []string
 	for _, f := range all {
 		if strings.HasPrefix(f.info.Name, toComplete) {
@@ -73,7 +73,8 @@ func completeNames(cmd *cobra.Command, args []string, toComplete string) ([]stri
 	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
-func newLs(io IO) *cobra.Command {
+func newLs(f *Factory) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "ls",
@@ -82,7 +83,7 @@ func newLs(io IO) *cobra.Command {
 		Example: "  ralph ls\n  ralph ls --json | jq -r '.[].name'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := listAll(cmd.Context())
+			all, err := f.listAll(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -107,47 +108,47 @@ func newLs(io IO) *cobra.Command {
 	return cmd
 }
 
-func newStop(io IO) *cobra.Command {
+func newStop(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:               "stop NAME...",
 		Short:             "Stop sandboxes, keeping them for the next run",
 		Example:           "  ralph stop ralph-claude-my-app-a1b2c3d4",
 		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completeNames,
+		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return each(cmd.Context(), io, args, func(ctx context.Context, f found) error {
-				return f.backend.Stop(ctx, f.info.Name)
+			return f.each(cmd.Context(), args, func(ctx context.Context, sb found) error {
+				return sb.backend.Stop(ctx, sb.info.Name)
 			})
 		},
 	}
 }
 
 // each applies do to the named sandboxes of ralph, printing each name done.
-func each(ctx context.Context, io IO, names []string, do func(context.Context, found) error) error {
-	fs, err := lookup(ctx, names)
+func (f *Factory) each(ctx context.Context, names []string, do func(context.Context, found) error) error {
+	fs, err := f.lookup(ctx, names)
 	if err != nil {
 		return err
 	}
-	for _, f := range fs {
-		if err := do(ctx, f); err != nil {
+	for _, sb := range fs {
+		if err := do(ctx, sb); err != nil {
 			return err
 		}
-		fmt.Fprintln(io.Out, f.info.Name)
+		fmt.Fprintln(f.IO.Out, sb.info.Name)
 	}
 	return nil
 }
 
-func newRm(io IO) *cobra.Command {
+func newRm(f *Factory) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:               "rm [-f] NAME...",
 		Short:             "Remove sandboxes (their state inside is lost; the project directory is not touched)",
 		Example:           "  ralph rm ralph-claude-my-app-a1b2c3d4\n  ralph rm -f $(ralph ls --json | jq -r '.[].name')",
 		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completeNames,
+		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return each(cmd.Context(), io, args, func(ctx context.Context, f found) error {
-				return f.backend.Remove(ctx, f.info.Name, force)
+			return f.each(cmd.Context(), args, func(ctx context.Context, sb found) error {
+				return sb.backend.Remove(ctx, sb.info.Name, force)
 			})
 		},
 	}
@@ -155,26 +156,27 @@ func newRm(io IO) *cobra.Command {
 	return cmd
 }
 
-func newPrune(io IO) *cobra.Command {
+func newPrune(f *Factory) *cobra.Command {
+	io := f.IO
 	return &cobra.Command{
 		Use:     "prune",
 		Short:   "Remove every stopped sandbox ralph made",
 		Example: "  ralph prune            # every stopped sandbox ralph made, and only those\n  ralph ls --json | jq -r '.[] | select(.state != \"running\") | .name'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := listAll(cmd.Context())
+			all, err := f.listAll(cmd.Context())
 			if err != nil {
 				return err
 			}
 			n := 0
-			for _, f := range all {
-				if f.info.State == "running" {
+			for _, sb := range all {
+				if sb.info.State == "running" {
 					continue
 				}
-				if err := f.backend.Remove(cmd.Context(), f.info.Name, false); err != nil {
+				if err := sb.backend.Remove(cmd.Context(), sb.info.Name, false); err != nil {
 					return err
 				}
-				fmt.Fprintln(io.Out, f.info.Name)
+				fmt.Fprintln(io.Out, sb.info.Name)
 				n++
 			}
 			fmt.Fprintf(io.Err, "ralph: removed %d stopped sandbox(es)\n", n)
@@ -183,7 +185,8 @@ func newPrune(io IO) *cobra.Command {
 	}
 }
 
-func newShell(io IO) *cobra.Command {
+func newShell(f *Factory) *cobra.Command {
+	io := f.IO
 	return &cobra.Command{
 		Use:   "shell NAME [-- COMMAND...]",
 		Short: "Open an interactive shell inside a sandbox (like sbx exec -it NAME bash)",
@@ -192,19 +195,19 @@ as the agent's user, in the project directory. With a command after --, it
 runs that instead.`,
 		Example:           "  ralph shell ralph-claude-my-app-a1b2c3d4\n  ralph shell ralph-claude-my-app-a1b2c3d4 -- git status",
 		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: completeNames,
+		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fs, err := lookup(cmd.Context(), args[:1])
+			fs, err := f.lookup(cmd.Context(), args[:1])
 			if err != nil {
 				return err
 			}
-			f := fs[0]
+			sb := fs[0]
 			ctx := cmd.Context()
-			if f.info.State != "running" {
+			if sb.info.State != "running" {
 				// No gate runs for a shell: its proxy leads nowhere.
-				spec := sandbox.Spec{Name: f.info.Name, Agent: f.info.Agent, Project: f.info.Project, Image: f.info.Image,
-					GateDir: filepath.Join(gateDir(f.info.Name), "mnt")}
-				if _, err := f.backend.Ensure(ctx, spec); err != nil {
+				spec := sandbox.Spec{Name: sb.info.Name, Agent: sb.info.Agent, Project: sb.info.Project, Image: sb.info.Image,
+					GateDir: filepath.Join(f.gates().GateDir(sb.info.Name), "mnt")}
+				if _, err := sb.backend.Ensure(ctx, spec); err != nil {
 					return err
 				}
 			}
@@ -212,7 +215,7 @@ runs that instead.`,
 			if len(args) > 1 {
 				argv = args[1:]
 			}
-			code, err := f.backend.Exec(ctx, f.info.Name, sandbox.Cmd{Argv: argv, TTY: isTerminal(io.In), Stdin: io.In, Stdout: io.Out, Stderr: io.Err})
+			code, err := sb.backend.Exec(ctx, sb.info.Name, sandbox.Cmd{Argv: argv, TTY: isTerminal(io.In), Stdin: io.In, Stdout: io.Out, Stderr: io.Err})
 			if err != nil {
 				return err
 			}

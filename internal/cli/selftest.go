@@ -15,16 +15,13 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/render"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/container"
-	"github.com/ralphloop/ralph/internal/sandbox/host"
-	"github.com/ralphloop/ralph/internal/sandbox/microvm"
-	"github.com/ralphloop/ralph/internal/sandbox/sbx"
 	"github.com/ralphloop/ralph/internal/selftest"
 	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
-func newSelftest(io IO) *cobra.Command {
+func newSelftest(f *Factory) *cobra.Command {
+	io := f.IO
 	var which, image, memory, tmpSize string
 	var pids int
 	var asJSON, onHost bool
@@ -58,9 +55,9 @@ Exit 0 only when every applicable property held.`,
 				if !onHost {
 					return usageErr("--sandbox host runs the attacks on this machine with no isolation; pass --dangerously-run-on-host as well if you mean it")
 				}
-				backends = []sandbox.Backend{host.New()}
+				backends = []sandbox.Backend{f.Host()}
 			case "all":
-				for _, b := range isolating() {
+				for _, b := range f.Isolating() {
 					if b.Available(ctx) == nil {
 						backends = append(backends, b)
 					}
@@ -69,8 +66,7 @@ Exit 0 only when every applicable property held.`,
 					return sandbox.Unavailable("no isolating backend is usable (ralph doctor)")
 				}
 			default:
-				o := &runOptions{sandboxName: which}
-				b, _, err := o.backend(ctx)
+				b, _, err := f.pickBackend(ctx, which, false)
 				if err != nil {
 					return err
 				}
@@ -79,7 +75,7 @@ Exit 0 only when every applicable property held.`,
 			var reports []selftest.Report
 			allOK := true
 			for _, b := range backends {
-				t, err := selftestTarget(ctx, b, image, memory, tmpSize, pids)
+				t, err := f.selftestTarget(ctx, b, image, memory, tmpSize, pids)
 				if err != nil {
 					return err
 				}
@@ -116,76 +112,46 @@ Exit 0 only when every applicable property held.`,
 	return cmd
 }
 
-// selftestTarget sets a backend up as a loop would.
-func selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSize string, pids int) (selftest.Target, error) {
+// selftestTarget sets a backend up as a loop would: the gate attached
+// as a run attaches it, the rest as the backend says of itself.
+func (f *Factory) selftestTarget(ctx context.Context, b sandbox.Backend, image, memory, tmpSize string, pids int) (selftest.Target, error) {
 	claude, _ := agent.Lookup("claude", "")
-	t := selftest.Target{Backend: b, Memory: memory, Pids: pids, TmpSize: tmpSize,
-		PolicyDir: policyfile.Default().Dir, StateDir: stateDir(""), Workspace: workspaceReader()}
-	if _, ok := b.(*sbx.SBX); ok {
-		// sbx keeps its own network policy and limits: ralph's gate is
-		// not in front of it, so those rows are sbx's to prove.
-		t.ProbeInWorkspace = true
-		t.NotApplicable = map[int]string{}
-		for id := 6; id <= 11; id++ {
-			t.NotApplicable[id] = "sbx enforces its own network policy (ralph policy is forwarded to sbx policy); ralph's gate is not in front of it"
-		}
-		t.NotApplicable[13] = "the microVM's own limits (sbx create --memory/--cpus; sbx has no pids cap): a fork bomb or an allocation stays inside the VM's kernel"
-		return t, nil
-	}
-	// The gate, exactly as a run attaches it.
-	defaults := policyfile.AgentRules("claude", claude.Hosts)
+	t := selftest.Target{Backend: b, Image: image, Memory: memory, Pids: pids, TmpSize: tmpSize,
+		PolicyDir: f.policies().Dir, StateDir: f.State, Workspace: f.workspaceReader()}
 	if _, ok := b.(sandbox.GateUser); ok {
+		defaults := policyfile.AgentRules("claude", claude.Hosts)
 		t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
-			g, err := attachGate(ctx, b, &spec, defaults)
+			g, err := f.gates().Attach(ctx, b, &spec, defaults)
 			if err != nil {
 				return "", nil, err
 			}
 			return g.Mount, func() { g.Close() }, nil
 		}
-		t.Allow = allowRule
+		t.Allow = f.allowRule
 	}
-	e, ok := b.(*container.Engine)
-	if _, vm := b.(*microvm.VM); vm {
-		// The microVM boots the image's root as docker exported it.
-		e, ok = container.Docker(), true
-	}
-	if !ok {
-		return t, nil
-	}
-	if image == "" {
-		image = selftest.ScratchImage
-		if !e.HasImage(ctx, image) {
-			if err := e.Import(ctx, image, selftest.ScratchRootfs()); err != nil {
-				return t, fmt.Errorf("selftest: make %s: %w", image, err)
-			}
-		}
-	}
-	t.Image = image
-	return t, nil
+	return t, selftest.Prepare(ctx, &t)
 }
 
 // allowRule adds an allow rule to one sandbox's policy for the test.
-func allowRule(name, h string) (func(), error) {
-	{
-		store := policyfile.Default()
-		if _, err := store.Add(name, policy.Allow, []string{h}); err != nil {
-			return nil, err
-		}
-		return func() {
-			store.Remove(name, []string{h})
-			if p, err := store.Path(name); err == nil {
-				if rules, _ := store.Rules(name); len(rules) == 0 {
-					os.Remove(p)
-				}
-			}
-		}, nil
+func (f *Factory) allowRule(name, h string) (func(), error) {
+	store := f.policies()
+	if _, err := store.Add(name, policy.Allow, []string{h}); err != nil {
+		return nil, err
 	}
+	return func() {
+		store.Remove(name, []string{h})
+		if p, err := store.Path(name); err == nil {
+			if rules, _ := store.Rules(name); len(rules) == 0 {
+				os.Remove(p)
+			}
+		}
+	}, nil
 }
 
 // workspaceReader is ralph's own way of reading a workspace, for row 15:
 // the config as a run applies it, files through wsfile, the agent's text
 // through the renderer.
-func workspaceReader() selftest.WorkspaceReader {
+func (f *Factory) workspaceReader() selftest.WorkspaceReader {
 	return selftest.WorkspaceReader{
 		Read: func(proj, rel string) ([]byte, error) { return wsfile.ReadIn(proj, rel, wsfile.MaxTasks) },
 		Config: func(proj string) error {
@@ -194,7 +160,7 @@ func workspaceReader() selftest.WorkspaceReader {
 				return err
 			}
 			defer ws.Close()
-			_, err = loadConfig(runFlags().Flags(), ws, trustStore(), false)
+			_, err = f.loadConfig(runFlags().Flags(), ws, false)
 			return err
 		},
 		Show: func(text string) string {

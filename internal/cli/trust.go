@@ -9,19 +9,22 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ralphloop/ralph/internal/config"
 	"github.com/ralphloop/ralph/internal/trust"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
 type trustOptions struct {
+	f      *Factory
 	io     IO
 	show   bool
 	revoke bool
 	asJSON bool
 }
 
-func newTrust(io IO) *cobra.Command {
-	o := &trustOptions{io: io}
+func newTrust(f *Factory) *cobra.Command {
+	io := f.IO
+	o := &trustOptions{f: f, io: io}
 	cmd := &cobra.Command{
 		Use:   "trust",
 		Short: "Approve the settings in .ralph/config.toml that reach the host",
@@ -63,12 +66,12 @@ func (o *trustOptions) run() error {
 		return err
 	}
 	project, _ = filepath.EvalSymlinks(project)
-	store := trustStore()
+	store := o.f.trustStore()
 	if o.revoke {
 		if err := store.Revoke(project); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.io.Err, "ralph: approval of %s forgotten for %s\n", projectConfig, project)
+		fmt.Fprintf(o.io.Err, "ralph: approval of %s forgotten for %s\n", config.ProjectPath, project)
 		return nil
 	}
 	ws, err := wsfile.Open(project)
@@ -76,13 +79,13 @@ func (o *trustOptions) run() error {
 		return err
 	}
 	defer ws.Close()
-	cfg, err := readProjectConfig(ws)
+	cfg, err := config.ReadProject(ws)
 	if err != nil {
 		return err
 	}
 	want := trust.Settings{}
 	if cfg != nil {
-		if want, err = cfg.hostSettings(runFlags().Flags(), false); err != nil {
+		if want, err = cfg.HostSettings(runFlags().Flags(), false); err != nil {
 			return err
 		}
 	}
@@ -96,7 +99,7 @@ func (o *trustOptions) run() error {
 	}
 	if len(want) == 0 {
 		store.Revoke(project)
-		fmt.Fprintf(o.io.Err, "ralph: nothing to approve: %s sets nothing that reaches the host\n", projectConfig)
+		fmt.Fprintf(o.io.Err, "ralph: nothing to approve: %s sets nothing that reaches the host\n", config.ProjectPath)
 		return nil
 	}
 	if err := store.Approve(project, want); err != nil {
@@ -127,7 +130,7 @@ func (o *trustOptions) list(project string, want trust.Settings, pending []trust
 		return json.NewEncoder(o.io.Out).Encode(map[string]any{"project": project, "settings": items})
 	}
 	if len(want) == 0 {
-		fmt.Fprintf(o.io.Out, "%s sets nothing that needs approval\n", projectConfig)
+		fmt.Fprintf(o.io.Out, "%s sets nothing that needs approval\n", config.ProjectPath)
 		return nil
 	}
 	for _, k := range sortedKeys(want) {

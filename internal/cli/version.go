@@ -61,7 +61,8 @@ func (b buildInfo) String() string {
 	return fmt.Sprintf("%s %s/%s %s", s, b.OS, b.Arch, b.Go)
 }
 
-func newVersion(io IO) *cobra.Command {
+func newVersion(f *Factory) *cobra.Command {
+	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "version",

@@ -15,3 +15,7 @@ const (
 	GateMount = "/.ralph"
 	ProxyAddr = "127.0.0.1:3128"
 )
+
+// DiskCapped is how the in-memory places are capped on every backend
+// that uses Spec.TmpSize, for ralph doctor.
+const DiskCapped = "/tmp and HOME: in memory, capped by --tmp-size (a write past it fails); the workspace: your own disk, NOT capped (no quota)"

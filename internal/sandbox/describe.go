@@ -1,6 +1,9 @@
 package sandbox
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Optional interfaces: what a backend says of itself, so the CLI asks
 // instead of switching on concrete types. A backend implements those that
@@ -31,4 +34,66 @@ type Warner interface {
 // should pick (a microVM under TCG emulation): AutoSkip says why, or nil.
 type AutoPicker interface {
 	AutoSkip(ctx context.Context) error
+}
+
+// Health is a backend's row in ralph doctor, in its own words.
+type Health struct {
+	Found   bool   // its program is installed
+	Version string // "" when it does not answer
+	// Problem, when set, keeps the backend out of auto even when
+	// Available passes (the host: no isolation).
+	Problem string
+	Gate    string // how the network gate holds
+	Limits  string // how the pids and memory caps hold
+	Disk    string // which writable places have a size limit
+	// Note is what else to know when usable: the agent's image, the
+	// accelerator, a measured boot.
+	Note        string
+	Accel       string  // a microVM's accelerator (kvm or tcg)
+	BootSeconds float64 // a microVM's boot, measured now
+}
+
+// Doctor is a backend that describes itself for ralph doctor. usable says
+// whether Available passed (so it may look further: an image, a boot);
+// image is the agent's default image.
+type Doctor interface {
+	Health(ctx context.Context, usable bool, image string) Health
+}
+
+// ImageStore holds the images a backend runs: looked into, imported
+// (ralph never pulls).
+type ImageStore interface {
+	HasImage(ctx context.Context, image string) bool
+	Import(ctx context.Context, tag string, rootfs io.Reader) error
+	// Commands reports which of bins the image has on its PATH.
+	Commands(ctx context.Context, image string, bins ...string) ([]string, error)
+}
+
+// ImageUser is a backend that runs images: Images is the store it takes
+// them from, or nil when none answers here.
+type ImageUser interface {
+	Images(ctx context.Context) ImageStore
+}
+
+// Governed is what a backend enforces with its own mechanisms instead of
+// ralph's: selftest reports those properties as not applicable, with
+// these reasons.
+type Governed struct {
+	Network string // its own network policy, in place of ralph's gate
+	Limits  string // its own resource limits
+	// WorkspaceOnly: the workspace is the one host folder the sandbox
+	// sees, so a program ralph runs inside must be put there.
+	WorkspaceOnly bool
+}
+
+// SelfGoverned is a backend with its own network policy and limits (sbx).
+type SelfGoverned interface {
+	Governs() Governed
+}
+
+// PolicyForwarder is a backend whose own network policy takes ralph
+// policy's rules (sbx): action is "allow" or "deny", scope a sandbox
+// name or "" for every sandbox.
+type PolicyForwarder interface {
+	Policy(ctx context.Context, action, scope string, patterns []string) error
 }

@@ -115,3 +115,11 @@ func (h *Host) Network() string {
 	}
 	return "unrestricted (the host's own)"
 }
+
+var _ sandbox.Doctor = (*Host)(nil)
+
+// Health: no isolation, so never usable for auto.
+func (h *Host) Health(ctx context.Context, usable bool, image string) sandbox.Health {
+	return sandbox.Health{Found: true, Problem: "no isolation: only with --dangerously-run-on-host",
+		Gate: "not enforced: the host's own network", Limits: "none", Disk: "none"}
+}

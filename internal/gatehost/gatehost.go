@@ -1,4 +1,11 @@
-package cli
+// Package gatehost runs ralph's network gate for one sandbox on this
+// host: its folder (the socket and a static copy of ralph, mounted
+// read-only into the sandbox; the decision log beside it, out of the
+// sandbox's reach), the policy watcher, and the serving goroutine for the
+// length of a run. Attach is the one wiring run and selftest share: it
+// starts a gate for a backend whose only way out it is
+// (sandbox.GateUser) and points the Spec at it.
+package gatehost
 
 import (
 	"context"
@@ -20,11 +27,25 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
-// gateDir is where a sandbox's gate lives on the host: mnt/ (mounted
+// Host is where this host's gates live and which rules they serve.
+type Host struct {
+	// Dir holds one folder per sandbox ($XDG_STATE_HOME/ralph/gates).
+	Dir string
+	// Policies are the rule files (global and per sandbox).
+	Policies policyfile.Store
+}
+
+// GateDir is where a sandbox's gate lives on the host: mnt/ (mounted
 // read-only into the sandbox: the socket and a static ralph) and
 // log.jsonl (the decisions, outside the sandbox's reach).
-func gateDir(name string) string {
-	return filepath.Join(stateDir("gates"), gateKey(stateDir("gates"), name))
+func (h Host) GateDir(name string) string {
+	return filepath.Join(h.Dir, gateKey(h.Dir, name))
+}
+
+// Logs are the decision logs of every sandbox's gate.
+func (h Host) Logs() []string {
+	files, _ := filepath.Glob(filepath.Join(h.Dir, "*", "log.jsonl"))
+	return files
 }
 
 // maxSocketPath is what a Unix socket's path may hold (sun_path is 108
@@ -42,8 +63,8 @@ func gateKey(base, name string) string {
 	return "h-" + hex.EncodeToString(sum[:8])
 }
 
-// runningGate is a gate serving one sandbox for the length of a run.
-type runningGate struct {
+// Running is a gate serving one sandbox for the length of a run.
+type Running struct {
 	cancel context.CancelFunc
 	done   chan error
 	died   chan error // gets Serve's error when the gate stops on its own
@@ -52,7 +73,7 @@ type runningGate struct {
 }
 
 // Close stops the gate and waits for it; connections in flight end.
-func (g *runningGate) Close() error {
+func (g *Running) Close() error {
 	g.cancel()
 	err := <-g.done
 	g.log.Close()
@@ -62,19 +83,25 @@ func (g *runningGate) Close() error {
 // Died gets the reason when the gate stops while the run still needs it
 // (the run must stop too; it fails closed: without the gate the sandbox
 // has no way out at all); it is closed when the gate ends either way.
-func (g *runningGate) Died() <-chan error { return g.died }
+func (g *Running) Died() <-chan error { return g.died }
 
-// errGateDied stops a run whose gate stopped.
-var errGateDied = errors.New("the network gate stopped")
+// ErrDied stops a run whose gate stopped.
+var ErrDied = errors.New("the network gate stopped")
 
-// startGate prepares the gate directory of a sandbox and serves its
+// PolicyError is a rule file the gate cannot serve: a usage error.
+type PolicyError struct{ Err error }
+
+func (e *PolicyError) Error() string { return e.Err.Error() }
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// Start prepares the gate directory of a sandbox and serves its
 // policy on the Unix socket there. owner, when set, is the uid:gid that
 // reaches the folder itself (bwrap runs as the agent's uid): the folder
 // then lives under /run/ralph/gates, owned by root with the agent's group
 // allowed to enter and read (never to write), so neither the agent nor
 // another local user can swap the socket or the binary in it.
-func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int) (*runningGate, error) {
-	dir := gateDir(name)
+func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int) (*Running, error) {
+	dir := h.GateDir(name)
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
@@ -123,12 +150,12 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 		l.Close()
 		return nil, err
 	}
-	w := &policyfile.Watcher{Store: policyfile.Default(), Name: name, Defaults: defaults}
+	w := &policyfile.Watcher{Store: h.Policies, Name: name, Defaults: defaults}
 	w.Current()
 	if err := w.Err(); err != nil {
 		l.Close()
 		logf.Close()
-		return nil, usageErr("%v", err)
+		return nil, &PolicyError{Err: err}
 	}
 	g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: logf}
 	g.Errors = func(err error) {
@@ -138,9 +165,9 @@ func startGate(ctx context.Context, name string, defaults []policy.Rule, owner *
 }
 
 // serveGate serves g on l until Close; Died tells when it stops first.
-func serveGate(ctx context.Context, g *netgate.Gate, l net.Listener, logf *netgate.LogFile, mnt string) *runningGate {
+func serveGate(ctx context.Context, g *netgate.Gate, l net.Listener, logf *netgate.LogFile, mnt string) *Running {
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	rg := &runningGate{cancel: cancel, done: make(chan error, 1), died: make(chan error, 1), log: logf, Mount: mnt}
+	rg := &Running{cancel: cancel, done: make(chan error, 1), died: make(chan error, 1), log: logf, Mount: mnt}
 	go func() {
 		err := g.Serve(gctx, l)
 		if gctx.Err() == nil {
@@ -172,9 +199,9 @@ func rootDir(p string, mode os.FileMode) error {
 	return os.Chmod(p, mode)
 }
 
-// attachGate starts the network gate for a backend whose only way out it
+// Attach starts the network gate for a backend whose only way out it
 // is (sandbox.GateUser) and points spec at it; nil for the others.
-func attachGate(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defaults []policy.Rule) (*runningGate, error) {
+func (h Host) Attach(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defaults []policy.Rule) (*Running, error) {
 	gu, ok := b.(sandbox.GateUser)
 	if !ok {
 		return nil, nil
@@ -183,7 +210,7 @@ func attachGate(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defa
 	if err != nil {
 		return nil, err
 	}
-	g, err := startGate(ctx, spec.Name, defaults, owner)
+	g, err := h.Start(ctx, spec.Name, defaults, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -191,13 +218,13 @@ func attachGate(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defa
 	return g, nil
 }
 
-// networkLine says what governs the sandbox's egress, for the run's header.
-func networkLine(b sandbox.Backend, name string, defaults []policy.Rule) string {
+// NetworkLine says what governs the sandbox's egress, for the run's header.
+func (h Host) NetworkLine(b sandbox.Backend, name string, defaults []policy.Rule) string {
 	if on, ok := b.(sandbox.OwnNetwork); ok {
 		return on.Network()
 	}
 	if _, ok := b.(sandbox.GateUser); ok {
-		return describeRules(name, defaults) + " (ralph policy ls)"
+		return h.describeRules(name, defaults) + " (ralph policy ls)"
 	}
 	return "unrestricted (the host's own)"
 }
@@ -210,8 +237,7 @@ func installSelf(dst string) error {
 		return fmt.Errorf("gate: %w", err)
 	}
 	if !sandbox.Static(exe) {
-		return fmt.Errorf("%w: the network gate runs ralph inside the sandbox and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph",
-			sandbox.ErrUnavailable)
+		return sandbox.Unavailable("the network gate runs ralph inside the sandbox and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph")
 	}
 	src, err := os.Open(exe)
 	if err != nil {
@@ -235,8 +261,8 @@ func installSelf(dst string) error {
 }
 
 // describeRules says what the gate lets through, for the run's header.
-func describeRules(name string, defaults []policy.Rule) string {
-	rules, err := policyfile.Default().Effective(name, defaults)
+func (h Host) describeRules(name string, defaults []policy.Rule) string {
+	rules, err := h.Policies.Effective(name, defaults)
 	if err != nil {
 		return "deny by default (" + err.Error() + ")"
 	}

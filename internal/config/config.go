@@ -1,10 +1,15 @@
-package cli
+// Package config reads ralph's config files, whose keys are the long
+// names of ralph run's flags: the project's .ralph/config.toml (written by
+// the agent too, so a key that reaches the host is obeyed only as the
+// user approved it; decision 007) and the user's own
+// ~/.config/ralph/config.toml (always obeyed). A value from a file fills
+// a flag the command line left unset.
+package config
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -18,17 +23,62 @@ import (
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
-// projectConfig is where a project's settings live, inside the workspace.
-const projectConfig = ".ralph/config.toml"
+// ProjectPath is where a project's settings live, inside the workspace.
+const ProjectPath = ".ralph/config.toml"
 
-// configFile is one parsed config file whose keys are the long names of
+// ErrInvalid is a config file ralph cannot use (a syntax error, an
+// unknown key, a value of the wrong kind): a usage error.
+var ErrInvalid = errors.New("invalid config")
+
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
+
+// UntrustedError is the refusal of project settings the user has not
+// approved: nothing was started.
+type UntrustedError struct {
+	Changes    []trust.Change
+	UserConfig string // where the user's own settings go
+}
+
+func (e *UntrustedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s sets what runs on the host or how strong the sandbox is, and you have not approved it:\n", ProjectPath)
+	for _, c := range e.Changes {
+		was := "new"
+		if c.Was != "" {
+			was = "approved: " + c.Was
+		}
+		fmt.Fprintf(&b, "    %s = %s    (%s)\n", c.Key, c.Now, was)
+	}
+	b.WriteString("  The agent can write this file. Nothing was started.\n")
+	b.WriteString("  If these lines are yours, approve them with: ralph trust   (or pass them as flags, or move them to " + e.UserConfig + ")")
+	return b.String()
+}
+
+// RefusedError is a workspace file ralph will not read (a symlink out, a
+// FIFO, too big): it is wsfile.ErrRefused, shown safely with a hint.
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string {
+	return termsafe.String(e.Err.Error()) + " (a file in the project that ralph will not read; the agent may have planted it)"
+}
+func (e *RefusedError) Is(target error) bool { return target == wsfile.ErrRefused }
+func (e *RefusedError) Unwrap() error        { return e.Err }
+
+// File is one parsed config file whose keys are the long names of
 // ralph run's flags:
 //
 //	max-iterations = 50
 //	agent = "codex"
 //	env = ["GITHUB_TOKEN"]
 //	agent-args = ["--model", "gpt-5.5"]
-type configFile struct {
+type File struct {
 	show string // the path as messages name it
 	data []byte
 	raw  map[string]any
@@ -36,16 +86,16 @@ type configFile struct {
 
 // parseConfig parses data; a malformed file is a usage error naming the
 // file and line.
-func parseConfig(show string, data []byte) (*configFile, error) {
+func Parse(show string, data []byte) (*File, error) {
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, usageErr("config %s:%d: %s", show, pe.Position.Line, termsafe.String(pe.Message))
+			return nil, invalid("config %s:%d: %s", show, pe.Position.Line, termsafe.String(pe.Message))
 		}
-		return nil, usageErr("config %s: %s", show, termsafe.String(err.Error()))
+		return nil, invalid("config %s: %s", show, termsafe.String(err.Error()))
 	}
-	return &configFile{show: show, data: data, raw: raw}, nil
+	return &File{show: show, data: data, raw: raw}, nil
 }
 
 // exempt reports the keys that cannot reach the host or weaken the
@@ -64,7 +114,7 @@ func exempt(key string) bool {
 }
 
 // keys returns the file's keys, sorted, after checking each names a flag.
-func (c *configFile) keys(fs *pflag.FlagSet) ([]string, error) {
+func (c *File) keys(fs *pflag.FlagSet) ([]string, error) {
 	names := make([]string, 0, len(c.raw))
 	for k := range c.raw {
 		names = append(names, k)
@@ -72,7 +122,7 @@ func (c *configFile) keys(fs *pflag.FlagSet) ([]string, error) {
 	sort.Strings(names)
 	for _, k := range names {
 		if f := fs.Lookup(k); f == nil || k == "help" {
-			return nil, usageErr("config %s:%d: unknown key %q (keys are the long flag names: see ralph --help)", c.show, keyLine(c.data, k), k)
+			return nil, invalid("config %s:%d: unknown key %q (keys are the long flag names: see ralph --help)", c.show, keyLine(c.data, k), k)
 		}
 	}
 	return names, nil
@@ -81,7 +131,7 @@ func (c *configFile) keys(fs *pflag.FlagSet) ([]string, error) {
 // hostSettings returns what the file sets that needs the user's approval:
 // keys not exempt, not given on the command line (when cli is true), with
 // a value other than the flag's default.
-func (c *configFile) hostSettings(fs *pflag.FlagSet, cli bool) (trust.Settings, error) {
+func (c *File) HostSettings(fs *pflag.FlagSet, cli bool) (trust.Settings, error) {
 	names, err := c.keys(fs)
 	if err != nil {
 		return nil, err
@@ -94,7 +144,7 @@ func (c *configFile) hostSettings(fs *pflag.FlagSet, cli bool) (trust.Settings, 
 		}
 		vals, err := values(c.raw[k], f.Value.Type())
 		if err != nil {
-			return nil, usageErr("config %s:%d: %s: %v", c.show, keyLine(c.data, k), k, err)
+			return nil, invalid("config %s:%d: %s: %v", c.show, keyLine(c.data, k), k, err)
 		}
 		if isDefault(f, vals) {
 			continue
@@ -106,7 +156,7 @@ func (c *configFile) hostSettings(fs *pflag.FlagSet, cli bool) (trust.Settings, 
 
 // apply sets every flag not given on the command line and not in skip;
 // it returns the keys it set.
-func (c *configFile) apply(fs *pflag.FlagSet, skip map[string]bool) (map[string]bool, error) {
+func (c *File) apply(fs *pflag.FlagSet, skip map[string]bool) (map[string]bool, error) {
 	names, err := c.keys(fs)
 	if err != nil {
 		return nil, err
@@ -120,11 +170,11 @@ func (c *configFile) apply(fs *pflag.FlagSet, skip map[string]bool) (map[string]
 		line := keyLine(c.data, k)
 		vals, err := values(c.raw[k], f.Value.Type())
 		if err != nil {
-			return nil, usageErr("config %s:%d: %s: %v", c.show, line, k, err)
+			return nil, invalid("config %s:%d: %s: %v", c.show, line, k, err)
 		}
 		for _, v := range vals {
 			if err := f.Value.Set(v); err != nil {
-				return nil, usageErr("config %s:%d: %s: %s", c.show, line, k, termsafe.String(err.Error()))
+				return nil, invalid("config %s:%d: %s: %s", c.show, line, k, termsafe.String(err.Error()))
 			}
 		}
 		set[k] = true
@@ -132,35 +182,26 @@ func (c *configFile) apply(fs *pflag.FlagSet, skip map[string]bool) (map[string]
 	return set, nil
 }
 
-// userConfigPath is the user's own settings, outside every workspace:
-// $XDG_CONFIG_HOME/ralph/config.toml (default ~/.config/ralph/config.toml).
-func userConfigPath() string { return filepath.Join(configDir(), "config.toml") }
-
-func configDir() string {
-	base := os.Getenv("XDG_CONFIG_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".config")
-	}
-	return filepath.Join(base, "ralph")
-}
-
-func trustStore() trust.Store { return trust.Store{Dir: filepath.Join(configDir(), "trust")} }
-
-// readProjectConfig reads and parses the project's config through the
+// ReadProject reads and parses the project's config through the
 // workspace; nil when there is none.
-func readProjectConfig(ws *wsfile.Workspace) (*configFile, error) {
-	data, err := ws.ReadFile(projectConfig, wsfile.MaxConfig)
+func ReadProject(ws *wsfile.Workspace) (*File, error) {
+	data, err := ws.ReadFile(ProjectPath, wsfile.MaxConfig)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, refusedErr(err)
+		return nil, &RefusedError{Err: err}
 	}
-	return parseConfig(projectConfig, data)
+	return Parse(ProjectPath, data)
 }
 
-// loadConfig applies, to every flag not given on the command line, the
+// Loader reads the config files of one user.
+type Loader struct {
+	Trust    trust.Store // the user's approvals
+	UserPath string      // the user's own config.toml
+}
+
+// Load applies, to every flag not given on the command line, the
 // project's config (only as far as the user approved it) and then the
 // user's own config. A project setting that reaches the host and is not
 // approved stops ralph before anything starts (exit 77).
@@ -169,8 +210,8 @@ func readProjectConfig(ws *wsfile.Workspace) (*configFile, error) {
 // In a fleet's pod (--sandbox pod) there is no user to approve anything:
 // the pod is the boundary, and the project's config is obeyed as it
 // stands (pass approve to skip the check).
-func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store, approve bool) (map[string]bool, error) {
-	proj, err := readProjectConfig(ws)
+func (l Loader) Load(fs *pflag.FlagSet, ws *wsfile.Workspace, approve bool) (map[string]bool, error) {
+	proj, err := ReadProject(ws)
 	if err != nil {
 		return nil, err
 	}
@@ -180,29 +221,29 @@ func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store, appr
 			return nil, err
 		}
 	} else if proj != nil {
-		want, err := proj.hostSettings(fs, true)
+		want, err := proj.HostSettings(fs, true)
 		if err != nil {
 			return nil, err
 		}
-		approved, err := store.Approved(ws.Dir())
+		approved, err := l.Trust.Approved(ws.Dir())
 		if err != nil {
 			return nil, err
 		}
 		if ch := trust.Unapproved(approved, want); len(ch) > 0 {
-			return nil, untrusted(ch)
+			return nil, &UntrustedError{Changes: ch, UserConfig: l.UserPath}
 		}
 		if applied, err = proj.apply(fs, nil); err != nil {
 			return nil, err
 		}
 	}
-	data, err := wsfile.ReadOutside(userConfigPath(), wsfile.MaxConfig)
+	data, err := wsfile.ReadOutside(l.UserPath, wsfile.MaxConfig)
 	if errors.Is(err, os.ErrNotExist) {
 		return applied, nil
 	}
 	if err != nil {
-		return nil, usageErr("config: %v", err)
+		return nil, invalid("config: %v", err)
 	}
-	user, err := parseConfig(userConfigPath(), data)
+	user, err := Parse(l.UserPath, data)
 	if err != nil {
 		return nil, err
 	}
@@ -211,27 +252,6 @@ func loadConfig(fs *pflag.FlagSet, ws *wsfile.Workspace, store trust.Store, appr
 		applied[k] = true
 	}
 	return applied, err
-}
-
-// untrusted is the refusal of settings the user has not approved.
-func untrusted(ch []trust.Change) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s sets what runs on the host or how strong the sandbox is, and you have not approved it:\n", projectConfig)
-	for _, c := range ch {
-		was := "new"
-		if c.Was != "" {
-			was = "approved: " + c.Was
-		}
-		fmt.Fprintf(&b, "    %s = %s    (%s)\n", c.Key, c.Now, was)
-	}
-	b.WriteString("  The agent can write this file. Nothing was started.\n")
-	b.WriteString("  If these lines are yours, approve them with: ralph trust   (or pass them as flags, or move them to " + userConfigPath() + ")")
-	return &exitError{code: ExitUntrusted, err: errors.New(b.String())}
-}
-
-// refusedErr marks a workspace file ralph will not read (exit 65).
-func refusedErr(err error) error {
-	return &exitError{code: ExitRefused, err: fmt.Errorf("%s (a file in the project that ralph will not read; the agent may have planted it)", termsafe.String(err.Error()))}
 }
 
 // isDefault reports whether vals leave the flag as its default does.

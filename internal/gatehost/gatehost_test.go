@@ -1,4 +1,4 @@
-package cli
+package gatehost
 
 import (
 	"context"
@@ -62,15 +62,15 @@ func (*ownNet) Network() string { return "its own" }
 func TestBackendsDescribeTheirNetwork(t *testing.T) {
 	spec := sandbox.Spec{Name: "x"}
 	for _, b := range []sandbox.Backend{&sandboxtest.Fake{}, &ownNet{}} {
-		g, err := attachGate(context.Background(), b, &spec, nil)
+		g, err := Host{}.Attach(context.Background(), b, &spec, nil)
 		if g != nil || err != nil || spec.GateDir != "" {
 			t.Errorf("%T: attachGate = %v, %v, GateDir %q; want no gate", b, g, err, spec.GateDir)
 		}
 	}
-	if got := networkLine(&ownNet{}, "x", nil); got != "its own" {
+	if got := (Host{}).NetworkLine(&ownNet{}, "x", nil); got != "its own" {
 		t.Errorf("networkLine(own network) = %q", got)
 	}
-	if got := networkLine(&sandboxtest.Fake{}, "x", nil); !strings.Contains(got, "unrestricted") {
+	if got := (Host{}).NetworkLine(&sandboxtest.Fake{}, "x", nil); !strings.Contains(got, "unrestricted") {
 		t.Errorf("networkLine(no gate, no network of its own) = %q, want unrestricted", got)
 	}
 }
@@ -78,18 +78,18 @@ func TestBackendsDescribeTheirNetwork(t *testing.T) {
 // TestGateSocketFitsAnyPath: a long home folder and a long project name
 // (issue 16: bind: invalid argument) still give a socket path that fits.
 func TestGateSocketFitsAnyPath(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/home/alice-with-a-rather-long-name/.local/state")
+	h := Host{Dir: "/home/alice-with-a-rather-long-name/.local/state/ralph/gates"}
 	long := "ralph-claude-customer-portal-backend-service-api-v2-0123abcd"
 	for _, name := range []string{"ralph-claude-app-12345678", long} {
-		sock := filepath.Join(gateDir(name), "mnt", "gate.sock")
+		sock := filepath.Join(h.GateDir(name), "mnt", "gate.sock")
 		if len(sock) > maxSocketPath {
 			t.Errorf("%s: socket path of %d bytes: %s", name, len(sock), sock)
 		}
-		if gateDir(name) != gateDir(name) {
+		if h.GateDir(name) != h.GateDir(name) {
 			t.Errorf("%s: gate folder not deterministic", name)
 		}
 	}
-	if filepath.Base(gateDir("ralph-claude-app-12345678")) != "ralph-claude-app-12345678" {
-		t.Errorf("a short name should keep its readable folder: %s", gateDir("ralph-claude-app-12345678"))
+	if filepath.Base(h.GateDir("ralph-claude-app-12345678")) != "ralph-claude-app-12345678" {
+		t.Errorf("a short name should keep its readable folder: %s", h.GateDir("ralph-claude-app-12345678"))
 	}
 }

@@ -1,0 +1,38 @@
+package doctor
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Print writes the report as tables, for a person.
+func Print(w io.Writer, rep Report) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tFOUND\tUSABLE\tBOUNDARY\tVERSION\tNOTE")
+	var auto *Backend
+	for i, r := range rep.Backends {
+		note := r.Problem
+		if note == "" {
+			note = r.Image
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, yesNo(r.Found), yesNo(r.Usable), r.Boundary, orDash(r.Version), note)
+		if r.Name == rep.Auto {
+			auto = &rep.Backends[i]
+		}
+	}
+	tw.Flush()
+	if auto != nil {
+		fmt.Fprintf(w, "\n--sandbox auto picks %s. Network gate: %s.\nLimits: %s.\nDisk: %s.\nGit: %s.\n", rep.Auto, auto.Gate, auto.Limits, auto.Disk, auto.Git)
+	} else {
+		fmt.Fprintln(w, "\nNo isolating backend is usable: ralph will not run an agent here (it never falls back to the host).")
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCLI IN ITS IMAGE\tCREDENTIALS SET")
+	for _, a := range rep.Agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDash(strings.Join(a.KeysSet, ", ")))
+	}
+	tw.Flush()
+}
