@@ -18,7 +18,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
-	"github.com/ralphloop/ralph/internal/sandbox/sbx"
+	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
@@ -120,16 +120,20 @@ func newPolicyChange(f *Factory, verb string, action policy.Action) *cobra.Comma
 			for _, r := range rules {
 				fmt.Fprintf(io.Out, "%s %s (%s)\n", r.Action, r.Pattern, where)
 			}
-			// sbx enforces its own policy: the same words go to it.
-			if s := sbx.New(); s.Available(cmd.Context()) == nil {
-				var canon []string
-				for _, r := range rules {
-					canon = append(canon, r.Pattern)
+			// A backend with a policy of its own (sbx) gets the same words.
+			var canon []string
+			for _, r := range rules {
+				canon = append(canon, r.Pattern)
+			}
+			for _, b := range f.Isolating() {
+				pf, ok := b.(sandbox.PolicyForwarder)
+				if !ok || b.Available(cmd.Context()) != nil {
+					continue
 				}
-				if err := s.Policy(cmd.Context(), verb, scope, canon); err != nil {
-					return fmt.Errorf("forward to sbx policy: %w", err)
+				if err := pf.Policy(cmd.Context(), verb, scope, canon); err != nil {
+					return fmt.Errorf("forward to %s policy: %w", b.Name(), err)
 				}
-				fmt.Fprintln(io.Out, "forwarded to sbx policy")
+				fmt.Fprintf(io.Out, "forwarded to %s policy\n", b.Name())
 			}
 			return nil
 		},

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/loop"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/observe"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -263,45 +263,50 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	obs := &observer{rec: rec, io: o.io, quiet: o.quiet, agent: ad.Name}
+	width, color := termWidth(o.io.Err)
+	_, tty := termWidth(o.io.Err)
+	view := observe.Options{Agent: ad.Name, Quiet: o.quiet, Width: width, Color: color, TTY: tty}
 	if o.asJSON {
-		obs.json = json.NewEncoder(o.io.Out)
+		view.JSON = o.io.Out
 	}
+	obs := observe.New(rec, o.io.Err, view)
 	defer obs.Close()
 	cfg.Observer = obs
 	if !o.quiet {
-		cfg.Log = obs.startSpinner()
+		cfg.Log = obs.StartSpinner()
 	}
-	defer obs.stopSpinner()
+	defer obs.StopSpinner()
 	out, err := loop.Run(ctx, cfg)
 	obs.Close()
-	obs.stopSpinner()
+	obs.StopSpinner()
+	end := func(status string, code int, text string) {
+		rec.Finish(status, code, text)
+		obs.Emit(observe.Event{Event: "end", Outcome: status, Text: text, ExitCode: &code})
+	}
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, gatehost.ErrDied) {
 			msg := fmt.Sprintf("%v; run stopped in iteration %d (fail closed: the sandbox had no way out meanwhile); sandbox %s stopped", cause, out.Iterations, spec.Name)
-			rec.Finish("error", ExitInternal, msg)
-			obs.emit(event{Event: "end", Outcome: "error", Text: msg, ExitCode: ptr(ExitInternal)})
-			onExit(o.onExit, rec.Run(), "error", ExitInternal, msg, o.io.Err)
+			end("error", ExitInternal, msg)
+			observe.OnExit(o.onExit, rec.Run(), "error", ExitInternal, msg, o.io.Err)
 			return &exitError{code: ExitInternal, err: errors.New(msg)}
 		}
 		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
 			rec.Finish("interrupted", ExitInterrupted, "interrupted")
-			obs.emit(event{Event: "end", Outcome: "interrupted", ExitCode: ptr(ExitInterrupted)})
+			obs.Emit(observe.Event{Event: "end", Outcome: "interrupted", ExitCode: ptr(ExitInterrupted)})
 			fmt.Fprintf(o.io.Err, "ralph: interrupted during iteration %d; sandbox %s stopped; run ralph again to resume run %s (--fresh starts anew)\n",
 				out.Iterations, spec.Name, rec.Run().ID)
-			onExit(o.onExit, rec.Run(), "interrupted", ExitInterrupted, "interrupted", o.io.Err)
+			observe.OnExit(o.onExit, rec.Run(), "interrupted", ExitInterrupted, "interrupted", o.io.Err)
 			return &quietExit{code: ExitInterrupted}
 		}
 		rec.Finish("error", exitCode(err), err.Error())
-		onExit(o.onExit, rec.Run(), "error", exitCode(err), err.Error(), o.io.Err)
+		observe.OnExit(o.onExit, rec.Run(), "error", exitCode(err), err.Error(), o.io.Err)
 		return err
 	}
 	rerr := report(o.io.Err, out)
 	code := exitCode(rerr)
-	rec.Finish(statusOf(out), code, out.Text)
-	obs.emit(event{Event: "end", Outcome: statusOf(out), Text: out.Text, ExitCode: &code})
-	summary(o.io.Err, rec.Run(), out.Reason.String())
-	onExit(o.onExit, rec.Run(), statusOf(out), code, out.Text, o.io.Err)
+	end(observe.Status(out), code, out.Text)
+	observe.Summary(o.io.Err, rec.Run(), out.Reason.String(), o.f.Now())
+	observe.OnExit(o.onExit, rec.Run(), observe.Status(out), code, out.Text, o.io.Err)
 	runlog.Prune(o.f.stateDir("runs"), o.keepBytes, rec.Dir())
 	return rerr
 }
@@ -313,23 +318,8 @@ func ptr(n int) *int { return &n }
 func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend, agentName string, cfg *loop.Config) (*runlog.Recorder, error) {
 	dir := runlog.ProjectDir(o.f.stateDir("runs"), project)
 	runs, _ := runlog.List(dir)
-	for i := len(runs) - 1; i >= 0 && !o.fresh; i-- {
-		last := runs[i]
-		if last.Sandbox != spec.Name {
-			continue
-		}
-		if last.Status != "running" && last.Status != "interrupted" {
-			break
-		}
-		next, spent := 1, time.Duration(0)
-		for _, it := range last.Iterations {
-			spent += time.Duration(it.DurationMS) * time.Millisecond
-			if loop.IterationOutcome(it.Outcome).Retried() {
-				next = max(next, it.N)
-			} else {
-				next = max(next, it.N+1)
-			}
-		}
+	if last, ok := runlog.Resumable(runs, spec.Name); ok && !o.fresh {
+		next, spent := runlog.ResumeAt(last, func(outcome string) bool { return loop.IterationOutcome(outcome).Retried() })
 		cfg.FirstIteration, cfg.SpentCost, cfg.SpentTime = next, last.CostUSD, spent
 		how := "was interrupted"
 		if last.Status == "running" {
@@ -339,8 +329,8 @@ func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend
 		last.PID, last.MaxIterations = os.Getpid(), o.maxIterations
 		return runlog.Resume(dir, last)
 	}
-	run := runlog.Run{ID: runlog.NewID(time.Now()), Project: project, Agent: agentName, Backend: b.Name(),
-		Boundary: string(b.Boundary()), Sandbox: spec.Name, MaxIterations: o.maxIterations, PID: os.Getpid(), Start: time.Now()}
+	run := runlog.Run{ID: runlog.NewID(o.f.Now()), Project: project, Agent: agentName, Backend: b.Name(),
+		Boundary: string(b.Boundary()), Sandbox: spec.Name, MaxIterations: o.maxIterations, PID: os.Getpid(), Start: o.f.Now()}
 	fmt.Fprintf(o.io.Err, "ralph: run %s\n", run.ID)
 	return runlog.Start(dir, run)
 }

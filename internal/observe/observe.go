@@ -1,4 +1,10 @@
-package cli
+// Package observe is what a person or a script sees of a run as it goes:
+// the loop's Observer that records every iteration (internal/runlog),
+// renders the agent's stream as readable lines (internal/render) behind a
+// spinner on a terminal, writes JSON events (--json) or one line per
+// iteration (--quiet); then the closing summary table and the user's
+// --on-exit command.
+package observe
 
 import (
 	"bytes"
@@ -18,21 +24,46 @@ import (
 	"github.com/ralphloop/ralph/internal/runlog"
 )
 
-// observer records the run (runlog), and writes JSON events (--json) and
+// Observer records the run (runlog), and writes JSON events (--json) and
 // summaries (--quiet) as the loop goes.
-type observer struct {
+type Observer struct {
 	rec    *runlog.Recorder
-	io     IO
+	log    io.Writer     // ralph's messages (stderr)
 	json   *json.Encoder // nil without --json
 	quiet  bool
 	agent  string
+	width  int  // of the terminal log goes to; 0 when none
+	color  bool // log is a terminal that wants colour
+	tty    bool // log is a terminal
 	closer []io.Closer
 	render *render.Renderer
 	spin   *render.Spinner // on a terminal only
 	out    io.Writer       // where rendered lines go (through the spinner)
 }
 
-type event struct {
+// Options say how a run is shown.
+type Options struct {
+	Agent string
+	// JSON, when set, gets one JSON event a line (--json).
+	JSON  io.Writer
+	Quiet bool
+	// Width and Color describe the terminal Log is, if it is one (Width
+	// 0 without a known width); TTY whether it is one.
+	Width      int
+	Color, TTY bool
+}
+
+// New observes the run rec records, with ralph's messages to log.
+func New(rec *runlog.Recorder, log io.Writer, opts Options) *Observer {
+	o := &Observer{rec: rec, log: log, quiet: opts.Quiet, agent: opts.Agent, width: opts.Width, color: opts.Color, tty: opts.TTY}
+	if opts.JSON != nil {
+		o.json = json.NewEncoder(opts.JSON)
+	}
+	return o
+}
+
+// Event is one line of --json.
+type Event struct {
 	Event     string          `json:"event"`
 	Time      time.Time       `json:"time"`
 	Run       string          `json:"run,omitempty"`
@@ -46,7 +77,8 @@ type event struct {
 	ExitCode  *int            `json:"exit_code,omitempty"`
 }
 
-func (o *observer) emit(e event) {
+// Emit writes e with --json.
+func (o *Observer) Emit(e Event) {
 	if o.json == nil {
 		return
 	}
@@ -55,20 +87,20 @@ func (o *observer) emit(e event) {
 	o.json.Encode(e)
 }
 
-func (o *observer) IterationStart(n, attempt int) (io.Writer, io.Writer) {
+// IterationStart opens the iteration's raw output and log.
+func (o *Observer) IterationStart(n, attempt int) (io.Writer, io.Writer) {
 	o.Close()
 	raw := o.rec.Output(n, attempt, "jsonl")
 	lg := o.rec.Output(n, attempt, "log")
 	o.closer = append(o.closer, raw, lg)
-	o.emit(event{Event: "iteration_start", Iteration: n, Attempt: attempt})
+	o.Emit(Event{Event: "iteration_start", Iteration: n, Attempt: attempt})
 	ws := []io.Writer{raw}
 	if o.json != nil {
 		ws = append(ws, &lineEvents{o: o, n: n, attempt: attempt})
 	}
 	if !o.quiet {
 		// The agent's stream as readable lines, in ralph's log too.
-		width, color := termWidth(o.io.Err)
-		o.render = render.New(io.MultiWriter(o.out, lg), o.agent, width, color)
+		o.render = render.New(io.MultiWriter(o.out, lg), o.agent, o.width, o.color)
 		ws = append(ws, o.render)
 	}
 	if o.spin != nil {
@@ -77,7 +109,8 @@ func (o *observer) IterationStart(n, attempt int) (io.Writer, io.Writer) {
 	return io.MultiWriter(ws...), lg
 }
 
-func (o *observer) IterationEnd(it loop.IterationInfo) {
+// IterationEnd records how the iteration ended.
+func (o *Observer) IterationEnd(it loop.IterationInfo) {
 	if o.spin != nil {
 		o.spin.Reset("")
 	}
@@ -96,39 +129,41 @@ func (o *observer) IterationEnd(it loop.IterationInfo) {
 		rec.Error = it.Err.Error()
 	}
 	if err := o.rec.Add(rec); err != nil {
-		fmt.Fprintf(o.io.Err, "ralph: %v\n", err)
+		fmt.Fprintf(o.log, "ralph: %v\n", err)
 	}
 	files := it.FilesChanged
-	o.emit(event{Event: "iteration_end", Iteration: it.N, Attempt: it.Attempt, Outcome: string(it.Outcome), Text: rec.Text, CostUSD: it.Usage.CostUSD, Files: &files})
+	o.Emit(Event{Event: "iteration_end", Iteration: it.N, Attempt: it.Attempt, Outcome: string(it.Outcome), Text: rec.Text, CostUSD: it.Usage.CostUSD, Files: &files})
 	if it.Promise.Kind != promise.None {
-		o.emit(event{Event: "promise", Iteration: it.N, Outcome: it.Promise.Kind.String(), Text: it.Promise.Text})
+		o.Emit(Event{Event: "promise", Iteration: it.N, Outcome: it.Promise.Kind.String(), Text: it.Promise.Text})
 	}
 	if o.quiet {
-		fmt.Fprintf(o.io.Err, "ralph: iteration %d: %s in %s, %d file(s) changed%s\n", it.N, it.Outcome,
+		fmt.Fprintf(o.log, "ralph: iteration %d: %s in %s, %d file(s) changed%s\n", it.N, it.Outcome,
 			it.Duration.Round(100*time.Millisecond), it.FilesChanged, costText(it.Usage.CostUSD))
 	}
 }
 
-// startSpinner shows a spinner with the elapsed time while the agent is
+// StartSpinner shows a spinner with the elapsed time while the agent is
 // quiet, on a terminal only; ralph's messages and the rendered stream then
 // go through it so they erase it first. It returns the writer to use.
-func (o *observer) startSpinner() io.Writer {
-	o.out = o.io.Err
-	if _, tty := termWidth(o.io.Err); tty && !o.quiet {
-		o.spin = render.NewSpinner(o.io.Err, 2*time.Second)
-		o.out = o.spin.Writer(o.io.Err)
+func (o *Observer) StartSpinner() io.Writer {
+	o.out = o.log
+	if o.tty && !o.quiet {
+		o.spin = render.NewSpinner(o.log, 2*time.Second)
+		o.out = o.spin.Writer(o.log)
 	}
 	return o.out
 }
 
-func (o *observer) stopSpinner() {
+// StopSpinner erases the spinner for good.
+func (o *Observer) StopSpinner() {
 	if o.spin != nil {
 		o.spin.Stop()
 		o.spin = nil
 	}
 }
 
-func (o *observer) Close() {
+// Close ends the iteration in progress (its files, its rendering).
+func (o *Observer) Close() {
 	if o.render != nil {
 		o.render.Flush()
 		o.render = nil
@@ -141,7 +176,7 @@ func (o *observer) Close() {
 
 // lineEvents turns the agent's output lines into agent events.
 type lineEvents struct {
-	o          *observer
+	o          *Observer
 	n, attempt int
 	mu         sync.Mutex
 	buf        []byte
@@ -158,7 +193,7 @@ func (l *lineEvents) Write(p []byte) (int, error) {
 		}
 		line := bytes.TrimSpace(l.buf[:i])
 		if json.Valid(line) && len(line) > 0 {
-			l.o.emit(event{Event: "agent", Iteration: l.n, Attempt: l.attempt, Data: append(json.RawMessage(nil), line...)})
+			l.o.Emit(Event{Event: "agent", Iteration: l.n, Attempt: l.attempt, Data: append(json.RawMessage(nil), line...)})
 		}
 		l.buf = l.buf[i+1:]
 	}
@@ -175,8 +210,8 @@ func costText(c float64) string {
 	return fmt.Sprintf(", $%.4f", c)
 }
 
-// summary prints the table of iterations and the exit reason.
-func summary(w io.Writer, run runlog.Run, reason string) {
+// Summary prints the table of iterations and the exit reason.
+func Summary(w io.Writer, run runlog.Run, reason string, now time.Time) {
 	if len(run.Iterations) == 0 {
 		return
 	}
@@ -201,14 +236,14 @@ func summary(w io.Writer, run runlog.Run, reason string) {
 	if run.CostUSD > 0 {
 		total = fmt.Sprintf("$%.4f", run.CostUSD)
 	}
-	fmt.Fprintf(tw, "total\t%s\t%s\t\t%d/%d\t%s\n", time.Since(run.Start).Round(time.Second), reason, run.InputTokens, run.OutputTokens, total)
+	fmt.Fprintf(tw, "total\t%s\t%s\t\t%d/%d\t%s\n", now.Sub(run.Start).Round(time.Second), reason, run.InputTokens, run.OutputTokens, total)
 	tw.Flush()
 	fmt.Fprintf(w, "run %s: ralph logs %s, ralph history\n", run.ID, run.ID)
 }
 
-// onExit runs the user's --on-exit command with the outcome in its
+// OnExit runs the user's --on-exit command with the outcome in its
 // environment.
-func onExit(cmdline string, run runlog.Run, status string, code int, reason string, w io.Writer) {
+func OnExit(cmdline string, run runlog.Run, status string, code int, reason string, w io.Writer) {
 	if cmdline == "" {
 		return
 	}
@@ -223,6 +258,7 @@ func onExit(cmdline string, run runlog.Run, status string, code int, reason stri
 	}
 }
 
-func statusOf(out loop.Outcome) string {
+// Status is how a run that ended with out is recorded.
+func Status(out loop.Outcome) string {
 	return strings.ReplaceAll(out.Reason.String(), " ", "_")
 }
