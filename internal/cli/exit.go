@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ralphloop/ralph/internal/config"
+	"github.com/ralphloop/ralph/internal/fleet"
 	"github.com/ralphloop/ralph/internal/gatehost"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/proc"
@@ -62,7 +63,7 @@ func exitCode(err error) int {
 		return ExitInterrupted
 	case errors.As(err, &untrusted):
 		return ExitUntrusted
-	case errors.Is(err, config.ErrInvalid), errors.As(err, &badPolicy):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, fleet.ErrInvalid), errors.As(err, &badPolicy):
 		return ExitUsage
 	case errors.Is(err, wsfile.ErrRefused):
 		return ExitRefused

@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,8 +15,6 @@ import (
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/fleet"
-	"github.com/ralphloop/ralph/internal/netgate/policy"
-	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 )
 
 // kubeFlags are the flags kubectl users expect.
@@ -153,119 +148,26 @@ and --allow patterns; nothing else leaves the pods.`,
 	return cmd
 }
 
-var envAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
-
+// submit hands the submission to internal/fleet and prints the runs.
 func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushSet bool) error {
-	r := &o.run
-	ad, err := agent.Lookup(r.Agent, o.agentCmd)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	if o.maxRuntime <= 0 {
-		return usageErr("--max-runtime must be positive: it bounds the Job (activeDeadlineSeconds)")
-	}
-	gitHost, err := remoteHost(r.Repo)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	if o.count < 1 || o.iterations < 1 {
-		return usageErr("--count and --max-iterations must be at least 1")
-	}
-	if pushSet && o.count > 1 {
-		return usageErr("--push names one branch; with --count %d each loop pushes ralph/<run-id>", o.count)
-	}
-	if o.gateReplicas < 0 {
-		return usageErr("--gate-replicas must be 1 or more")
-	}
 	if o.gateVia != "service" && o.gateVia != "pod" {
 		return usageErr("--gate-via is service or pod, not %q", o.gateVia)
 	}
-	if r.Image == "" {
-		r.Image = "ralph-" + ad.Name + ":latest"
-	}
-	r.APIKeyEnv = o.apiKeyEnv
-	if r.APIKeyEnv == "" && len(ad.KeyVars) > 0 {
-		r.APIKeyEnv = ad.KeyVars[0]
-	}
-	r.Env = map[string]string{}
-	r.LoopArgs = []string{"-n", fmt.Sprint(o.iterations), "--max-runtime", (o.maxRuntime - o.maxRuntime/20).String()}
-	if o.agentCmd != "" {
-		r.LoopArgs = append(r.LoopArgs, "--agent-cmd", o.agentCmd)
-	}
-	for _, e := range o.env {
-		if !envAssign.MatchString(e) {
-			return usageErr("--env wants NAME=VALUE, got %q (secrets go in Secrets: --api-key-secret)", e)
-		}
-		name, val, _ := strings.Cut(e, "=")
-		r.Env[name] = val
-		r.LoopArgs = append(r.LoopArgs, "--env", name)
-	}
-	r.Deadline = o.maxRuntime + 10*time.Minute
-	r.UID = 1000
-	rules := policyfile.AgentRules(ad.Name, ad.Hosts)
-	for _, p := range append([]string{gitHost}, o.allow...) {
-		rule, err := policy.ParseRule(policy.Allow, p, "fleet")
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		rules = append(rules, rule)
-	}
-
+	sub := fleet.Submission{Run: o.run, Count: o.count, Iterations: o.iterations, Allow: o.allow, Env: o.env,
+		APIKeyEnv: o.apiKeyEnv, AgentCmd: o.agentCmd, GateReplicas: o.gateReplicas, GateImage: o.gateImage,
+		GateViaPod: o.gateVia == "pod", GateTimeout: o.gateTimeout, MaxRuntime: o.maxRuntime, PushSet: pushSet}
 	c, err := k.client()
 	if err != nil {
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(io.Err, "ralph: fleet: "+format+"\n", args...) }
-	warn, err := c.EnsureNamespace(ctx)
-	if err != nil {
-		return unavailable(err)
-	}
-	if warn != "" {
-		say("warning: %s", warn)
-	}
-	for _, ref := range []string{r.APIKey, r.GitToken} {
-		if ref == "" {
-			continue
-		}
-		warn, err := c.CheckSecret(ctx, ref)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		if warn != "" {
-			say("warning: %s", warn)
-		}
-	}
-	digest, err := c.AllowAtGate(ctx, rules)
-	if err != nil {
-		return unavailable(err)
-	}
-	if err := c.ApplyGate(ctx, o.gateImage, int32(o.gateReplicas), r.UID, r.Image); err != nil {
-		return unavailable(err)
-	}
-	say("namespace %s: gate applied, waiting for it to be ready", c.NS)
-	gctx, cancel := context.WithTimeout(ctx, o.gateTimeout)
-	defer cancel()
-	if r.Gate, err = c.GateAddress(gctx, o.gateVia == "pod"); err != nil {
-		return unavailable(err)
-	}
-	// The loop's first request (the clone) must find its rules there.
-	if err := c.SyncGate(gctx, digest); err != nil {
-		return unavailable(err)
-	}
-	var ids []string
-	for range o.count {
-		r.ID = runID(r.Repo)
-		if !pushSet {
-			r.Push = "ralph/" + r.ID
-		}
-		if err := c.Submit(ctx, *r); err != nil {
-			return unavailable(err)
-		}
-		ids = append(ids, r.ID)
-		say("submitted %s: job %s, branch %s, agent %s, image %s, gate %s", r.ID, fleet.JobName(r.ID), r.Push, ad.Name, r.Image, r.Gate)
+	ids, err := sub.Submit(ctx, c, say, func(id string) {
 		if !o.asJSON && !o.wait {
-			fmt.Fprintln(io.Out, r.ID)
+			fmt.Fprintln(io.Out, id)
 		}
+	})
+	if err != nil {
+		return fleetErr(err)
 	}
 	if !o.wait {
 		if o.asJSON {
@@ -273,102 +175,29 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 		}
 		return nil
 	}
-	return waitRuns(ctx, io, c, ids, o.asJSON, say)
-}
-
-// waitRuns polls until every run has ended and prints their results.
-func waitRuns(ctx context.Context, io IO, c *fleet.Client, ids []string, asJSON bool, say func(string, ...any)) error {
-	done := map[string]fleet.Status{}
-	last := ""
-	for len(done) < len(ids) {
-		all, err := c.List(ctx)
-		if err != nil {
-			return unavailable(err)
-		}
-		states := map[string]int{}
-		for _, s := range all {
-			for _, id := range ids {
-				if s.ID != id {
-					continue
-				}
-				states[s.State]++
-				if s.State == "succeeded" || s.State == "failed" || s.State == "stopped" {
-					done[id] = s
-				}
-			}
-		}
-		if line := fmt.Sprint(states); line != last {
-			say("%d of %d ended %v", len(done), len(ids), states)
-			last = line
-		}
-		if len(done) == len(ids) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			say("stopped waiting; the runs go on in the cluster (ralph fleet ls; ralph fleet stop RUN)")
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	runs, err := fleet.Wait(ctx, c, ids, say)
+	if err != nil {
+		return fleetErr(err)
 	}
-	code := 0
-	var out []fleet.Status
-	for _, id := range ids {
-		s := done[id]
-		out = append(out, s)
-		c := ExitInternal
-		if s.Result != nil {
-			c = s.Result.Exit
-			if !s.Result.Pushed && c == 0 {
-				c = ExitInternal
-			}
-		}
-		if code == 0 && c != 0 {
-			code = c
-		}
-		if !asJSON {
+	if o.asJSON {
+		json.NewEncoder(io.Out).Encode(runs)
+	} else {
+		for _, s := range runs {
 			fmt.Fprintf(io.Out, "%s\t%s\t%s\n", s.ID, s.State, s.Summary())
 		}
 	}
-	if asJSON {
-		json.NewEncoder(io.Out).Encode(out)
-	}
-	if code != 0 {
+	if code := fleet.ExitCode(runs); code != 0 {
 		return &quietExit{code: code}
 	}
 	return nil
 }
 
-// remoteHost is the gate rule for a git URL: its host (and port).
-func remoteHost(repo string) (string, error) {
-	if repo == "" {
-		return "", fmt.Errorf("--repo is required")
+// fleetErr is a usage error or the cluster's (unavailable).
+func fleetErr(err error) error {
+	if errors.Is(err, fleet.ErrInvalid) || errors.Is(err, context.Canceled) {
+		return err
 	}
-	u, err := url.Parse(repo)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("--repo %q: the pods reach git through the gate, an HTTP proxy: give an https:// (or http://) URL", repo)
-	}
-	if u.User != nil {
-		return "", fmt.Errorf("--repo: no credentials in the URL (they would land in the Job's spec); use --git-secret")
-	}
-	return u.Host, nil
-}
-
-var nonName = regexp.MustCompile(`[^a-z0-9]+`)
-
-// runID is <repo>-<6 hex>: readable, unique, a valid Job name part.
-func runID(repo string) string {
-	base := strings.TrimSuffix(repo[strings.LastIndex(repo, "/")+1:], ".git")
-	base = strings.Trim(nonName.ReplaceAllString(strings.ToLower(base), "-"), "-")
-	if len(base) > 30 {
-		base = strings.Trim(base[:30], "-")
-	}
-	if base == "" {
-		base = "run"
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	return base + "-" + hex.EncodeToString(b)
+	return unavailable(err)
 }
 
 func unavailable(err error) error { return &exitError{code: ExitUnavailable, err: err} }
