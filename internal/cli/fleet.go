@@ -156,6 +156,9 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	sub := fleet.Submission{Run: o.run, Count: o.count, Iterations: o.iterations, Allow: o.allow, Env: o.env,
 		APIKeyEnv: o.apiKeyEnv, AgentCmd: o.agentCmd, GateReplicas: o.gateReplicas, GateImage: o.gateImage,
 		GateViaPod: o.gateVia == "pod", GateTimeout: o.gateTimeout, MaxRuntime: o.maxRuntime, PushSet: pushSet}
+	if err := sub.Check(); err != nil {
+		return err
+	}
 	c, err := k.client()
 	if err != nil {
 		return err

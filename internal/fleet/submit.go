@@ -110,6 +110,13 @@ func (s *Submission) prepare() (agent.Adapter, []policy.Rule, error) {
 	return ad, rules, nil
 }
 
+// Check reports what is wrong with s before anything is sent (an error
+// that Is ErrInvalid), or nil.
+func (s Submission) Check() error {
+	_, _, err := s.prepare()
+	return err
+}
+
 // Submit makes the namespace, the gate and its rules, waits until the
 // gate serves them (the loop's first request, the clone, must find them),
 // then submits Count Jobs. say reports progress; submitted gets each run
