@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -19,6 +17,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/tail"
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
@@ -280,7 +279,7 @@ func newPolicyLog(f *Factory) *cobra.Command {
 				return usageErr("-f follows one sandbox's log: name it")
 			}
 			for _, f := range files {
-				if err := printLog(cmd, io.Out, f, follow, asJSON); err != nil {
+				if err := printLog(cmd.Context(), io.Out, f, follow, asJSON); err != nil {
 					return err
 				}
 			}
@@ -292,50 +291,22 @@ func newPolicyLog(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func printLog(cmd *cobra.Command, out io.Writer, path string, follow, asJSON bool) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) && !follow {
+// printLog prints a gate's decision log: the JSON lines as they are, or
+// a line a person reads, where every word the sandbox chose is escaped.
+func printLog(ctx context.Context, out io.Writer, path string, follow, asJSON bool) error {
+	return tail.Lines(ctx, path, func() bool { return follow }, func(line []byte) error {
+		if line[len(line)-1] != '\n' {
+			return nil // a decision still being written
+		}
+		if asJSON {
+			_, err := out.Write(line)
+			return err
+		}
+		var e netgate.Entry
+		if json.Unmarshal(line, &e) == nil {
+			fmt.Fprintf(out, "%s  %-5s  %-7s %s:%d  %s  %s\n", e.Time.Local().Format(time.DateTime), termsafe.Line(e.Decision),
+				termsafe.Line(e.Method), termsafe.Line(e.Host), e.Port, termsafe.Line(orDefault(e.Addr, "-")), termsafe.Line(e.Rule))
+		}
 		return nil
-	}
-	for errors.Is(err, os.ErrNotExist) {
-		select {
-		case <-cmd.Context().Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
-		}
-		f, err = os.Open(path)
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := bufio.NewReader(f)
-	for {
-		line, err := r.ReadBytes('\n')
-		if len(line) > 0 && line[len(line)-1] == '\n' {
-			if asJSON {
-				out.Write(line)
-			} else {
-				var e netgate.Entry
-				if json.Unmarshal(line, &e) == nil {
-					// Host, method and reasons quote what the sandbox sent.
-					fmt.Fprintf(out, "%s  %-5s  %-7s %s:%d  %s  %s\n", e.Time.Local().Format(time.DateTime), termsafe.Line(e.Decision),
-						termsafe.Line(e.Method), termsafe.Line(e.Host), e.Port, termsafe.Line(orDefault(e.Addr, "-")), termsafe.Line(e.Rule))
-				}
-			}
-			continue
-		}
-		if err != io.EOF || !follow {
-			return nil
-		}
-		select {
-		case <-cmd.Context().Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
-		}
-		// A partial line stays in the reader's buffer for the next round.
-		if len(line) > 0 {
-			r = bufio.NewReader(io.MultiReader(strings.NewReader(string(line)), f))
-		}
-	}
+	})
 }

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/runlog"
+	"github.com/ralphloop/ralph/internal/tail"
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
@@ -204,7 +205,7 @@ func newLogs(f *Factory) *cobra.Command {
 				out = w
 			}
 			for i, p := range files {
-				if err := f.catFile(cmd, out, p, follow && i == len(files)-1, run); err != nil {
+				if err := f.catFile(cmd.Context(), out, p, follow && i == len(files)-1, run); err != nil {
 					return err
 				}
 			}
@@ -217,24 +218,11 @@ func newLogs(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func (f *Factory) catFile(cmd *cobra.Command, out io.Writer, path string, follow bool, run runlog.Run) error {
-	file, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	r := bufio.NewReader(file)
-	for {
-		if _, err := io.Copy(out, r); err != nil {
-			return err
-		}
-		if !follow || f.live(run) != "running" {
-			return nil
-		}
-		select {
-		case <-cmd.Context().Done():
-			return nil
-		case <-time.After(250 * time.Millisecond):
+// catFile prints an iteration's file; with follow, on while the run goes on.
+func (f *Factory) catFile(ctx context.Context, out io.Writer, path string, follow bool, run runlog.Run) error {
+	more := func() bool {
+		if !follow {
+			return false
 		}
 		if runs, _ := runlog.List(filepath.Dir(filepath.Dir(path))); len(runs) > 0 {
 			for _, x := range runs {
@@ -243,5 +231,10 @@ func (f *Factory) catFile(cmd *cobra.Command, out io.Writer, path string, follow
 				}
 			}
 		}
+		return f.live(run) == "running"
 	}
+	return tail.Lines(ctx, path, more, func(line []byte) error {
+		_, err := out.Write(line)
+		return err
+	})
 }

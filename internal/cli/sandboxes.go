@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,63 +10,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ralphloop/ralph/internal/backends"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
-// found is a sandbox and the backend that holds it.
-type found struct {
-	info    sandbox.Info
-	backend sandbox.Backend
-}
-
-// listAll lists ralph's sandboxes on every backend that answers.
-func (f *Factory) listAll(ctx context.Context) ([]found, error) {
-	var out []found
-	var errs []error
-	for _, b := range f.Isolating() {
-		if b.Available(ctx) != nil {
-			continue
-		}
-		infos, err := b.List(ctx)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, in := range infos {
-			out = append(out, found{in, b})
-		}
-	}
-	return out, errors.Join(errs...)
-}
-
-// lookup finds the named sandboxes; a name ralph did not make is an error.
-func (f *Factory) lookup(ctx context.Context, names []string) ([]found, error) {
-	all, err := f.listAll(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []found
-	for _, n := range names {
-		ok := false
-		for _, f := range all {
-			if f.info.Name == n {
-				out = append(out, f)
-				ok = true
-			}
-		}
-		if !ok {
-			return nil, fmt.Errorf("%w: %s (ralph ls shows ralph's sandboxes)", sandbox.ErrNotFound, n)
-		}
-	}
-	return out, nil
-}
-
 func (f *Factory) completeNames(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	all, _ := f.listAll(cmd.Context())
+	all, _ := backends.List(cmd.Context(), f.Isolating())
 	var names []string
 	for _, f := range all {
-		if strings.HasPrefix(f.info.Name, toComplete) {
-			names = append(names, f.info.Name)
+		if strings.HasPrefix(f.Info.Name, toComplete) {
+			names = append(names, f.Info.Name)
 		}
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
@@ -83,14 +35,14 @@ func newLs(f *Factory) *cobra.Command {
 		Example: "  ralph ls\n  ralph ls --json | jq -r '.[].name'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := f.listAll(cmd.Context())
+			all, err := backends.List(cmd.Context(), f.Isolating())
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				infos := []sandbox.Info{}
 				for _, f := range all {
-					infos = append(infos, f.info)
+					infos = append(infos, f.Info)
 				}
 				enc := json.NewEncoder(io.Out)
 				enc.SetIndent("", "  ")
@@ -99,7 +51,7 @@ func newLs(f *Factory) *cobra.Command {
 			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tBACKEND\tAGENT\tSTATE\tPROJECT")
 			for _, f := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.info.Name, f.info.Backend, f.info.Agent, f.info.State, f.info.Project)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Info.Name, f.Info.Backend, f.Info.Agent, f.Info.State, f.Info.Project)
 			}
 			return tw.Flush()
 		},
@@ -116,16 +68,16 @@ func newStop(f *Factory) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.each(cmd.Context(), args, func(ctx context.Context, sb found) error {
-				return sb.backend.Stop(ctx, sb.info.Name)
+			return f.each(cmd.Context(), args, func(ctx context.Context, sb backends.Found) error {
+				return sb.Backend.Stop(ctx, sb.Info.Name)
 			})
 		},
 	}
 }
 
 // each applies do to the named sandboxes of ralph, printing each name done.
-func (f *Factory) each(ctx context.Context, names []string, do func(context.Context, found) error) error {
-	fs, err := f.lookup(ctx, names)
+func (f *Factory) each(ctx context.Context, names []string, do func(context.Context, backends.Found) error) error {
+	fs, err := backends.Find(ctx, f.Isolating(), names)
 	if err != nil {
 		return err
 	}
@@ -133,7 +85,7 @@ func (f *Factory) each(ctx context.Context, names []string, do func(context.Cont
 		if err := do(ctx, sb); err != nil {
 			return err
 		}
-		fmt.Fprintln(f.IO.Out, sb.info.Name)
+		fmt.Fprintln(f.IO.Out, sb.Info.Name)
 	}
 	return nil
 }
@@ -147,8 +99,8 @@ func newRm(f *Factory) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.each(cmd.Context(), args, func(ctx context.Context, sb found) error {
-				return sb.backend.Remove(ctx, sb.info.Name, force)
+			return f.each(cmd.Context(), args, func(ctx context.Context, sb backends.Found) error {
+				return sb.Backend.Remove(ctx, sb.Info.Name, force)
 			})
 		},
 	}
@@ -164,19 +116,19 @@ func newPrune(f *Factory) *cobra.Command {
 		Example: "  ralph prune            # every stopped sandbox ralph made, and only those\n  ralph ls --json | jq -r '.[] | select(.state != \"running\") | .name'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := f.listAll(cmd.Context())
+			all, err := backends.List(cmd.Context(), f.Isolating())
 			if err != nil {
 				return err
 			}
 			n := 0
 			for _, sb := range all {
-				if sb.info.State == "running" {
+				if sb.Info.State == "running" {
 					continue
 				}
-				if err := sb.backend.Remove(cmd.Context(), sb.info.Name, false); err != nil {
+				if err := sb.Backend.Remove(cmd.Context(), sb.Info.Name, false); err != nil {
 					return err
 				}
-				fmt.Fprintln(io.Out, sb.info.Name)
+				fmt.Fprintln(io.Out, sb.Info.Name)
 				n++
 			}
 			fmt.Fprintf(io.Err, "ralph: removed %d stopped sandbox(es)\n", n)
@@ -197,17 +149,17 @@ runs that instead.`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fs, err := f.lookup(cmd.Context(), args[:1])
+			fs, err := backends.Find(cmd.Context(), f.Isolating(), args[:1])
 			if err != nil {
 				return err
 			}
 			sb := fs[0]
 			ctx := cmd.Context()
-			if sb.info.State != "running" {
+			if sb.Info.State != "running" {
 				// No gate runs for a shell: its proxy leads nowhere.
-				spec := sandbox.Spec{Name: sb.info.Name, Agent: sb.info.Agent, Project: sb.info.Project, Image: sb.info.Image,
-					GateDir: filepath.Join(f.gates().GateDir(sb.info.Name), "mnt")}
-				if _, err := sb.backend.Ensure(ctx, spec); err != nil {
+				spec := sandbox.Spec{Name: sb.Info.Name, Agent: sb.Info.Agent, Project: sb.Info.Project, Image: sb.Info.Image,
+					GateDir: filepath.Join(f.gates().GateDir(sb.Info.Name), "mnt")}
+				if _, err := sb.Backend.Ensure(ctx, spec); err != nil {
 					return err
 				}
 			}
@@ -215,7 +167,7 @@ runs that instead.`,
 			if len(args) > 1 {
 				argv = args[1:]
 			}
-			code, err := sb.backend.Exec(ctx, sb.info.Name, sandbox.Cmd{Argv: argv, TTY: isTerminal(io.In), Stdin: io.In, Stdout: io.Out, Stderr: io.Err})
+			code, err := sb.Backend.Exec(ctx, sb.Info.Name, sandbox.Cmd{Argv: argv, TTY: isTerminal(io.In), Stdin: io.In, Stdout: io.Out, Stderr: io.Err})
 			if err != nil {
 				return err
 			}

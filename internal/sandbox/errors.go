@@ -39,3 +39,6 @@ func Detail(err error) string {
 	}
 	return err.Error()
 }
+
+// NotFound is ErrNotFound naming the sandbox.
+func NotFound(format string, args ...any) error { return kindErr(ErrNotFound, format, args) }
