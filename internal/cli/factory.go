@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,6 +39,8 @@ type Factory struct {
 	// on this host's PATH.
 	Getenv func(string) (string, bool)
 	OnPath func(string) bool
+	// Getwd is the folder ralph was started in: the project.
+	Getwd func() (string, error)
 }
 
 // NewFactory is the factory of this process.
@@ -52,6 +56,7 @@ func NewFactory(io IO) *Factory {
 		Config:    xdgDir("XDG_CONFIG_HOME", ".config"),
 		Now:       time.Now,
 		Getenv:    os.LookupEnv,
+		Getwd:     os.Getwd,
 		OnPath: func(bin string) bool {
 			_, err := proc.Look(bin)
 			return err == nil
@@ -98,4 +103,23 @@ func (f *Factory) gates() gatehost.Host {
 func (f *Factory) home() string {
 	h, _ := f.Getenv("HOME")
 	return h
+}
+
+// encodeJSON writes v indented, as every --json of ralph does.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// project is the project folder: where ralph was started, links resolved.
+func (f *Factory) project() (string, error) {
+	dir, err := f.Getwd()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	return dir, nil
 }

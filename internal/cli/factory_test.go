@@ -22,6 +22,7 @@ type testIO struct {
 func testFactory(t *testing.T, isolating ...sandbox.Backend) (*Factory, *testIO) {
 	t.Helper()
 	tio := &testIO{}
+	dir := t.TempDir()
 	return &Factory{
 		IO:        IO{In: &tio.in, Out: &tio.out, Err: &tio.err},
 		Isolating: func() []sandbox.Backend { return isolating },
@@ -31,6 +32,7 @@ func testFactory(t *testing.T, isolating ...sandbox.Backend) (*Factory, *testIO)
 		Config:    t.TempDir(),
 		Now:       func() time.Time { return time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC) },
 		Getenv:    func(string) (string, bool) { return "", false },
+		Getwd:     func() (string, error) { return dir, nil },
 		OnPath:    func(string) bool { return false },
 	}, tio
 }

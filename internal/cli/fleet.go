@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/fleet"
@@ -31,29 +30,7 @@ func (k *kubeFlags) add(cmd *cobra.Command) {
 
 // client connects as kubectl would.
 func (k *kubeFlags) client() (*fleet.Client, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if k.kubeconfig != "" {
-		rules.ExplicitPath = k.kubeconfig
-	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.context})
-	cfg, err := cc.ClientConfig()
-	if err != nil {
-		return nil, usageErr("fleet: kubeconfig: %v", err)
-	}
-	cfg.UserAgent = "ralph"
-	// client-go's default of 5 requests a second (burst 10) would make
-	// submitting 100 loops take 20 s: the API server's own flow control
-	// is the limit that matters.
-	cfg.QPS, cfg.Burst = 50, 100
-	ns := k.namespace
-	if ns == "" {
-		if n, explicit, err := cc.Namespace(); err == nil && explicit {
-			ns = n
-		} else {
-			ns = "ralph"
-		}
-	}
-	return fleet.NewClient(cfg, ns)
+	return fleet.Connect(k.kubeconfig, k.context, k.namespace)
 }
 
 func newFleetCmd(f *Factory) *cobra.Command {

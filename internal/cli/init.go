@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -59,11 +57,10 @@ It never overwrites a file unless you pass --force.`,
 			if o.Tasks != "md" && o.Tasks != "json" {
 				return usageErr("--tasks %q: want md or json", o.Tasks)
 			}
-			dir, err := os.Getwd()
+			dir, err := f.project()
 			if err != nil {
 				return err
 			}
-			dir, _ = filepath.EvalSymlinks(dir)
 			ws, err := wsfile.Open(dir)
 			if err != nil {
 				return err

@@ -61,7 +61,7 @@ Everything after -- is appended to the agent's own command line.`,
 	addRunFlags(runCmd, runOpts)
 	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
 
-	root.AddCommand(runCmd, newInit(f), newTrust(f), newVersion(f), newLs(f), newStop(f), newRm(f), newPrune(f), newShell(f), newImage(f), newHelper(), newPolicy(f), newDoctor(f, nil), newAudit(f), newSelftest(f), newStatus(f), newHistory(f), newLogs(f), newFleetCmd(f), newGateCmd(f))
+	root.AddCommand(runCmd, newInit(f), newTrust(f), newVersion(f), newLs(f), newStop(f), newRm(f), newPrune(f), newShell(f), newImage(f), newHelper(), newPolicy(f), newDoctor(f, nil), newAudit(f), newSelftest(f), newStatus(f, nil), newHistory(f), newLogs(f), newFleetCmd(f), newGateCmd(f))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

@@ -121,11 +121,10 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if dash := cmd.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
 		return usageErr("unknown command or argument %q: agent arguments go after -- (see ralph --help)", args[0])
 	}
-	project, err := os.Getwd()
+	project, err := o.f.project()
 	if err != nil {
 		return err
 	}
-	project, _ = filepath.EvalSymlinks(project)
 	// Everything ralph reads or writes in the project goes through ws:
 	// the agent writes the workspace (see package wsfile).
 	ws, err := wsfile.Open(project)

@@ -2,29 +2,25 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/lock"
+	"github.com/ralphloop/ralph/internal/observe"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/tail"
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 func (f *Factory) projectRuns() (string, []runlog.Run, error) {
-	project, err := os.Getwd()
+	project, err := f.project()
 	if err != nil {
 		return "", nil, err
 	}
-	project, _ = filepath.EvalSymlinks(project)
 	dir := runlog.ProjectDir(f.stateDir("runs"), project)
 	runs, err := runlog.List(dir)
 	return dir, runs, err
@@ -58,67 +54,51 @@ func findRun(runs []runlog.Run, id string) (runlog.Run, error) {
 	return runlog.Run{}, usageErr("no run %q here (ralph history lists them)", id)
 }
 
-func newStatus(f *Factory) *cobra.Command {
-	io := f.IO
-	var asJSON bool
+type statusOptions struct {
+	f      *Factory
+	asJSON bool
+}
+
+// newStatus builds ralph status; runF does the work (statusRun when nil).
+func newStatus(f *Factory, runF func(context.Context, *statusOptions) error) *cobra.Command {
+	o := &statusOptions{f: f}
+	if runF == nil {
+		runF = statusRun
+	}
 	cmd := &cobra.Command{
 		Use:     "status",
 		Short:   "The running or last run of this project: iteration, elapsed, last outcome",
 		Example: "  ralph status\n  watch -n 5 ralph status\n  ralph status --json | jq -r .state",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, runs, err := f.projectRuns()
-			if err != nil {
-				return err
-			}
-			run, err := findRun(runs, "")
-			if err != nil {
-				return err
-			}
-			state := f.live(run)
-			if asJSON {
-				v := struct {
-					runlog.Run
-					State string `json:"state"`
-				}{run, state}
-				enc := json.NewEncoder(io.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
-			}
-			end := f.Now()
-			if run.End != nil {
-				end = *run.End
-			}
-			last := "-"
-			n := 0
-			if k := len(run.Iterations); k > 0 {
-				it := run.Iterations[k-1]
-				last, n = it.Outcome, it.N
-				if it.Text != "" {
-					last += ": " + it.Text
-				}
-			}
-			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "run\t%s\n", run.ID)
-			fmt.Fprintf(tw, "state\t%s\n", state)
-			if run.Reason != "" {
-				fmt.Fprintf(tw, "reason\t%s\n", termsafe.Line(run.Reason))
-			}
-			fmt.Fprintf(tw, "agent\t%s\n", run.Agent)
-			fmt.Fprintf(tw, "sandbox\t%s (%s, %s)\n", run.Sandbox, run.Backend, run.Boundary)
-			fmt.Fprintf(tw, "iteration\t%d of %d\n", n, run.MaxIterations)
-			fmt.Fprintf(tw, "elapsed\t%s\n", end.Sub(run.Start).Round(time.Second))
-			fmt.Fprintf(tw, "last outcome\t%s\n", last)
-			fmt.Fprintf(tw, "cost\t$%.4f (%d in / %d out tokens)\n", run.CostUSD, run.InputTokens, run.OutputTokens)
-			return tw.Flush()
-		},
+		RunE:    func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print run.json with the live state")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print run.json with the live state")
 	return cmd
 }
 
+// statusRun prints the project's last run with its live state.
+func statusRun(ctx context.Context, o *statusOptions) error {
+	f := o.f
+	_, runs, err := f.projectRuns()
+	if err != nil {
+		return err
+	}
+	run, err := findRun(runs, "")
+	if err != nil {
+		return err
+	}
+	state := f.live(run)
+	if o.asJSON {
+		v := struct {
+			runlog.Run
+			State string `json:"state"`
+		}{run, state}
+		return encodeJSON(f.IO.Out, v)
+	}
+	return observe.PrintStatus(f.IO.Out, run, state, f.Now())
+}
+
 func newHistory(f *Factory) *cobra.Command {
-	io := f.IO
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "history",
@@ -134,21 +114,9 @@ func newHistory(f *Factory) *cobra.Command {
 				if runs == nil {
 					runs = []runlog.Run{}
 				}
-				enc := json.NewEncoder(io.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(runs)
+				return encodeJSON(f.IO.Out, runs)
 			}
-			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tAGENT\tBACKEND\tITERATIONS\tOUTCOME\tCOST")
-			for _, r := range runs {
-				end := f.Now()
-				if r.End != nil {
-					end = *r.End
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t$%.4f\n", r.ID, r.Start.Local().Format(time.DateTime),
-					end.Sub(r.Start).Round(time.Second), r.Agent, r.Backend, len(r.Iterations), f.live(r), r.CostUSD)
-			}
-			return tw.Flush()
+			return observe.PrintHistory(f.IO.Out, runs, f.live, f.Now())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the runs as JSON")

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +14,6 @@ import (
 	"github.com/ralphloop/ralph/internal/render"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/selftest"
-	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
@@ -86,7 +83,7 @@ Exit 0 only when every applicable property held.`,
 				reports = append(reports, rep)
 				allOK = allOK && rep.OK
 				if !asJSON {
-					printSelftest(io, rep)
+					selftest.Print(io.Out, rep)
 				}
 			}
 			if asJSON {
@@ -172,33 +169,5 @@ func (f *Factory) workspaceReader() selftest.WorkspaceReader {
 			r.Flush()
 			return b.String()
 		},
-	}
-}
-
-func printSelftest(io IO, rep selftest.Report) {
-	fmt.Fprintf(io.Out, "\n%s (%s)\n", rep.Backend, rep.Boundary)
-	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tPROPERTY\tRESULT\tWHAT WAS TRIED")
-	for _, r := range rep.Results {
-		// The probe ran as the agent: its words are escaped like any
-		// agent's, and the property is named by ralph's own table.
-		tried := termsafe.Line(r.Tried)
-		if len(tried) > 90 {
-			tried = tried[:87] + "..."
-		}
-		prop := selftest.Properties[r.ID]
-		if prop == "" {
-			prop = termsafe.Line(r.Property)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.ID, prop, termsafe.Line(string(r.Status)), tried)
-		if r.Detail != "" {
-			fmt.Fprintf(tw, "\t\t\t  %s\n", termsafe.Line(r.Detail))
-		}
-	}
-	tw.Flush()
-	if rep.OK {
-		fmt.Fprintln(io.Out, "every property held")
-	} else {
-		fmt.Fprintln(io.Out, "some properties FAILED")
 	}
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -61,11 +59,10 @@ func runFlags() *cobra.Command {
 }
 
 func (o *trustOptions) run() error {
-	project, err := os.Getwd()
+	project, err := o.f.project()
 	if err != nil {
 		return err
 	}
-	project, _ = filepath.EvalSymlinks(project)
 	store := o.f.trustStore()
 	if o.revoke {
 		if err := store.Revoke(project); err != nil {
