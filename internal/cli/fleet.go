@@ -14,6 +14,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/fleet"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // kubeFlags are the flags kubectl users expect.
@@ -230,7 +231,15 @@ func newFleetLogsCmd(f *Factory, k *kubeFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return c.Logs(cmd.Context(), args[0], follow, io.Out)
+			out := io.Out
+			if _, tty := termWidth(io.Out); tty {
+				// What the pod printed, the agent included: escapes
+				// shown, not obeyed (to a pipe it stays exact).
+				w := &termsafe.Writer{W: io.Out}
+				defer w.Close()
+				out = w
+			}
+			return c.Logs(cmd.Context(), args[0], follow, out)
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log until the run ends")

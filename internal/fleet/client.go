@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/ralphloop/ralph/internal/netgate/policy"
+	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 )
 
@@ -556,8 +557,12 @@ func status(j *batchv1.Job, p *corev1.Pod) Status {
 	return s
 }
 
-// Summary is a run's outcome in a few words.
-func (s Status) Summary() string {
+// Summary is a run's outcome in a few words, safe for a terminal: the
+// promise's text and the pod's reasons come from the pod, where the agent
+// ran.
+func (s Status) Summary() string { return termsafe.Line(s.summary()) }
+
+func (s Status) summary() string {
 	if s.Result != nil {
 		out := exitName(s.Result.Exit)
 		if s.Result.Text != "" {

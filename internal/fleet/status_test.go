@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"strings"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -47,5 +48,14 @@ func TestStatus(t *testing.T) {
 		if s.State != tc.state || s.Summary() != tc.summary || s.ID != "a-1" || s.Push != "ralph/a-1" {
 			t.Errorf("%s: state %q summary %q (id %q), want %q %q", tc.name, s.State, s.Summary(), s.ID, tc.state, tc.summary)
 		}
+	}
+}
+
+// The promise's text comes from the pod, where the agent ran: fleet ls
+// and fleet run --wait show it escaped.
+func TestSummaryEscapesThePodsWords(t *testing.T) {
+	s := Status{Result: &Result{Exit: 2, Text: "stuck\x1b]0;pwned\x07", Pushed: true}}
+	if got := s.Summary(); strings.ContainsAny(got, "\x1b\x07") || !strings.Contains(got, `stuck\x1b]0;pwned\x07`) {
+		t.Errorf("Summary = %q", got)
 	}
 }
