@@ -52,7 +52,7 @@ private or loopback address). A comma-separated list is several rules.`,
 		newPolicyChange(f, "allow", policy.Allow),
 		newPolicyChange(f, "deny", policy.Deny),
 		newPolicyChange(f, "rm", ""),
-		newPolicyLs(f), newPolicyCheck(f), newPolicyLog(f),
+		newPolicyLs(f), newPolicyCheck(f, nil), newPolicyLog(f),
 	)
 	return cmd
 }
@@ -208,10 +208,20 @@ func agentOf(name string) (agent.Adapter, bool) {
 	return ad, err == nil
 }
 
-func newPolicyCheck(f *Factory) *cobra.Command {
-	io := f.IO
-	var sandboxName string
-	var noAgentHosts bool
+type policyCheckOptions struct {
+	f            *Factory
+	sandbox      string
+	noAgentHosts bool
+	target       string // HOST[:PORT]
+}
+
+// newPolicyCheck builds ralph policy check; runF does the work
+// (policyCheckRun when nil).
+func newPolicyCheck(f *Factory, runF func(context.Context, *policyCheckOptions) error) *cobra.Command {
+	o := &policyCheckOptions{f: f}
+	if runF == nil {
+		runF = policyCheckRun
+	}
 	cmd := &cobra.Command{
 		Use:   "check network [--sandbox NAME] HOST[:PORT]",
 		Short: "Say whether the gate would let a host through, and which rule decides (exit 0 allowed, 1 denied, 64 invalid)",
@@ -226,37 +236,43 @@ private, link-local or metadata addresses.`,
 			if args[0] != "network" {
 				return usageErr("only network rules exist: ralph policy check network HOST")
 			}
-			hostStr, port, err := policy.SplitHostPort(args[1])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			if port == 0 {
-				port = 443
-			}
-			h, err := policy.ParseHost(hostStr)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			var defaults []policy.Rule
-			if ad, ok := agentOf(sandboxName); ok && !noAgentHosts {
-				defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
-			}
-			rules, err := f.policies().Effective(sandboxName, defaults)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			d := policy.Compile(rules).Decide(h, port)
-			if d.Allowed {
-				fmt.Fprintf(io.Out, "allowed: %s:%d by %s\n", h, port, d.Reason())
-				return nil
-			}
-			fmt.Fprintf(io.Out, "denied: %s:%d: %s\n", h, port, d.Reason())
-			return &quietExit{code: ExitDenied}
+			o.target = args[1]
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&sandboxName, "sandbox", "", "the sandbox whose rules apply (default: global rules only)")
-	cmd.Flags().BoolVar(&noAgentHosts, "no-agent-hosts", false, "leave out the agent's API hosts")
+	cmd.Flags().StringVar(&o.sandbox, "sandbox", "", "the sandbox whose rules apply (default: global rules only)")
+	cmd.Flags().BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "leave out the agent's API hosts")
 	return cmd
+}
+
+// policyCheckRun decides o.target as the sandbox's gate would.
+func policyCheckRun(ctx context.Context, o *policyCheckOptions) error {
+	hostStr, port, err := policy.SplitHostPort(o.target)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if port == 0 {
+		port = 443
+	}
+	h, err := policy.ParseHost(hostStr)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var defaults []policy.Rule
+	if ad, ok := agentOf(o.sandbox); ok && !o.noAgentHosts {
+		defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
+	}
+	rules, err := o.f.policies().Effective(o.sandbox, defaults)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	d := policy.Compile(rules).Decide(h, port)
+	if d.Allowed {
+		fmt.Fprintf(o.f.IO.Out, "allowed: %s:%d by %s\n", h, port, d.Reason())
+		return nil
+	}
+	fmt.Fprintf(o.f.IO.Out, "denied: %s:%d: %s\n", h, port, d.Reason())
+	return &quietExit{code: ExitDenied}
 }
 
 func newPolicyLog(f *Factory) *cobra.Command {

@@ -8,7 +8,6 @@ import (
 // `ralph -n 50` and `ralph run -n 50` are the same.
 func NewRoot(f *Factory) *cobra.Command {
 	io := f.IO
-	opts := &runOptions{f: f, io: io}
 	root := &cobra.Command{
 		Use:   "ralph [flags] [-- agent-args...]",
 		Short: "Run a coding agent in a loop, one task per iteration, inside a sandbox",
@@ -35,9 +34,6 @@ Everything after -- is appended to the agent's own command line.`,
 		SilenceErrors:     true,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return opts.run(cmd, args)
-		},
 	}
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
@@ -45,7 +41,7 @@ Everything after -- is appended to the agent's own command line.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
-	addRunFlags(root, opts)
+	bindRun(root, f, nil)
 	root.Version = readBuildInfo().String()
 	root.SetVersionTemplate("{{.Version}}\n")
 
@@ -57,9 +53,7 @@ Everything after -- is appended to the agent's own command line.`,
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	runOpts := &runOptions{f: f, io: io}
-	addRunFlags(runCmd, runOpts)
-	runCmd.RunE = func(cmd *cobra.Command, args []string) error { return runOpts.run(cmd, args) }
+	bindRun(runCmd, f, nil)
 
 	root.AddCommand(runCmd, newInit(f), newTrust(f), newVersion(f), newLs(f), newStop(f), newRm(f), newPrune(f), newShell(f), newImage(f), newHelper(), newPolicy(f), newDoctor(f, nil), newAudit(f), newSelftest(f), newStatus(f, nil), newHistory(f), newLogs(f), newFleetCmd(f), newGateCmd(f))
 	root.InitDefaultCompletionCmd()

@@ -33,6 +33,9 @@ import (
 type runOptions struct {
 	f  *Factory
 	io IO
+	// project and ws are the project folder and its workspace (complete).
+	project string
+	ws      *wsfile.Workspace
 
 	maxIterations int
 	agentName     string
@@ -115,9 +118,28 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	})
 }
 
-func (o *runOptions) run(cmd *cobra.Command, args []string) error {
-	ctx, cancelRun := context.WithCancelCause(cmd.Context())
-	defer cancelRun(nil)
+// bindRun makes cmd run the loop (ralph and ralph run): its flags, and a
+// RunE that completes the options from the command line and the config
+// files before runF does the work (runRun when nil).
+func bindRun(cmd *cobra.Command, f *Factory, runF func(context.Context, *runOptions) error) {
+	o := &runOptions{f: f, io: f.IO}
+	addRunFlags(cmd, o)
+	if runF == nil {
+		runF = runRun
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.complete(cmd, args); err != nil {
+			return err
+		}
+		defer o.ws.Close()
+		return runF(cmd.Context(), o)
+	}
+}
+
+// complete reads what only the command layer knows: the arguments after
+// --, the project and its workspace, the config files applied to the
+// flags left unset, and which agent the flags name.
+func (o *runOptions) complete(cmd *cobra.Command, args []string) error {
 	if dash := cmd.ArgsLenAtDash(); dash > 0 || (dash < 0 && len(args) > 0) {
 		return usageErr("unknown command or argument %q: agent arguments go after -- (see ralph --help)", args[0])
 	}
@@ -131,27 +153,38 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
 	// A fleet's pod (ralph fleet pod names the backend on the command
 	// line): no user there to approve; the pod is the boundary.
 	inPod := cmd.Flags().Changed("sandbox") && o.sandboxName == "pod"
 	fromConfig, err := o.f.loadConfig(cmd.Flags(), ws, inPod)
 	if err != nil {
+		ws.Close()
 		return err
 	}
+	o.project, o.ws = project, ws
 	if len(args) > 0 {
 		o.agentArgs = args
 	}
-	if o.maxIterations < 1 {
-		return usageErr("--max-iterations must be at least 1, got %d", o.maxIterations)
-	}
-	name := o.agentName
 	// --agent-cmd alone names a custom agent; with an agent named (on the
 	// command line or in a config file) it is that agent's executable.
 	agentNamed := cmd.Flags().Changed("agent") || fromConfig["agent"]
 	if (cmd.Flags().Changed("agent-cmd") || fromConfig["agent-cmd"]) && !agentNamed && o.agentName == "claude" {
-		name = "custom"
+		o.agentName = "custom"
 	}
+	return nil
+}
+
+// runRun runs the loop: the agent in its sandbox behind the gate, one
+// iteration at a time, recorded and shown, until a promise, a cap or a
+// breaker ends it.
+func runRun(ctx context.Context, o *runOptions) error {
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	project, ws := o.project, o.ws
+	if o.maxIterations < 1 {
+		return usageErr("--max-iterations must be at least 1, got %d", o.maxIterations)
+	}
+	name := o.agentName
 	ad, err := agent.Lookup(name, o.agentCmd)
 	if err != nil {
 		return usageErr("%v", err)
@@ -168,7 +201,7 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	env, err := passEnv(ad, o.env)
+	env, err := passEnv(ad, o.env, o.f.Getenv)
 	if err != nil {
 		return err
 	}
@@ -407,10 +440,10 @@ func fileErr(what string, err error) error {
 
 // passEnv resolves what enters the sandbox: the adapter's own variables
 // that are set on the host, and those named with --env. Nothing else.
-func passEnv(ad agent.Adapter, named []string) (map[string]string, error) {
+func passEnv(ad agent.Adapter, named []string, getenv func(string) (string, bool)) (map[string]string, error) {
 	env := map[string]string{}
 	for _, k := range ad.KeyVars {
-		if v, ok := os.LookupEnv(k); ok {
+		if v, ok := getenv(k); ok {
 			env[k] = v
 		}
 	}
@@ -421,7 +454,7 @@ func passEnv(ad agent.Adapter, named []string) (map[string]string, error) {
 		}
 		if !hasValue {
 			var ok bool
-			if v, ok = os.LookupEnv(k); !ok {
+			if v, ok = getenv(k); !ok {
 				continue
 			}
 		}
