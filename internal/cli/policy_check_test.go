@@ -25,7 +25,7 @@ func TestPolicyCheckRun(t *testing.T) {
 	}{
 		{"ralph-claude-app-12345678", "registry.npmjs.org", false, ExitAllowed, "allowed: registry.npmjs.org:443"},
 		{"ralph-claude-app-12345678", "evil.npmjs.org", false, ExitDenied, "denied: evil.npmjs.org:443"}, // deny beats allow
-		{"ralph-claude-app-12345678", "api.anthropic.com", false, ExitAllowed, "allowed"},                 // the agent's own host
+		{"ralph-claude-app-12345678", "api.anthropic.com", false, ExitAllowed, "allowed"},                // the agent's own host
 		{"ralph-claude-app-12345678", "api.anthropic.com", true, ExitDenied, "denied"},
 		{"", "registry.npmjs.org", false, ExitDenied, "denied"}, // global rules only
 		{"ralph-claude-app-12345678", "10.0.0.1:5432", false, ExitDenied, "denied: 10.0.0.1:5432"},

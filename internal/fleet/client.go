@@ -29,8 +29,8 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/ralphloop/ralph/internal/netgate/policy"
-	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // Client submits and reads loops in one namespace. It speaks to the API
