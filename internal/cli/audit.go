@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/audit"
+	"github.com/ralphloop/ralph/internal/exitcode"
 )
 
 func newAudit(f *Factory) *cobra.Command {
@@ -63,7 +64,7 @@ cannot be parsed.`,
 				fmt.Fprintln(io.Out, "\nEven hardened, a container shares the host's kernel: ralph doctor shows stronger boundaries here.")
 			}
 			if len(fs) > 0 {
-				return &quietExit{code: 1}
+				return exitcode.Quiet(1)
 			}
 			return nil
 		},

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/doctor"
+	"github.com/ralphloop/ralph/internal/exitcode"
 )
 
 type doctorOptions struct {
@@ -55,7 +56,7 @@ func doctorRun(ctx context.Context, o *doctorOptions) error {
 		doctor.Print(f.IO.Out, rep)
 	}
 	if rep.Auto == "" {
-		return &quietExit{code: ExitUnavailable}
+		return exitcode.Quiet(ExitUnavailable)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/fleet"
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
@@ -168,7 +169,7 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 		}
 	}
 	if code := fleet.ExitCode(runs); code != 0 {
-		return &quietExit{code: code}
+		return exitcode.Quiet(code)
 	}
 	return nil
 }
@@ -181,7 +182,7 @@ func fleetErr(err error) error {
 	return unavailable(err)
 }
 
-func unavailable(err error) error { return &exitError{code: ExitUnavailable, err: err} }
+func unavailable(err error) error { return exitcode.With(ExitUnavailable, err) }
 
 func newFleetLsCmd(f *Factory, k *kubeFlags) *cobra.Command {
 	io := f.IO
@@ -296,7 +297,7 @@ func newFleetPodCmd(f *Factory) *cobra.Command {
 				code = fleet.RunPod(cmd.Context(), o)
 			}
 			if code != 0 {
-				return &quietExit{code: code}
+				return exitcode.Quiet(code)
 			}
 			return nil
 		},

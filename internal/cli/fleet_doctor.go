@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/fleet"
 )
 
@@ -47,7 +48,7 @@ reach any address directly. Exit 1 when a check fails.`,
 				tw.Flush()
 			}
 			if failed {
-				return &quietExit{code: 1}
+				return exitcode.Quiet(1)
 			}
 			return nil
 		},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/sandbox/container"
 	"github.com/ralphloop/ralph/internal/selftest"
@@ -46,7 +47,7 @@ func newHelper() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := container.ExecHelper(args[0], args[1:])
 			if errors.Is(err, exec.ErrNotFound) {
-				return &quietExit{code: 127}
+				return exitcode.Quiet(127)
 			}
 			return err
 		},

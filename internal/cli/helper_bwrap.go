@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 )
 
@@ -37,7 +38,7 @@ func newRunForward() *cobra.Command {
 				return err
 			}
 			if code != 0 {
-				return &quietExit{code: code}
+				return exitcode.Quiet(code)
 			}
 			return nil
 		},

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/ralphloop/ralph/internal/exitcode"
 )
 
 // IO is where commands read and write: data to Out, messages to Err.
@@ -50,18 +52,12 @@ func Main() int {
 	if code == ExitInterrupted && got == syscall.SIGTERM {
 		code = ExitTerminated
 	}
-	var quiet *quietExit
-	if err != nil && !errors.As(err, &quiet) {
+	var ee *exitcode.Error
+	if err != nil && !(errors.As(err, &ee) && ee.Err == nil) {
 		fmt.Fprintf(os.Stderr, "ralph: %v\n", err)
 	}
 	return code
 }
-
-// quietExit ends ralph with a code after the command printed its own
-// message (a loop outcome is not an error to print again).
-type quietExit struct{ code int }
-
-func (q *quietExit) Error() string { return fmt.Sprintf("exit %d", q.code) }
 
 // exitHooks run on a forced exit (a second Ctrl-C): what must not be left
 // behind even then, such as the lock's holder record.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
@@ -272,7 +273,7 @@ func policyCheckRun(ctx context.Context, o *policyCheckOptions) error {
 		return nil
 	}
 	fmt.Fprintf(o.f.IO.Out, "denied: %s:%d: %s\n", h, port, d.Reason())
-	return &quietExit{code: ExitDenied}
+	return exitcode.Quiet(ExitDenied)
 }
 
 func newPolicyLog(f *Factory) *cobra.Command {

@@ -15,6 +15,7 @@ import (
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/backends"
 	"github.com/ralphloop/ralph/internal/config"
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/gatehost"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/loop"
@@ -320,7 +321,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 			msg := fmt.Sprintf("%v; run stopped in iteration %d (fail closed: the sandbox had no way out meanwhile); sandbox %s stopped", cause, out.Iterations, spec.Name)
 			end("error", ExitInternal, msg)
 			observe.OnExit(o.onExit, rec.Run(), "error", ExitInternal, msg, o.io.Err)
-			return &exitError{code: ExitInternal, err: errors.New(msg)}
+			return exitcode.With(ExitInternal, errors.New(msg))
 		}
 		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
 			rec.Finish("interrupted", ExitInterrupted, "interrupted")
@@ -328,7 +329,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 			fmt.Fprintf(o.io.Err, "ralph: interrupted during iteration %d; sandbox %s stopped; run ralph again to resume run %s (--fresh starts anew)\n",
 				out.Iterations, spec.Name, rec.Run().ID)
 			observe.OnExit(o.onExit, rec.Run(), "interrupted", ExitInterrupted, "interrupted", o.io.Err)
-			return &quietExit{code: ExitInterrupted}
+			return exitcode.Quiet(ExitInterrupted)
 		}
 		rec.Finish("error", exitCode(err), err.Error())
 		observe.OnExit(o.onExit, rec.Run(), "error", exitCode(err), err.Error(), o.io.Err)
@@ -375,19 +376,19 @@ func report(w io.Writer, out loop.Outcome) error {
 		return nil
 	case loop.Blocked:
 		fmt.Fprintf(w, "ralph: BLOCKED after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return &quietExit{code: ExitBlocked}
+		return exitcode.Quiet(ExitBlocked)
 	case loop.Decide:
 		fmt.Fprintf(w, "ralph: DECISION NEEDED after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return &quietExit{code: ExitDecide}
+		return exitcode.Quiet(ExitDecide)
 	case loop.Stopped:
 		fmt.Fprintf(w, "ralph: stopped after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return &quietExit{code: ExitStopped}
+		return exitcode.Quiet(ExitStopped)
 	case loop.Budget:
 		fmt.Fprintf(w, "ralph: budget reached after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return &quietExit{code: ExitBudget}
+		return exitcode.Quiet(ExitBudget)
 	}
 	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
-	return &quietExit{code: ExitCap}
+	return exitcode.Quiet(ExitCap)
 }
 
 // findPrompt picks the prompt file and reads it once through the

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/backends"
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
 
@@ -172,7 +173,7 @@ runs that instead.`,
 				return err
 			}
 			if code != 0 {
-				return &quietExit{code: code}
+				return exitcode.Quiet(code)
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/render"
@@ -94,7 +95,7 @@ Exit 0 only when every applicable property held.`,
 				}
 			}
 			if !allOK {
-				return &quietExit{code: 1}
+				return exitcode.Quiet(1)
 			}
 			return nil
 		},
