@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,15 +13,10 @@ import (
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/backends"
 	"github.com/ralphloop/ralph/internal/config"
-	"github.com/ralphloop/ralph/internal/exitcode"
-	"github.com/ralphloop/ralph/internal/gatehost"
-	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/loop"
-	"github.com/ralphloop/ralph/internal/netgate/policy"
-	"github.com/ralphloop/ralph/internal/netgate/policyfile"
-	"github.com/ralphloop/ralph/internal/observe"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/session"
 	"github.com/ralphloop/ralph/internal/termsafe"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
@@ -179,8 +172,6 @@ func (o *runOptions) complete(cmd *cobra.Command, args []string) error {
 // iteration at a time, recorded and shown, until a promise, a cap or a
 // breaker ends it.
 func runRun(ctx context.Context, o *runOptions) error {
-	ctx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
 	project, ws := o.project, o.ws
 	if o.maxIterations < 1 {
 		return usageErr("--max-iterations must be at least 1, got %d", o.maxIterations)
@@ -222,51 +213,11 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if err := sandbox.Validate(spec, o.f.home()); err != nil {
 		return err
 	}
-	l, err := lock.Acquire(o.f.stateDir("locks"), spec.Name)
-	if err != nil {
-		return err
-	}
-	defer l.Release()
-	onForcedExit(ctx, func() { l.Release() })
-	fmt.Fprintf(o.io.Err, "ralph: sandbox %s: %s (%s) · agent %s · up to %d iterations\n",
-		spec.Name, b.Name(), backends.Describe(b.Boundary()), ad.Name, o.maxIterations)
-	if l.Stale.PID != 0 {
-		fmt.Fprintf(o.io.Err, "ralph: the previous run on this sandbox (pid %d, started %s) did not exit cleanly; reusing its sandbox\n",
-			l.Stale.PID, l.Stale.Started.Local().Format(time.DateTime))
-	}
-	if w, ok := b.(sandbox.Warner); ok {
-		lines, err := w.Warnings(ctx, spec)
-		if err != nil {
-			return err
-		}
-		for _, l := range lines {
-			fmt.Fprintln(o.io.Err, "ralph: "+l)
-		}
-	}
-	var defaults []policy.Rule
-	if !o.noAgentHosts {
-		defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
-	}
-	gate, err := o.f.gates().Attach(ctx, b, &spec, defaults)
-	if err != nil {
-		return err
-	}
-	if gate != nil {
-		defer gate.Close()
-		go func() {
-			if err, ok := <-gate.Died(); ok {
-				cancelRun(fmt.Errorf("%w: %v", gatehost.ErrDied, err))
-			}
-		}()
-	}
-	fmt.Fprintf(o.io.Err, "ralph: network: %s\n", o.f.gates().NetworkLine(b, spec.Name, defaults))
-
 	cfg := loop.Config{
 		Agent: ad, AgentBin: bin, AgentArgs: o.agentArgs,
 		PromptPath: prompt, TasksPath: tasksPath, Workspace: ws,
 		MaxIterations: o.maxIterations, TrustComplete: o.trustComplete,
 		Backend: b, Spec: spec, Env: env, Warning: warning,
-		Log:              o.io.Err,
 		IterationTimeout: o.iterationTimeout,
 		EngineWait:       o.engineWait,
 		MaxRetries:       o.maxRetries,
@@ -283,112 +234,15 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if o.stallAfter == 0 {
 		cfg.StallAfter = -1
 	}
-	if o.quiet {
-		cfg.Log = io.Discard
-	}
-	if o.debug {
-		cfg.AgentLog = &termsafe.Writer{W: o.io.Err}
-		fmt.Fprintf(o.io.Err, "ralph: agent command: %q (environment: %s)\n",
-			ad.Command(bin, "<prompt>", o.agentArgs).Argv, strings.Join(sandbox.Cmd{Env: env}.EnvKeys(), " "))
-	}
-
-	rec, err := o.record(project, spec, b, ad.Name, &cfg)
-	if err != nil {
-		return err
+	so := session.Options{Loop: cfg, NoAgentHosts: o.noAgentHosts, Debug: o.debug, Quiet: o.quiet,
+		OnExit: o.onExit, Fresh: o.fresh, KeepBytes: o.keepBytes}
+	if o.asJSON {
+		so.JSON = o.io.Out
 	}
 	width, color := termWidth(o.io.Err)
 	_, tty := termWidth(o.io.Err)
-	view := observe.Options{Agent: ad.Name, Quiet: o.quiet, Width: width, Color: color, TTY: tty}
-	if o.asJSON {
-		view.JSON = o.io.Out
-	}
-	obs := observe.New(rec, o.io.Err, view)
-	defer obs.Close()
-	cfg.Observer = obs
-	if !o.quiet {
-		cfg.Log = obs.StartSpinner()
-	}
-	defer obs.StopSpinner()
-	out, err := loop.Run(ctx, cfg)
-	obs.Close()
-	obs.StopSpinner()
-	end := func(status string, code int, text string) {
-		rec.Finish(status, code, text)
-		obs.Emit(observe.Event{Event: "end", Outcome: status, Text: text, ExitCode: &code})
-	}
-	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, gatehost.ErrDied) {
-			msg := fmt.Sprintf("%v; run stopped in iteration %d (fail closed: the sandbox had no way out meanwhile); sandbox %s stopped", cause, out.Iterations, spec.Name)
-			end("error", ExitInternal, msg)
-			observe.OnExit(o.onExit, rec.Run(), "error", ExitInternal, msg, o.io.Err)
-			return exitcode.With(ExitInternal, errors.New(msg))
-		}
-		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
-			rec.Finish("interrupted", ExitInterrupted, "interrupted")
-			obs.Emit(observe.Event{Event: "end", Outcome: "interrupted", ExitCode: ptr(ExitInterrupted)})
-			fmt.Fprintf(o.io.Err, "ralph: interrupted during iteration %d; sandbox %s stopped; run ralph again to resume run %s (--fresh starts anew)\n",
-				out.Iterations, spec.Name, rec.Run().ID)
-			observe.OnExit(o.onExit, rec.Run(), "interrupted", ExitInterrupted, "interrupted", o.io.Err)
-			return exitcode.Quiet(ExitInterrupted)
-		}
-		rec.Finish("error", exitCode(err), err.Error())
-		observe.OnExit(o.onExit, rec.Run(), "error", exitCode(err), err.Error(), o.io.Err)
-		return err
-	}
-	rerr := report(o.io.Err, out)
-	code := exitCode(rerr)
-	end(observe.Status(out), code, out.Text)
-	observe.Summary(o.io.Err, rec.Run(), out.Reason.String(), o.f.Now())
-	observe.OnExit(o.onExit, rec.Run(), observe.Status(out), code, out.Text, o.io.Err)
-	runlog.Prune(o.f.stateDir("runs"), o.keepBytes, rec.Dir())
-	return rerr
-}
-
-func ptr(n int) *int { return &n }
-
-// record starts the run's record, or resumes the last run of this sandbox
-// when it was interrupted (numbering and budgets go on), unless --fresh.
-func (o *runOptions) record(project string, spec sandbox.Spec, b sandbox.Backend, agentName string, cfg *loop.Config) (*runlog.Recorder, error) {
-	dir := runlog.ProjectDir(o.f.stateDir("runs"), project)
-	runs, _ := runlog.List(dir)
-	if last, ok := runlog.Resumable(runs, spec.Name); ok && !o.fresh {
-		next, spent := runlog.ResumeAt(last, func(outcome string) bool { return loop.IterationOutcome(outcome).Retried() })
-		cfg.FirstIteration, cfg.SpentCost, cfg.SpentTime = next, last.CostUSD, spent
-		how := "was interrupted"
-		if last.Status == "running" {
-			how = fmt.Sprintf("ended without a word (pid %d killed?)", last.PID)
-		}
-		fmt.Fprintf(o.io.Err, "ralph: run %s %s; resuming it at iteration %d ($%.4f spent; --fresh starts a new run)\n", last.ID, how, next, last.CostUSD)
-		last.PID, last.MaxIterations = os.Getpid(), o.maxIterations
-		return runlog.Resume(dir, last)
-	}
-	run := runlog.Run{ID: runlog.NewID(o.f.Now()), Project: project, Agent: agentName, Backend: b.Name(),
-		Boundary: string(b.Boundary()), Sandbox: spec.Name, MaxIterations: o.maxIterations, PID: os.Getpid(), Start: o.f.Now()}
-	fmt.Fprintf(o.io.Err, "ralph: run %s\n", run.ID)
-	return runlog.Start(dir, run)
-}
-
-// report prints how the loop ended and returns the matching exit.
-func report(w io.Writer, out loop.Outcome) error {
-	switch out.Reason {
-	case loop.Complete:
-		fmt.Fprintf(w, "ralph: COMPLETE after %d iteration(s)\n", out.Iterations)
-		return nil
-	case loop.Blocked:
-		fmt.Fprintf(w, "ralph: BLOCKED after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return exitcode.Quiet(ExitBlocked)
-	case loop.Decide:
-		fmt.Fprintf(w, "ralph: DECISION NEEDED after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return exitcode.Quiet(ExitDecide)
-	case loop.Stopped:
-		fmt.Fprintf(w, "ralph: stopped after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return exitcode.Quiet(ExitStopped)
-	case loop.Budget:
-		fmt.Fprintf(w, "ralph: budget reached after %d iteration(s): %s\n", out.Iterations, termsafe.Line(out.Text))
-		return exitcode.Quiet(ExitBudget)
-	}
-	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
-	return exitcode.Quiet(ExitCap)
+	return session.Run(ctx, so, session.Host{Err: o.io.Err, State: o.f.State, Gates: o.f.gates(), Now: o.f.Now,
+		Width: width, Color: color, TTY: tty, Code: exitCode, OnForcedExit: func(fn func()) { onForcedExit(ctx, fn) }})
 }
 
 // findPrompt picks the prompt file and reads it once through the
