@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,31 +12,6 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 )
-
-// announce says which policy the gate serves, at start and after every
-// change of the global file ("ralph: gate policy sha256:…: N rules"):
-// ralph fleet run waits for that line before it submits a loop.
-func announce(ctx context.Context, store policyfile.Store, w *policyfile.Watcher, out io.Writer) {
-	path, _ := store.Path(policyfile.Global)
-	last := ""
-	for {
-		data, _ := os.ReadFile(path)
-		if d := policyfile.Digest(data); d != last {
-			n := w.Reload().Len() // what requests get from now on
-			if err := w.Err(); err != nil {
-				fmt.Fprintf(out, "ralph: gate policy %s not loaded: %v (the last good one stays)\n", d, err)
-			} else {
-				fmt.Fprintf(out, "ralph: gate policy %s: %d rules\n", d, n)
-			}
-			last = d
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
 
 // newGateCmd is `ralph gate serve`: the network gate on its own, on a TCP
 // address, as a fleet's gate Deployment runs it.
@@ -91,7 +64,7 @@ with no byte moving for --idle-timeout ends.`,
 			defer func() { <-done }()
 			go func() {
 				defer close(done)
-				announce(cmd.Context(), store, w, io.Err)
+				w.Announce(cmd.Context(), io.Err)
 			}()
 			err = g.Serve(cmd.Context(), l)
 			if errors.Is(err, context.Canceled) || cmd.Context().Err() != nil {

@@ -14,22 +14,6 @@ import (
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
-// approveWritten approves the settings of the config file init just wrote.
-func (f *Factory) approveWritten(ws *wsfile.Workspace) error {
-	cfg, err := config.ReadProject(ws)
-	if err != nil || cfg == nil {
-		return err
-	}
-	want, err := cfg.HostSettings(runFlags().Flags(), false)
-	if err != nil {
-		return err
-	}
-	if len(want) == 0 {
-		return f.trustStore().Revoke(ws.Dir())
-	}
-	return f.trustStore().Approve(ws.Dir(), want)
-}
-
 func newInit(f *Factory) *cobra.Command {
 	io := f.IO
 	var o scaffold.Options
@@ -78,7 +62,7 @@ It never overwrites a file unless you pass --force.`,
 			}
 			// The config file is the user's own as init wrote it: approve
 			// what it sets (an --agent other than claude, say).
-			if err := f.approveWritten(ws); err != nil {
+			if _, err := config.Approve(ws, runFlags().Flags(), f.trustStore()); err != nil {
 				return err
 			}
 			fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))

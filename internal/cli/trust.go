@@ -76,31 +76,19 @@ func (o *trustOptions) run() error {
 		return err
 	}
 	defer ws.Close()
-	cfg, err := config.ReadProject(ws)
+	want, pending, err := config.Review(ws, runFlags().Flags(), store)
 	if err != nil {
 		return err
 	}
-	want := trust.Settings{}
-	if cfg != nil {
-		if want, err = cfg.HostSettings(runFlags().Flags(), false); err != nil {
-			return err
-		}
-	}
-	approved, err := store.Approved(project)
-	if err != nil {
-		return err
-	}
-	pending := trust.Unapproved(approved, want)
 	if o.show {
 		return o.list(project, want, pending)
 	}
+	if _, err := config.Approve(ws, runFlags().Flags(), store); err != nil {
+		return err
+	}
 	if len(want) == 0 {
-		store.Revoke(project)
 		fmt.Fprintf(o.io.Err, "ralph: nothing to approve: %s sets nothing that reaches the host\n", config.ProjectPath)
 		return nil
-	}
-	if err := store.Approve(project, want); err != nil {
-		return err
 	}
 	fmt.Fprintf(o.io.Err, "ralph: approved for %s:\n", project)
 	for _, k := range sortedKeys(want) {

@@ -339,3 +339,38 @@ func keyLine(data []byte, key string) int {
 	}
 	return 1
 }
+
+// Review is what the project's config sets that needs the user's
+// approval (every key that reaches the host, at its value in the file)
+// and which of those settings the user has not approved as they stand.
+func Review(ws *wsfile.Workspace, fs *pflag.FlagSet, store trust.Store) (want trust.Settings, pending []trust.Change, err error) {
+	cfg, err := ReadProject(ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	want = trust.Settings{}
+	if cfg != nil {
+		if want, err = cfg.HostSettings(fs, false); err != nil {
+			return nil, nil, err
+		}
+	}
+	approved, err := store.Approved(ws.Dir())
+	if err != nil {
+		return nil, nil, err
+	}
+	return want, trust.Unapproved(approved, want), nil
+}
+
+// Approve approves the project's config as it stands (or forgets the
+// approval when it sets nothing that needs one); it returns what was
+// approved.
+func Approve(ws *wsfile.Workspace, fs *pflag.FlagSet, store trust.Store) (trust.Settings, error) {
+	want, _, err := Review(ws, fs, store)
+	if err != nil {
+		return nil, err
+	}
+	if len(want) == 0 {
+		return want, store.Revoke(ws.Dir())
+	}
+	return want, store.Approve(ws.Dir(), want)
+}
