@@ -161,14 +161,14 @@ func TestRealClaudeInBwrap(t *testing.T) {
 			}
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
 				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
-			if allowed {
-				allow := exec.Command(ralph, "policy", "allow", "network", sandbox.Name("claude", proj), "localhost:"+port+",127.0.0.1:"+port)
-				allow.Env = env
-				if out, err := allow.CombinedOutput(); err != nil {
-					t.Fatalf("%v: %s", err, out)
-				}
+			// ANTHROPIC_BASE_URL alone is the allowance: ralph allows the
+			// endpoint it passes in (issue 16, item 5); --no-agent-hosts
+			// takes it away again.
+			args := []string{"-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin", "--stall-after", "0", "--max-retries", "0"}
+			if !allowed {
+				args = append(args, "--no-agent-hosts")
 			}
-			cmd := exec.Command(ralph, "-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin", "--stall-after", "0", "--max-retries", "0")
+			cmd := exec.Command(ralph, args...)
 			cmd.Dir, cmd.Env = proj, env
 			out, err := cmd.CombinedOutput()
 			code := 0
@@ -219,11 +219,7 @@ func TestRealClaudeInContainers(t *testing.T) {
 			sandboxtest.Cleanup(t, tc.bin, name)
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
 				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
-			allow := exec.Command(ralph, "policy", "allow", "network", name, "localhost:"+port+",127.0.0.1:"+port)
-			allow.Env = env
-			if out, err := allow.CombinedOutput(); err != nil {
-				t.Fatalf("%v: %s", err, out)
-			}
+			// No rule written: the endpoint ralph passes in is allowed.
 			cmd := exec.Command(ralph, "-n", "3", "--sandbox", tc.backend, "--image", image, "--agent", "claude",
 				"--agent-cmd", "/usr/local/bin/claude", "--stall-after", "0", "--max-retries", "0", "--memory", "1g")
 			cmd.Dir, cmd.Env = proj, env

@@ -69,6 +69,11 @@ type Adapter struct {
 	KeyVars []string
 	// Hosts are the API host patterns the agent needs (for the network gate).
 	Hosts []string
+	// EndpointVars hold the API's base URL when the user points the agent
+	// elsewhere (an LLM gateway, a mirror, a local model server); each is
+	// also in KeyVars. The gate allows the host:port of those that are
+	// set, as it allows Hosts.
+	EndpointVars []string
 	// Source is where the command line was checked.
 	Source string
 

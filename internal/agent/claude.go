@@ -15,7 +15,9 @@ func claude() Adapter {
 		Binary:  "claude",
 		KeyVars: []string{"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL"},
 		Hosts:   []string{"api.anthropic.com"},
-		Source:  "https://code.claude.com/docs/en/headless",
+
+		EndpointVars: []string{"ANTHROPIC_BASE_URL"},
+		Source:       "https://code.claude.com/docs/en/headless",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "-p", "--dangerously-skip-permissions", "--output-format", "stream-json", "--verbose"}, extra),

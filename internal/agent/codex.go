@@ -12,7 +12,9 @@ func codex() Adapter {
 		Binary:  "codex",
 		KeyVars: []string{"CODEX_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL"},
 		Hosts:   []string{"api.openai.com"},
-		Source:  "https://developers.openai.com/codex/noninteractive",
+
+		EndpointVars: []string{"OPENAI_BASE_URL"},
+		Source:       "https://developers.openai.com/codex/noninteractive",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "exec", "--dangerously-bypass-approvals-and-sandbox", "--json", "--skip-git-repo-check"}, extra, "-"),

@@ -14,9 +14,11 @@ func gemini() Adapter {
 	return Adapter{
 		Name:    "gemini",
 		Binary:  "gemini",
-		KeyVars: []string{"GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION"},
+		KeyVars: []string{"GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "GOOGLE_GEMINI_BASE_URL"},
 		Hosts:   []string{"generativelanguage.googleapis.com"},
-		Source:  "https://geminicli.com/docs/cli/headless",
+
+		EndpointVars: []string{"GOOGLE_GEMINI_BASE_URL"},
+		Source:       "https://geminicli.com/docs/cli/headless",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "--output-format", "stream-json", "--approval-mode=yolo", "--skip-trust"}, extra),

@@ -139,6 +139,13 @@ func (g *Gate) decide(ctx context.Context, hostStr string, port int) (policy.Hos
 	if r != nil {
 		return h, netip.AddrPort{}, "", r
 	}
+	if h.Name == "localhost" && d.Rule != nil && d.Rule.NamesExactly("localhost") {
+		// A rule that names localhost itself (a local model server the
+		// user pointed the agent at): localhost is the host's loopback
+		// by definition (RFC 6761), never looked up. A wildcard such as
+		// ** never reaches it.
+		return h, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), d.Reason(), nil
+	}
 	a, r := g.resolve(ctx, h, p, port)
 	return h, a, d.Reason(), r
 }

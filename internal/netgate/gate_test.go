@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -312,4 +313,35 @@ func TestSpecial(t *testing.T) {
 			t.Errorf("%s special", s)
 		}
 	}
+}
+
+// A rule naming localhost itself (a local model server the user pointed
+// the agent at) reaches the host's loopback at that port, through the
+// real proxy path; a wildcard, another port or a name that resolves to
+// loopback does not.
+func TestLocalhostRule(t *testing.T) {
+	// No test-only loopback exemption: what gets through is the gate's own.
+	e := newEnvWith(t, nil, func(g *Gate) { g.testAllow = nil })
+	p := port(e.plain)
+	e.policy.Store(rules(t, "allow localhost:"+p))
+	if code, body := get(t, e.client(""), "http://localhost:"+p+"/"); code != 200 || !strings.Contains(body, "plain upstream: host=localhost:"+p) {
+		t.Errorf("localhost:%s allowed by name: %d %q", p, code, body)
+	}
+	for _, rs := range [][]string{{"allow **"}, {"allow localhost:1"}, {"allow **.localhost", "allow *.localhost"}, {"allow localhost:" + p, "deny localhost"}} {
+		e.policy.Store(rules(t, rs...))
+		if code, body := get(t, e.client(""), "http://localhost:"+p+"/"); code == 200 {
+			t.Errorf("%q reached localhost:%s: %q", rs, p, body)
+		}
+	}
+	// A name that resolves to loopback is still refused: only the name
+	// localhost itself is the host's loopback by definition.
+	e.policy.Store(rules(t, "allow rebind.test:"+p))
+	if _, _, _, r := e.gate.decide(context.Background(), "rebind.test", mustAtoi(p)); r == nil {
+		t.Error("rebind.test (resolving to 127.0.0.1) was allowed")
+	}
+}
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

@@ -93,6 +93,11 @@ func Run(ctx context.Context, o Options, h Host) error {
 	var defaults []policy.Rule
 	if !o.NoAgentHosts {
 		defaults = policyfile.AgentRules(ad.Name, ad.Hosts)
+		endpoints, err := policyfile.EndpointRules(ad.Name, cfg.Env, ad.EndpointVars)
+		if err != nil {
+			return exitcode.Usagef("%v", err)
+		}
+		defaults = append(defaults, endpoints...)
 	}
 	gate, err := h.Gates.Attach(ctx, b, &spec, defaults)
 	if err != nil {

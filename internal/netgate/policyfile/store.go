@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -264,4 +266,34 @@ func (s Store) write(scope string, rules []policy.Rule) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), p)
+}
+
+// EndpointRules allow, for an agent pointed at another API endpoint, the
+// host and port of each base URL in env under vars (ANTHROPIC_BASE_URL
+// and the like, set by the user on the host): an LLM gateway, a mirror,
+// a local model server. http://localhost:11434 gives localhost:11434,
+// which reaches the host's loopback at that port only (see netgate).
+// A value that is not an http(s) URL with a host is an error.
+func EndpointRules(agent string, env map[string]string, vars []string) ([]policy.Rule, error) {
+	var out []policy.Rule
+	for _, k := range vars {
+		v, ok := env[k]
+		if !ok || v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+			return nil, fmt.Errorf("%s=%q: want an http:// or https:// URL with a host", k, v)
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		r, err := policy.ParseRule(policy.Allow, net.JoinHostPort(u.Hostname(), port), "agent "+agent+" "+k)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", k, v, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

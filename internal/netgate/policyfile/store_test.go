@@ -1,6 +1,8 @@
 package policyfile
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +99,36 @@ func TestReloadIgnoresTheInterval(t *testing.T) {
 	}
 	if !w.Reload().Decide(h, 443).Allowed {
 		t.Fatal("Reload did not see the new allow")
+	}
+}
+
+func TestEndpointRules(t *testing.T) {
+	env := map[string]string{
+		"ANTHROPIC_BASE_URL": "http://localhost:11434",
+		"OPENAI_BASE_URL":    "https://llm-gateway.corp.example/v1",
+		"OTHER":              "https://not-an-endpoint.example",
+	}
+	rules, err := EndpointRules("claude", env, []string{"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "UNSET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, string(r.Action)+" "+r.Pattern+" ("+r.Source+")")
+	}
+	want := []string{"allow localhost:11434 (agent claude ANTHROPIC_BASE_URL)", "allow llm-gateway.corp.example:443 (agent claude OPENAI_BASE_URL)"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("rules = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"localhost:11434", "ftp://x.example", "http://", "http://exa mple.com"} {
+		if _, err := EndpointRules("claude", map[string]string{"ANTHROPIC_BASE_URL": bad}, []string{"ANTHROPIC_BASE_URL"}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	// An address endpoint is an address rule: the one way to a private
+	// address through the gate.
+	rules, _ = EndpointRules("codex", map[string]string{"OPENAI_BASE_URL": "http://10.0.0.5:8000/v1"}, []string{"OPENAI_BASE_URL"})
+	if len(rules) != 1 || !policy.Compile(rules).AllowsAddr(netip.MustParseAddr("10.0.0.5"), 8000) {
+		t.Errorf("an address endpoint: %+v", rules)
 	}
 }
