@@ -50,9 +50,12 @@ type Agent struct {
 	// Image is the agent's default image and InImage whether its CLI is
 	// on the image's PATH ("yes", "no", "no image", or why it was not
 	// looked at).
-	Image   string   `json:"image,omitempty"`
-	InImage string   `json:"in_image,omitempty"`
-	KeysSet []string `json:"keys_set"`
+	Image   string `json:"image,omitempty"`
+	InImage string `json:"in_image,omitempty"`
+	// InSandbox says, for each usable backend that runs the host's own
+	// programs (bwrap), whether it can see the CLI: "yes", or why not.
+	InSandbox map[string]string `json:"in_sandbox,omitempty"`
+	KeysSet   []string          `json:"keys_set"`
 }
 
 // Report is ralph doctor's whole answer.
@@ -71,8 +74,12 @@ func Check(ctx context.Context, isolating []sandbox.Backend, host sandbox.Backen
 	rep := Report{}
 	image := "ralph-" + agentName + ":latest"
 	var look sandbox.ImageStore
+	var finders []sandbox.Backend
 	for _, b := range isolating {
 		r := check(ctx, b, image)
+		if _, ok := b.(sandbox.CommandFinder); ok && r.Usable {
+			finders = append(finders, b)
+		}
 		if r.Usable && look == nil {
 			if iu, ok := b.(sandbox.ImageUser); ok {
 				look = iu.Images(ctx)
@@ -104,6 +111,16 @@ func Check(ctx context.Context, isolating []sandbox.Backend, host sandbox.Backen
 				ar.InImage = "could not look: " + err.Error()
 			} else {
 				ar.InImage = yesNo(len(found) == 1)
+			}
+		}
+		for _, b := range finders {
+			if ar.InSandbox == nil {
+				ar.InSandbox = map[string]string{}
+			}
+			if _, err := b.(sandbox.CommandFinder).FindCommand(sandbox.Spec{}, ad.Binary); err != nil {
+				ar.InSandbox[b.Name()] = "no: " + err.Error()
+			} else {
+				ar.InSandbox[b.Name()] = "yes"
 			}
 		}
 		for _, k := range ad.KeyVars {

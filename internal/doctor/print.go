@@ -3,6 +3,7 @@ package doctor
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -30,9 +31,33 @@ func Print(w io.Writer, rep Report) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCLI IN ITS IMAGE\tCREDENTIALS SET")
+	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCLI IN ITS IMAGE\tCLI IN HOST-FILE SANDBOXES\tCREDENTIALS SET")
 	for _, a := range rep.Agents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDash(strings.Join(a.KeysSet, ", ")))
+		var seen []string
+		for _, name := range sortedKeys(a.InSandbox) {
+			v := a.InSandbox[name]
+			if v != "yes" {
+				v = "no"
+			}
+			seen = append(seen, name+": "+v)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDash(strings.Join(seen, ", ")), orDash(strings.Join(a.KeysSet, ", ")))
 	}
 	tw.Flush()
+	for _, a := range rep.Agents {
+		for _, name := range sortedKeys(a.InSandbox) {
+			if v := a.InSandbox[name]; v != "yes" && a.OnHost {
+				fmt.Fprintf(w, "%s: on this host but not in %s sandboxes: %s\n", a.Name, name, strings.TrimPrefix(v, "no: "))
+			}
+		}
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

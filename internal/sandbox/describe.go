@@ -97,3 +97,12 @@ type SelfGoverned interface {
 type PolicyForwarder interface {
 	Policy(ctx context.Context, action, scope string, patterns []string) error
 }
+
+// CommandFinder is a backend that runs the host's own programs (bwrap
+// shows the host's /usr read-only and the project): FindCommand says
+// where bin is inside a sandbox made from spec, or why it cannot run
+// there, so a run refuses before it starts instead of failing in every
+// iteration.
+type CommandFinder interface {
+	FindCommand(spec Spec, bin string) (string, error)
+}

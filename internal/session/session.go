@@ -69,6 +69,16 @@ func Run(ctx context.Context, o Options, h Host) error {
 	defer cancelRun(nil)
 	cfg := o.Loop
 	b, spec, ad := cfg.Backend, cfg.Spec, cfg.Agent
+	if cf, ok := b.(sandbox.CommandFinder); ok {
+		// A backend that runs the host's own programs: the agent's CLI
+		// must be where the sandbox can see it, or every iteration fails.
+		argv0 := ad.Command(cfg.AgentBin, "", cfg.AgentArgs).Argv[0]
+		if _, err := cf.FindCommand(spec, argv0); err != nil {
+			return sandbox.Unavailable("%s: the agent's CLI cannot run there: %v. Install it under /usr (a system node and npm install -g), "+
+				"or put it in the project and pass --agent-cmd with its path inside (%s/...), or use a container backend with ralph image build",
+				b.Name(), err, orWorkdir(spec.Workdir))
+		}
+	}
 	l, err := lock.Acquire(filepath.Join(h.State, "locks"), spec.Name)
 	if err != nil {
 		return err
@@ -216,4 +226,11 @@ func report(w io.Writer, out loop.Outcome) int {
 	}
 	fmt.Fprintf(w, "ralph: reached the iteration cap (%d) without a promise\n", out.Iterations)
 	return exitcode.Cap
+}
+
+func orWorkdir(w string) string {
+	if w == "" {
+		return sandbox.DefaultWorkdir
+	}
+	return w
 }
