@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -35,4 +36,9 @@ func testFactory(t *testing.T, isolating ...sandbox.Backend) (*Factory, *testIO)
 		Getwd:     func() (string, error) { return dir, nil },
 		OnPath:    func(string) bool { return false },
 	}, tio
+}
+
+// matches reports whether a line of out matches the regular expression.
+func matches(out, re string) bool {
+	return regexp.MustCompile("(?m)" + re).MatchString(out)
 }
