@@ -26,17 +26,22 @@ rm -rf "$K8S_LOCAL_DIR"
 trap 'bash scripts/k8s.sh down "$K8S_LOCAL_DIR" >/dev/null 2>&1 || true' EXIT
 bash scripts/k8s.sh up "$K8S_LOCAL_DIR" >/dev/null
 
-# The real Claude Code CLI (pinned), which TestRealClaude drives through
-# the loop against a scripted API on loopback.
+# The real agent CLIs (pinned), which the real-agent tests drive through
+# the loop against scripted APIs on loopback (cmd/ralph/real*_e2e_test.go).
 CLAUDE_VERSION=2.1.332
-if [ ! -x /tmp/ralph-test/agents/node_modules/.bin/claude ]; then
-  npm install --silent --no-audit --no-fund --prefix /tmp/ralph-test/agents "@anthropic-ai/claude-code@$CLAUDE_VERSION" >/dev/null
+CODEX_VERSION=0.171.0
+agents=/tmp/ralph-test/agents
+if [ ! -x $agents/node_modules/.bin/claude ] || [ ! -x $agents/node_modules/.bin/codex ]; then
+  npm install --silent --no-audit --no-fund --prefix $agents \
+    "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null
 fi
-RALPH_REAL_CLAUDE=/tmp/ralph-test/agents/node_modules/.bin/claude
-for p in /tmp/ralph-test/agents/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
+RALPH_REAL_CLAUDE=$agents/node_modules/.bin/claude
+for p in $agents/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
   [ -x "$p" ] && RALPH_REAL_CLAUDE=$p && break
 done
-export RALPH_REAL_CLAUDE
+# codex's npm package wraps a static binary; the tests copy it into sandboxes.
+RALPH_REAL_CODEX=$(ls $agents/node_modules/@openai/codex-linux-*/vendor/*/bin/codex 2>/dev/null | head -1)
+export RALPH_REAL_CLAUDE RALPH_REAL_CODEX
 
 export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1

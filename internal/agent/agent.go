@@ -79,6 +79,18 @@ type Adapter struct {
 
 	build     func(bin, prompt string, extra []string) Invocation
 	newParser func() Parser
+	// envArgs are arguments the CLI needs for variables passed in (codex
+	// reads its endpoint from -c, not from OPENAI_BASE_URL).
+	envArgs func(env map[string]string) []string
+}
+
+// EnvArgs are the arguments that make the CLI use what env passes in
+// (put before the user's own, which can override them); nil for most.
+func (a Adapter) EnvArgs(env map[string]string) []string {
+	if a.envArgs == nil {
+		return nil
+	}
+	return a.envArgs(env)
 }
 
 // Command builds the invocation for one iteration. bin overrides the

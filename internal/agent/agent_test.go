@@ -195,6 +195,23 @@ func TestCommand(t *testing.T) {
 	}
 }
 
+// codex takes its endpoint from -c, not from OPENAI_BASE_URL; the others
+// read their variables themselves.
+func TestEnvArgs(t *testing.T) {
+	env := map[string]string{"OPENAI_BASE_URL": `http://localhost:8000/v1`, "ANTHROPIC_BASE_URL": "http://x"}
+	if got, want := mustLookup(t, "codex").EnvArgs(env), []string{"-c", `openai_base_url="http://localhost:8000/v1"`}; !cmp.Equal(got, want) {
+		t.Errorf("codex EnvArgs = %q, want %q", got, want)
+	}
+	if got := mustLookup(t, "codex").EnvArgs(map[string]string{}); got != nil {
+		t.Errorf("codex without an endpoint: %q", got)
+	}
+	for _, a := range []string{"claude", "gemini", "opencode", "copilot", "cursor"} {
+		if got := mustLookup(t, a).EnvArgs(env); got != nil {
+			t.Errorf("%s EnvArgs = %q", a, got)
+		}
+	}
+}
+
 func TestCustom(t *testing.T) {
 	a, err := agent.Lookup("custom", `my-agent --msg "{prompt}" --name 'a b'`)
 	if err != nil {

@@ -1,6 +1,9 @@
 package agent
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // codex: OpenAI Codex CLI, `codex exec`.
 // Source: https://developers.openai.com/codex/noninteractive and
@@ -22,6 +25,14 @@ func codex() Adapter {
 			}
 		},
 		newParser: func() Parser { return &codexParser{} },
+		// codex 0.171 ignores OPENAI_BASE_URL; its built-in provider takes
+		// the endpoint as openai_base_url (issue 16, item 4).
+		envArgs: func(env map[string]string) []string {
+			if u := env["OPENAI_BASE_URL"]; u != "" {
+				return []string{"-c", "openai_base_url=" + strconv.Quote(u)}
+			}
+			return nil
+		},
 	}
 }
 

@@ -440,7 +440,7 @@ func iterate(ctx context.Context, cfg Config, i int, raw io.Writer) (result, err
 	if err != nil {
 		return result{}, fmt.Errorf("prompt: %w", err)
 	}
-	inv := cfg.Agent.Command(cfg.AgentBin, prompt(cfg, string(body), i), cfg.AgentArgs)
+	inv := cfg.Agent.Command(cfg.AgentBin, prompt(cfg, string(body), i), append(cfg.Agent.EnvArgs(cfg.Env), cfg.AgentArgs...))
 	env := make(map[string]string, len(cfg.Env)+len(inv.Env))
 	for k, v := range cfg.Env {
 		env[k] = v

@@ -327,6 +327,14 @@ func TestLocalhostRule(t *testing.T) {
 	if code, body := get(t, e.client(""), "http://localhost:"+p+"/"); code != 200 || !strings.Contains(body, "plain upstream: host=localhost:"+p) {
 		t.Errorf("localhost:%s allowed by name: %d %q", p, code, body)
 	}
+	// Through a tunnel too (a WebSocket, or HTTPS to a local server): the
+	// rule names the port, so plain bytes may follow the CONNECT.
+	resp, c := raw(t, e, "CONNECT localhost:"+p+" HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\nHost: localhost:"+p+"\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest, _ := io.ReadAll(c)
+	if got := resp.String() + string(rest); !strings.HasPrefix(got, "HTTP/1.1 200 Connection established") || !strings.Contains(got, "plain upstream") {
+		t.Errorf("CONNECT localhost:%s: %q", p, got)
+	}
 	for _, rs := range [][]string{{"allow **"}, {"allow localhost:1"}, {"allow **.localhost", "allow *.localhost"}, {"allow localhost:" + p, "deny localhost"}} {
 		e.policy.Store(rules(t, rs...))
 		if code, body := get(t, e.client(""), "http://localhost:"+p+"/"); code == 200 {

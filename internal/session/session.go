@@ -130,7 +130,7 @@ func Run(ctx context.Context, o Options, h Host) error {
 	if o.Debug {
 		cfg.AgentLog = &termsafe.Writer{W: h.Err}
 		fmt.Fprintf(h.Err, "ralph: agent command: %q (environment: %s)\n",
-			ad.Command(cfg.AgentBin, "<prompt>", cfg.AgentArgs).Argv, strings.Join(sandbox.Cmd{Env: cfg.Env}.EnvKeys(), " "))
+			ad.Command(cfg.AgentBin, "<prompt>", append(ad.EnvArgs(cfg.Env), cfg.AgentArgs...)).Argv, strings.Join(sandbox.Cmd{Env: cfg.Env}.EnvKeys(), " "))
 	}
 
 	rec, err := record(o, h, &cfg)

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// mockResponses is a scripted stand-in for OpenAI's Responses API on
+// loopback, as codex speaks it: each POST /v1/responses gets the next
+// text (the last one again when the script runs out) as a streamed
+// assistant message. It records every request it sees.
+type mockResponses struct {
+	mu    sync.Mutex
+	texts []string
+	seen  []string // "METHOD /path"
+	posts int
+}
+
+func (m *mockResponses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	m.mu.Lock()
+	m.seen = append(m.seen, r.Method+" "+r.URL.Path)
+	m.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/models":
+		json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": []any{map[string]any{"id": "gpt-5.5", "object": "model"}}})
+		return
+	case r.Method != http.MethodPost || r.URL.Path != "/v1/responses":
+		http.NotFound(w, r)
+		return
+	}
+	m.mu.Lock()
+	text := m.texts[min(m.posts, len(m.texts)-1)]
+	m.posts++
+	n := m.posts
+	m.mu.Unlock()
+	w.Header().Set("Content-Type", "text/event-stream")
+	id := fmt.Sprintf("resp_mock_%d", n)
+	ev := func(data map[string]any) {
+		b, _ := json.Marshal(data)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", data["type"], b)
+	}
+	ev(map[string]any{"type": "response.created", "response": map[string]any{"id": id}})
+	item := map[string]any{"type": "message", "role": "assistant", "id": "msg_" + id,
+		"content": []any{map[string]any{"type": "output_text", "text": text}}}
+	ev(map[string]any{"type": "response.output_item.added", "output_index": 0, "item": map[string]any{"type": "message", "role": "assistant", "id": "msg_" + id, "content": []any{}}})
+	ev(map[string]any{"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "item_id": "msg_" + id, "delta": text})
+	ev(map[string]any{"type": "response.output_item.done", "output_index": 0, "item": item})
+	ev(map[string]any{"type": "response.completed", "response": map[string]any{"id": id,
+		"usage": map[string]any{"input_tokens": 12, "input_tokens_details": map[string]any{"cached_tokens": 0},
+			"output_tokens": 6, "output_tokens_details": map[string]any{"reasoning_tokens": 0}, "total_tokens": 18}}})
+}
+
+func (m *mockResponses) requests() (seen []string, posts int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.seen...), m.posts
+}
+
+// realCodex is the real codex binary (static), installed from npm by
+// scripts/test.sh (RALPH_REAL_CODEX).
+func realCodex(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("RALPH_REAL_CODEX")
+	if p == "" {
+		sandboxtest.Require(t, "codex (the real CLI from npm)", fmt.Errorf("RALPH_REAL_CODEX is not set: npm install @openai/codex and point it at the binary"))
+	}
+	out, err := exec.Command(p, "--version").CombinedOutput()
+	if err != nil {
+		sandboxtest.Require(t, "codex (the real CLI from npm)", fmt.Errorf("%s --version: %v %s", p, err, out))
+	}
+	t.Logf("%s", strings.TrimSpace(string(out)))
+	return p
+}
+
+// gateDenials are the hosts a run's gate refused, from its decision logs.
+func gateDenials(t *testing.T, state string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(state, "ralph", "gates", "*", "log.jsonl"))
+	var out []string
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			var e netgate.Entry
+			if json.Unmarshal(sc.Bytes(), &e) == nil && e.Decision == "deny" {
+				out = append(out, fmt.Sprintf("%s %s:%d (%s)", e.Method, e.Host, e.Port, e.Rule))
+			}
+		}
+		fh.Close()
+	}
+	return out
+}
+
+// TestRealCodexInBwrap runs the real codex CLI through the loop inside a
+// bubblewrap sandbox against a scripted Responses API on loopback,
+// reached only through the gate: OPENAI_BASE_URL on the host is all it
+// takes (ralph turns it into codex's own -c openai_base_url and allows
+// the endpoint). The promise in codex's final message gives 0, 2 or 3; a
+// quoted one does not stop the loop.
+func TestRealCodexInBwrap(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "bwrap", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	codex := realCodex(t)
+	ralph, _ := build(t)
+	for _, tc := range []struct {
+		name  string
+		texts []string
+		code  int
+		want  string
+	}{
+		{"complete", []string{"All done.\n\n<promise>COMPLETE</promise>"}, 0, "COMPLETE after 1 iteration"},
+		{"blocked", []string{"<promise>BLOCKED:no database here</promise>"}, 2, "BLOCKED after 1 iteration(s): no database here"},
+		{"decide", []string{"<promise>DECIDE:REST or gRPC?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): REST or gRPC?"},
+		{"a quoted promise is no promise", []string{"I will end with `<promise>COMPLETE</promise>` when done.", "<promise>COMPLETE</promise>"}, 0, "COMPLETE after 2 iteration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mock := &mockResponses{texts: tc.texts}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			proj := project(t, 1000)
+			bin := filepath.Join(proj, "codex-bin")
+			if err := os.Link(codex, bin); err != nil {
+				data, rerr := os.ReadFile(codex)
+				if rerr != nil {
+					t.Fatal(rerr)
+				}
+				os.WriteFile(bin, data, 0o755)
+			}
+			state := t.TempDir()
+			port := srv.Listener.Addr().(*net.TCPAddr).Port
+			cmd := exec.Command(ralph, "-n", "3", "--sandbox", "bwrap", "--agent", "codex", "--agent-cmd", "/work/codex-bin",
+				"--stall-after", "0", "--max-retries", "0")
+			cmd.Dir = proj
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+				"CODEX_API_KEY=sk-test", fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", port)}
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			seen, posts := mock.requests()
+			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
+			if code != tc.code || !strings.Contains(string(out), tc.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
+			}
+			if posts == 0 {
+				t.Error("codex never reached the mock API")
+			}
+		})
+	}
+}
+
+// TestRealCodexInContainers runs the real codex (a static binary) in
+// docker, gVisor and podman sandboxes, reaching the API only through the
+// gate, with nothing but OPENAI_BASE_URL set on the host.
+func TestRealCodexInContainers(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	codex := realCodex(t)
+	ralph, _ := build(t)
+	for _, tc := range engines() {
+		t.Run(tc.backend, func(t *testing.T) {
+			if err := tc.b.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, tc.backend, err)
+			}
+			image := "ralph-e2e:real-codex"
+			sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/codex": codex})
+			mock := &mockResponses{texts: []string{"<promise>COMPLETE</promise>"}}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			proj := project(t, 1000)
+			name := sandbox.Name("codex", proj)
+			sandboxtest.Cleanup(t, tc.bin, name)
+			state := t.TempDir()
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "CODEX_API_KEY=sk-test",
+				fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", srv.Listener.Addr().(*net.TCPAddr).Port)}
+			cmd := exec.Command(ralph, "-n", "2", "--sandbox", tc.backend, "--image", image, "--agent", "codex",
+				"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g")
+			cmd.Dir, cmd.Env = proj, env
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			seen, posts := mock.requests()
+			t.Logf("the mock saw %d requests; the gate refused %q", len(seen), gateDenials(t, state))
+			if code != 0 || !strings.Contains(string(out), "COMPLETE after 1 iteration") || posts == 0 {
+				t.Errorf("exit %d, %d API posts:\n%s", code, posts, out)
+			}
+			rm := exec.Command(ralph, "rm", "-f", name)
+			rm.Env = env
+			rm.Run()
+		})
+	}
+}
+
+// TestAgentFlagsDrift fails, naming the flag, when a pinned real CLI no
+// longer lists a flag ralph's adapter passes it (a new CLI version
+// renamed or dropped it): the adapters follow the CLIs as they are.
+func TestAgentFlagsDrift(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	for _, tc := range []struct{ agent, env string }{{"claude", "RALPH_REAL_CLAUDE"}, {"codex", "RALPH_REAL_CODEX"}} {
+		t.Run(tc.agent, func(t *testing.T) {
+			bin := os.Getenv(tc.env)
+			if bin == "" {
+				sandboxtest.Require(t, tc.agent+" (the real CLI from npm)", fmt.Errorf("%s is not set", tc.env))
+			}
+			ad, _ := agent.Lookup(tc.agent, "")
+			argv := ad.Command(bin, "PROMPT", append(ad.EnvArgs(map[string]string{"OPENAI_BASE_URL": "http://x"}), "--model", "m")).Argv
+			helpArgv := []string{"--help"}
+			if len(argv) > 1 && !strings.HasPrefix(argv[1], "-") {
+				helpArgv = []string{argv[1], "--help"} // a subcommand: codex exec
+			}
+			help, err := exec.Command(bin, helpArgv...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s %q: %v\n%s", bin, helpArgv, err, help)
+			}
+			for _, a := range argv[1:] {
+				if !strings.HasPrefix(a, "-") || a == "-" {
+					continue
+				}
+				flag, _, _ := strings.Cut(a, "=")
+				if !regexp.MustCompile(`(^|[\s,])` + regexp.QuoteMeta(flag) + `([\s,=<\[]|$)`).Match(help) {
+					t.Errorf("%s (%s) no longer lists %s, which ralph's adapter passes: update internal/agent/%s.go\n%s", tc.agent, tc.env, flag, tc.agent, help)
+				}
+			}
+		})
+	}
+}
