@@ -30,10 +30,11 @@ bash scripts/k8s.sh up "$K8S_LOCAL_DIR" >/dev/null
 # the loop against scripted APIs on loopback (cmd/ralph/real*_e2e_test.go).
 CLAUDE_VERSION=2.1.332
 CODEX_VERSION=0.171.0
+GEMINI_VERSION=0.61.0
 agents=/tmp/ralph-test/agents
-if [ ! -x $agents/node_modules/.bin/claude ] || [ ! -x $agents/node_modules/.bin/codex ]; then
+if [ ! -x $agents/node_modules/.bin/claude ] || [ ! -x $agents/node_modules/.bin/codex ] || [ ! -e $agents/node_modules/.bin/gemini ]; then
   npm install --silent --no-audit --no-fund --prefix $agents \
-    "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null
+    "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" "@google/gemini-cli@$GEMINI_VERSION" >/dev/null
 fi
 RALPH_REAL_CLAUDE=$agents/node_modules/.bin/claude
 for p in $agents/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
@@ -41,7 +42,9 @@ for p in $agents/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
 done
 # codex's npm package wraps a static binary; the tests copy it into sandboxes.
 RALPH_REAL_CODEX=$(ls $agents/node_modules/@openai/codex-linux-*/vendor/*/bin/codex 2>/dev/null | head -1)
-export RALPH_REAL_CLAUDE RALPH_REAL_CODEX
+# gemini is a Node bundle (one folder), run by the host's /usr/bin/node.
+RALPH_REAL_GEMINI=$agents/node_modules/@google/gemini-cli/bundle
+export RALPH_REAL_CLAUDE RALPH_REAL_CODEX RALPH_REAL_GEMINI
 
 export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1

@@ -106,10 +106,16 @@ func TestRealClaude(t *testing.T) {
 			defer srv.Close()
 			proj := project(t, 0)
 			home := t.TempDir()
-			cmd := exec.Command(ralph, "-n", "3", "--sandbox", "host", "--dangerously-run-on-host", "--agent", "claude", "--agent-cmd", claude, "--stall-after", "0")
+			cmd := exec.Command(ralph, "-n", "3", "--sandbox", "host", "--dangerously-run-on-host", "--agent", "claude", "--agent-cmd", claude, "--stall-after", "0",
+				"--env", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "--env", "HTTPS_PROXY", "--env", "HTTP_PROXY", "--env", "NO_PROXY", "--env", "DISABLE_AUTOUPDATER")
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
-				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=" + srv.URL, "DISABLE_AUTOUPDATER=1"}
+				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=" + srv.URL, "DISABLE_AUTOUPDATER=1",
+				// On the host there is no gate: nothing but the mock on loopback
+				// may be reached. Non-essential traffic off, and everything else
+				// sent to a proxy on a dead loopback port.
+				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9",
+				"NO_PROXY=127.0.0.1,localhost"}
 			out, err := cmd.CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
