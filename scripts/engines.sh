@@ -8,6 +8,7 @@
 #   runsc          gVisor, built from the Go module proxy (static, systrap)
 #   bubblewrap, busybox-static, catatonit (podman's --init)
 #   qemu-system-x86, linux-image-amd64 (the microvm backend)
+#   mmdebstrap     (ralph image base: a Debian base without an image registry)
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
 # It installs packages and starts daemons: as root, or through sudo.
@@ -20,7 +21,7 @@ log() { printf '[engines] %s\n' "$*" >&2; }
 need=()
 # qemu-system-x86 and linux-image-amd64: the microvm backend (QEMU's
 # microvm machine booting Debian's kernel; TCG where there is no KVM).
-for p in docker.io podman busybox-static bubblewrap catatonit iproute2 nftables qemu-system-x86 linux-image-amd64; do
+for p in docker.io podman busybox-static bubblewrap catatonit iproute2 nftables qemu-system-x86 linux-image-amd64 mmdebstrap; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

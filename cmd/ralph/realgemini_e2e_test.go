@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ralphloop/ralph/internal/image"
+	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
@@ -138,6 +140,81 @@ func TestRealGeminiInBwrap(t *testing.T) {
 			if streams == 0 {
 				t.Error("gemini never reached the mock API")
 			}
+		})
+	}
+}
+
+// TestImageBuildRealGemini builds an agent image the way a user on this
+// machine must (no Docker Hub, a TLS-inspecting proxy): ralph image build
+// with its defaults (a base made from the Debian archive, the host's CA
+// bundle) and the CLI pinned; then the real Gemini CLI in that image completes
+// a loop in docker and gVisor against the mock, through the gate.
+func TestImageBuildRealGemini(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	docker := engines()[0]
+	if err := docker.b.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "docker", err)
+	}
+	if _, err := exec.LookPath("mmdebstrap"); err != nil {
+		sandboxtest.Require(t, "mmdebstrap (ralph image base)", err)
+	}
+	ralph, _ := build(t)
+	// As a user runs it (the README's first line): the default base, made
+	// from the Debian archive when missing (kept afterwards, as a user's
+	// would be), and the host's CA certificates.
+	tag := "ralph-gemini:e2e"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	hadBase := exec.Command("docker", "image", "inspect", image.DefaultBase).Run() == nil
+	out, err := exec.Command(ralph, "image", "build", "--agent", "gemini", "--cli-version", "0.61.0", "--tag", tag).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ralph image build: %v\n%s", err, out)
+	}
+	if !hadBase && !strings.Contains(string(out), "making it from the Debian archive") {
+		t.Errorf("the missing base was not made:\n%s", out)
+	}
+	if !strings.Contains(string(out), "built "+tag+" with 0.61.0; run: ralph --agent gemini --image "+tag) {
+		t.Errorf("the closing hint lacks the version or --image:\n%s", out)
+	}
+	label, _ := exec.Command("docker", "inspect", "--format", `{{index .Config.Labels "ralph.agent-version"}}`, tag).Output()
+	if strings.TrimSpace(string(label)) != "0.61.0" {
+		t.Errorf("label ralph.agent-version = %q", label)
+	}
+	for _, tc := range engines()[:2] { // docker and gVisor share the image
+		t.Run(tc.backend, func(t *testing.T) {
+			if err := tc.b.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, tc.backend, err)
+			}
+			mock := &mockGemini{texts: []string{"<promise>COMPLETE</promise>"}}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			proj := project(t, 1000)
+			os.MkdirAll(filepath.Join(proj, ".gemini"), 0o755)
+			os.WriteFile(filepath.Join(proj, ".gemini", "settings.json"), []byte(`{"security": {"auth": {"selectedType": "gemini-api-key"}}}`), 0o644)
+			exec.Command("chown", "-R", "1000:1000", filepath.Join(proj, ".gemini")).Run()
+			name := sandbox.Name("gemini", proj)
+			sandboxtest.Cleanup(t, tc.bin, name)
+			state := t.TempDir()
+			cmd := exec.Command(ralph, "-n", "2", "--sandbox", tc.backend, "--image", tag, "--agent", "gemini",
+				"--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", "3m")
+			cmd.Dir = proj
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			seen, streams := mock.requests()
+			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
+			if code != 0 || !strings.Contains(string(out), "COMPLETE after 1 iteration") || streams == 0 {
+				t.Errorf("exit %d, %d streams:\n%s", code, streams, out)
+			}
+			rm := exec.Command(ralph, "rm", "-f", name)
+			rm.Env = cmd.Env
+			rm.Run()
 		})
 	}
 }
