@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -26,6 +27,7 @@ type mockAnthropic struct {
 	mu       sync.Mutex
 	texts    []string
 	requests int
+	turns    int // streamed requests: the script's steps
 }
 
 func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,16 +41,21 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Stream bool   `json:"stream"`
 	}
 	json.Unmarshal(body, &req)
-	m.mu.Lock()
-	text := m.texts[min(m.requests, len(m.texts)-1)]
-	m.requests++
-	m.mu.Unlock()
 	usage := map[string]any{"input_tokens": 10, "output_tokens": 5}
+	m.mu.Lock()
+	m.requests++
+	n := m.requests
 	if !req.Stream {
+		// The CLI's side questions (a title, a quota check): not the
+		// script's turns.
+		m.mu.Unlock()
 		json.NewEncoder(w).Encode(map[string]any{"id": "msg_mock", "type": "message", "role": "assistant", "model": req.Model,
-			"content": []any{map[string]any{"type": "text", "text": text}}, "stop_reason": "end_turn", "usage": usage})
+			"content": []any{map[string]any{"type": "text", "text": "ok"}}, "stop_reason": "end_turn", "usage": usage})
 		return
 	}
+	text := m.texts[min(m.turns, len(m.texts)-1)]
+	m.turns++
+	m.mu.Unlock()
 	w.Header().Set("Content-Type", "text/event-stream")
 	ev := func(name string, data map[string]any) {
 		data["type"] = name
@@ -57,6 +64,17 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev("message_start", map[string]any{"message": map[string]any{"id": "msg_mock", "type": "message", "role": "assistant", "model": req.Model,
 		"content": []any{}, "stop_reason": nil, "usage": map[string]any{"input_tokens": 10, "output_tokens": 1}}})
+	if cmd, ok := strings.CutPrefix(text, "BASH:"); ok {
+		// A call of Claude Code's Bash tool: the CLI runs the command
+		// for real and comes back with its result for the next step.
+		input, _ := json.Marshal(map[string]any{"command": cmd, "description": "run a command"})
+		ev("content_block_start", map[string]any{"index": 0, "content_block": map[string]any{"type": "tool_use", "id": fmt.Sprintf("toolu_mock_%d", n), "name": "Bash", "input": map[string]any{}}})
+		ev("content_block_delta", map[string]any{"index": 0, "delta": map[string]any{"type": "input_json_delta", "partial_json": string(input)}})
+		ev("content_block_stop", map[string]any{"index": 0})
+		ev("message_delta", map[string]any{"delta": map[string]any{"stop_reason": "tool_use"}, "usage": map[string]any{"output_tokens": 5}})
+		ev("message_stop", map[string]any{})
+		return
+	}
 	ev("content_block_start", map[string]any{"index": 0, "content_block": map[string]any{"type": "text", "text": ""}})
 	ev("content_block_delta", map[string]any{"index": 0, "delta": map[string]any{"type": "text_delta", "text": text}})
 	ev("content_block_stop", map[string]any{"index": 0})
@@ -240,6 +258,104 @@ func TestRealClaudeInContainers(t *testing.T) {
 			rm := exec.Command(ralph, "rm", "-f", name)
 			rm.Env = env
 			rm.Run()
+		})
+	}
+}
+
+// TestRealClaudeTools: the real CLI's own Bash tool runs inside the
+// sandbox and edits the project (the file belongs to the agent's uid);
+// and an iteration timeout ends the agent and the tool it started, leaving
+// no process behind on the host. In bwrap and docker.
+func TestRealClaudeTools(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	for _, backend := range []string{"bwrap", "docker"} {
+		t.Run(backend, func(t *testing.T) {
+			var b sandbox.Backend = bwrap.New("", t.TempDir(), nil)
+			if backend == "docker" {
+				b = engines()[0].b
+			}
+			if err := b.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, backend, err)
+			}
+			args := []string{"--sandbox", backend, "--agent", "claude", "--stall-after", "0", "--max-retries", "0"}
+			setup := func(t *testing.T) (proj string) {
+				proj = project(t, 1000)
+				if backend == "bwrap" {
+					bin := filepath.Join(proj, "claude-bin")
+					if err := os.Link(claude, bin); err != nil {
+						data, _ := os.ReadFile(claude)
+						os.WriteFile(bin, data, 0o755)
+					}
+					return proj
+				}
+				sandboxtest.Cleanup(t, "docker", sandbox.Name("claude", proj))
+				return proj
+			}
+			agentCmd := "/work/claude-bin"
+			if backend == "docker" {
+				// Claude Code's Bash tool wants bash: the host's, with its library.
+				image := "ralph-e2e:real-claude-bash"
+				extra := map[string]string{"/usr/local/bin/claude": claude, "/bin/bash": "/usr/bin/bash"}
+				for _, lib := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/librt.so.1",
+					"/lib/x86_64-linux-gnu/libpthread.so.0", "/lib/x86_64-linux-gnu/libdl.so.2", "/lib/x86_64-linux-gnu/libm.so.6",
+					"/lib/x86_64-linux-gnu/libtinfo.so.6"} {
+					extra[lib] = lib
+				}
+				sandboxtest.BusyboxImage(t, "docker", image, extra)
+				agentCmd = "/usr/local/bin/claude"
+				args = append(args, "--image", image, "--memory", "1g")
+			}
+			args = append(args, "--agent-cmd", agentCmd)
+			run := func(t *testing.T, proj string, mock *mockAnthropic, more ...string) (int, string) {
+				srv := httptest.NewServer(mock)
+				defer srv.Close()
+				_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+				cmd := exec.Command(ralph, append(append([]string{}, args...), more...)...)
+				cmd.Dir = proj
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+					"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
+				out, err := cmd.CombinedOutput()
+				code := 0
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				}
+				rm := exec.Command(ralph, "rm", "-f", sandbox.Name("claude", proj))
+				rm.Env = cmd.Env
+				rm.Run()
+				return code, string(out)
+			}
+
+			t.Run("a tool edits the project", func(t *testing.T) {
+				proj := setup(t)
+				mock := &mockAnthropic{texts: []string{"BASH:echo made-by-the-agent > tool-proof.txt", "Written.\n\n<promise>COMPLETE</promise>"}}
+				code, out := run(t, proj, mock, "-n", "2")
+				data, err := os.ReadFile(filepath.Join(proj, "tool-proof.txt"))
+				if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || err != nil || strings.TrimSpace(string(data)) != "made-by-the-agent" {
+					t.Fatalf("exit %d, file %q (%v):\n%s", code, data, err, out)
+				}
+				if st, err := os.Stat(filepath.Join(proj, "tool-proof.txt")); err == nil && st.Sys().(*syscall.Stat_t).Uid != 1000 {
+					t.Errorf("the file belongs to uid %d, want the agent's 1000", st.Sys().(*syscall.Stat_t).Uid)
+				}
+			})
+
+			t.Run("a timeout ends the agent and its tool", func(t *testing.T) {
+				proj := setup(t)
+				marker := fmt.Sprintf("sleep 987%d", os.Getpid()%1000)
+				mock := &mockAnthropic{texts: []string{"BASH:" + marker}}
+				code, out := run(t, proj, mock, "-n", "1", "--iteration-timeout", "20s")
+				if code != 1 || !strings.Contains(out, "timed out") {
+					t.Errorf("exit %d, want 1 with the iteration timed out:\n%s", code, out)
+				}
+				if left, _ := exec.Command("pgrep", "-f", marker).Output(); len(left) > 0 {
+					t.Errorf("the tool outlived its agent: pids %s", left)
+					exec.Command("pkill", "-f", marker).Run()
+				}
+			})
 		})
 	}
 }

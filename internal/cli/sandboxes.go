@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -159,7 +158,7 @@ runs that instead.`,
 			if sb.Info.State != "running" {
 				// No gate runs for a shell: its proxy leads nowhere.
 				spec := sandbox.Spec{Name: sb.Info.Name, Agent: sb.Info.Agent, Project: sb.Info.Project, Image: sb.Info.Image,
-					GateDir: filepath.Join(f.gates().GateDir(sb.Info.Name), "mnt")}
+					GateDir: f.gates().MountDir(sb.Info.Name, nil)}
 				if _, err := sb.Backend.Ensure(ctx, spec); err != nil {
 					return err
 				}

@@ -42,6 +42,35 @@ func (h Host) GateDir(name string) string {
 	return filepath.Join(h.Dir, gateKey(h.Dir, name))
 }
 
+// runGates holds root's gate folders that must not live in the state
+// folder: bwrap's (the agent's uid reaches them directly) and any whose
+// socket's path would be too long there.
+const runGates = "/run/ralph/gates"
+
+// MountDir is the folder a sandbox's gate is served from (its socket and
+// a static ralph; mounted read-only into the sandbox): mnt/ in GateDir,
+// or, for bwrap as root (owner set) and whenever the socket's path would
+// pass what a Unix socket takes there (a long XDG_STATE_HOME), a short
+// folder of root's under /run or of the user's under XDG_RUNTIME_DIR.
+func (h Host) MountDir(name string, owner *[2]int) string {
+	root := os.Geteuid() == 0
+	if owner != nil && root {
+		return filepath.Join(runGates, gateKey(runGates, name))
+	}
+	mnt := filepath.Join(h.GateDir(name), "mnt")
+	if len(filepath.Join(mnt, "gate.sock")) <= maxSocketPath {
+		return mnt
+	}
+	if root {
+		return filepath.Join(runGates, gateKey(runGates, name))
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		base := filepath.Join(d, "ralph", "gates")
+		return filepath.Join(base, gateKey(base, name))
+	}
+	return mnt
+}
+
 // Logs are the decision logs of every sandbox's gate.
 func (h Host) Logs() []string {
 	files, _ := filepath.Glob(filepath.Join(h.Dir, "*", "log.jsonl"))
@@ -102,26 +131,31 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 // another local user can swap the socket or the binary in it.
 func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int) (*Running, error) {
 	dir := h.GateDir(name)
-	mnt := filepath.Join(dir, "mnt")
+	mnt := h.MountDir(name, owner)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}
-	if owner != nil && os.Geteuid() == 0 {
-		for _, d := range []string{"/run/ralph", "/run/ralph/gates"} {
+	if strings.HasPrefix(mnt, runGates+"/") {
+		for _, d := range []string{"/run/ralph", runGates} {
 			if err := rootDir(d, 0o711); err != nil {
 				return nil, err
 			}
 		}
-		mnt = filepath.Join("/run/ralph/gates", gateKey("/run/ralph/gates", name))
-		if err := rootDir(mnt, 0o750); err != nil {
+		mode := os.FileMode(0o755)
+		if owner != nil {
+			mode = 0o750
+		}
+		if err := rootDir(mnt, mode); err != nil {
 			// A folder left by an older ralph (owned by the agent): remade.
 			os.RemoveAll(mnt)
-			if err := rootDir(mnt, 0o750); err != nil {
+			if err := rootDir(mnt, mode); err != nil {
 				return nil, err
 			}
 		}
-		if err := os.Lchown(mnt, 0, owner[1]); err != nil {
-			return nil, fmt.Errorf("gate: %w", err)
+		if owner != nil {
+			if err := os.Lchown(mnt, 0, owner[1]); err != nil {
+				return nil, fmt.Errorf("gate: %w", err)
+			}
 		}
 	} else {
 		if err := os.MkdirAll(mnt, 0o755); err != nil {
@@ -134,7 +168,7 @@ func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, ow
 	}
 	sock := filepath.Join(mnt, "gate.sock")
 	if len(sock) > maxSocketPath {
-		return nil, fmt.Errorf("gate: the socket path %s is %d bytes, past the %d a Unix socket takes: set XDG_STATE_HOME to a shorter folder", sock, len(sock), maxSocketPath)
+		return nil, fmt.Errorf("gate: the socket path %s is %d bytes, past the %d a Unix socket takes: set XDG_RUNTIME_DIR (or XDG_STATE_HOME) to a shorter folder", sock, len(sock), maxSocketPath)
 	}
 	os.Remove(sock)
 	l, err := net.Listen("unix", sock)

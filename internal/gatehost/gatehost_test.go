@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,5 +92,30 @@ func TestGateSocketFitsAnyPath(t *testing.T) {
 	}
 	if filepath.Base(h.GateDir("ralph-claude-app-12345678")) != "ralph-claude-app-12345678" {
 		t.Errorf("a short name should keep its readable folder: %s", h.GateDir("ralph-claude-app-12345678"))
+	}
+}
+
+// A state folder so long that even the hashed name does not fit (a test's
+// temporary folder, a deep home): the socket moves to a short folder of
+// root's, or of the user's runtime folder.
+func TestGateSocketMovesOutOfALongStateFolder(t *testing.T) {
+	h := Host{Dir: "/tmp/" + strings.Repeat("a-very-long-folder-name/", 5) + "ralph/gates"}
+	name := "ralph-claude-app-12345678"
+	if os.Geteuid() != 0 {
+		t.Setenv("XDG_RUNTIME_DIR", "/run/user/4242")
+	}
+	mnt := h.MountDir(name, nil)
+	if sock := filepath.Join(mnt, "gate.sock"); len(sock) > maxSocketPath {
+		t.Fatalf("socket path of %d bytes: %s", len(sock), sock)
+	}
+	if os.Geteuid() == 0 && !strings.HasPrefix(mnt, runGates+"/") {
+		t.Errorf("as root the socket goes under %s, got %s", runGates, mnt)
+	}
+	if mnt != h.MountDir(name, nil) {
+		t.Error("not deterministic")
+	}
+	short := Host{Dir: "/tmp/g"}
+	if got := short.MountDir(name, nil); got != filepath.Join("/tmp/g", name, "mnt") {
+		t.Errorf("a short state folder keeps its own mount folder: %s", got)
 	}
 }
