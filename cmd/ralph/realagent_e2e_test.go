@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,6 +57,28 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	text := m.texts[min(m.turns, len(m.texts)-1)]
 	m.turns++
 	m.mu.Unlock()
+	switch text {
+	case "STATUS:429":
+		w.Header().Set("retry-after", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprint(w, `{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}`)
+		return
+	case "STATUS:529":
+		w.WriteHeader(529)
+		fmt.Fprint(w, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
+		return
+	case "CUT":
+		// The stream starts, then the connection drops mid-way.
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprintf(w, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_cut\",\"type\":\"message\",\"role\":\"assistant\",\"model\":%q,\"content\":[],\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n", req.Model)
+		w.(http.Flusher).Flush()
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	ev := func(name string, data map[string]any) {
 		data["type"] = name
@@ -356,6 +379,63 @@ func TestRealClaudeTools(t *testing.T) {
 					exec.Command("pkill", "-f", marker).Run()
 				}
 			})
+		})
+	}
+}
+
+// TestRealClaudeAPIFailures: the real CLI (its own retries off) meets a
+// rate limit (429 with retry-after), an overloaded API (529) and a stream
+// cut mid-way; ralph reads each from the CLI's own structured output and
+// goes on to the promise (a rate limit waited out, or exit 5 with
+// --no-wait; an overload retried), in bwrap.
+func TestRealClaudeAPIFailures(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "bwrap", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	for _, tc := range []struct {
+		name, step, outcome string
+		extra               []string
+		code                int
+	}{
+		{"rate limit waited out", "STATUS:429", "rate limited", nil, 0},
+		{"rate limit with --no-wait", "STATUS:429", "rate limited", []string{"--no-wait"}, 5},
+		{"overloaded, retried", "STATUS:529", "failed", nil, 0},
+		// Claude Code answers a cut stream by asking again without
+		// streaming (the mock's side answer, "ok"): no promise, the loop
+		// goes on.
+		{"stream cut, the CLI falls back", "CUT", "no promise", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mock := &mockAnthropic{texts: []string{tc.step, "<promise>COMPLETE</promise>"}}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+			proj := project(t, 1000)
+			bin := filepath.Join(proj, "claude-bin")
+			if err := os.Link(claude, bin); err != nil {
+				data, _ := os.ReadFile(claude)
+				os.WriteFile(bin, data, 0o755)
+			}
+			args := append([]string{"-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin", "--stall-after", "0",
+				"--max-retries", "2", "--retry-backoff", "1s", "--limit-backoff", "1s", "--env", "CLAUDE_CODE_MAX_RETRIES"}, tc.extra...)
+			cmd := exec.Command(ralph, args...)
+			cmd.Dir = proj
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port, "CLAUDE_CODE_MAX_RETRIES=0"}
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != tc.code || !regexp.MustCompile(`(?m)^1 .* `+tc.outcome+` `).Match(out) {
+				t.Errorf("exit %d, want %d with a first attempt %q:\n%s", code, tc.code, tc.outcome, out)
+			}
 		})
 	}
 }
