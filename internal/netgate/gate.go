@@ -109,16 +109,9 @@ func (g *Gate) allowed(hostStr string, port int) (policy.Host, *policy.Policy, p
 // resolve picks the address to dial for an allowed host: the literal
 // itself, or the first resolved address that is not special (unless an
 // IP rule allows it).
-func (g *Gate) resolve(ctx context.Context, h policy.Host, p *policy.Policy, d policy.Decision, port int) (netip.AddrPort, *refusal) {
+func (g *Gate) resolve(ctx context.Context, h policy.Host, p *policy.Policy, port int) (netip.AddrPort, *refusal) {
 	if h.IP.IsValid() {
 		return netip.AddrPortFrom(h.IP, uint16(port)), nil
-	}
-	if h.Name == "localhost" && d.Rule != nil && d.Rule.NamesExactly("localhost") {
-		// A rule that names localhost itself (a local model server the
-		// user pointed the agent at): localhost is the host's loopback
-		// by definition (RFC 6761), never looked up. A wildcard such as
-		// ** never reaches it.
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), nil
 	}
 	res := g.Resolver
 	if res == nil {
@@ -146,7 +139,7 @@ func (g *Gate) decide(ctx context.Context, hostStr string, port int) (policy.Hos
 	if r != nil {
 		return h, netip.AddrPort{}, "", r
 	}
-	a, r := g.resolve(ctx, h, p, d, port)
+	a, r := g.resolve(ctx, h, p, port)
 	return h, a, d.Reason(), r
 }
 

@@ -61,7 +61,7 @@ func (g *Gate) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, req *ht
 		g.log(e)
 		return
 	}
-	addr, r := g.resolve(ctx, h, p, d, port)
+	addr, r := g.resolve(ctx, h, p, port)
 	if r != nil {
 		e.Decision, e.Rule = "deny", r.msg
 		g.log(e)

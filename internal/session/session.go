@@ -69,6 +69,13 @@ func Run(ctx context.Context, o Options, h Host) error {
 	defer cancelRun(nil)
 	cfg := o.Loop
 	b, spec, ad := cfg.Backend, cfg.Spec, cfg.Agent
+	if gu, ok := b.(sandbox.GateUser); ok {
+		// Whose account runs the agent (a project owned by root is
+		// refused, exit 64) comes before whether the CLI is visible.
+		if _, err := gu.GateOwner(spec); err != nil {
+			return err
+		}
+	}
 	if cf, ok := b.(sandbox.CommandFinder); ok {
 		// A backend that runs the host's own programs: the agent's CLI
 		// must be where the sandbox can see it, or every iteration fails.

@@ -225,10 +225,3 @@ func (p *Policy) Decide(h Host, port int) Decision {
 func (p *Policy) AllowsAddr(a netip.Addr, port int) bool {
 	return p.Decide(Host{IP: a}, port).Allowed
 }
-
-// NamesExactly reports whether r is an exact-name rule for name (not a
-// wildcard, not an address): `localhost:11434` names localhost exactly,
-// `**` and `*.localhost` do not.
-func (r Rule) NamesExactly(name string) bool {
-	return r.kind == exact && r.name == name
-}

@@ -271,8 +271,9 @@ func (s Store) write(scope string, rules []policy.Rule) error {
 // EndpointRules allow, for an agent pointed at another API endpoint, the
 // host and port of each base URL in env under vars (ANTHROPIC_BASE_URL
 // and the like, set by the user on the host): an LLM gateway, a mirror,
-// a local model server. http://localhost:11434 gives localhost:11434,
-// which reaches the host's loopback at that port only (see netgate).
+// a local model server. http://localhost:11434 gives localhost:11434 and
+// the loopback addresses at that port (127.0.0.1:11434, [::1]:11434): the
+// host's loopback at that port only.
 // A value that is not an http(s) URL with a host is an error.
 func EndpointRules(agent string, env map[string]string, vars []string) ([]policy.Rule, error) {
 	var out []policy.Rule
@@ -289,11 +290,19 @@ func EndpointRules(agent string, env map[string]string, vars []string) ([]policy
 		if port == "" {
 			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 		}
-		r, err := policy.ParseRule(policy.Allow, net.JoinHostPort(u.Hostname(), port), "agent "+agent+" "+k)
-		if err != nil {
-			return nil, fmt.Errorf("%s=%q: %w", k, v, err)
+		patterns := []string{net.JoinHostPort(u.Hostname(), port)}
+		if strings.EqualFold(u.Hostname(), "localhost") {
+			// localhost resolves to the loopback, which the gate reaches
+			// only under an address rule: the two rules a user would write.
+			patterns = append(patterns, "127.0.0.1:"+port, "[::1]:"+port)
 		}
-		out = append(out, r)
+		for _, pat := range patterns {
+			r, err := policy.ParseRule(policy.Allow, pat, "agent "+agent+" "+k)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q: %w", k, v, err)
+			}
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }

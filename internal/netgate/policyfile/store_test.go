@@ -116,7 +116,8 @@ func TestEndpointRules(t *testing.T) {
 	for _, r := range rules {
 		got = append(got, string(r.Action)+" "+r.Pattern+" ("+r.Source+")")
 	}
-	want := []string{"allow localhost:11434 (agent claude ANTHROPIC_BASE_URL)", "allow llm-gateway.corp.example:443 (agent claude OPENAI_BASE_URL)"}
+	want := []string{"allow localhost:11434 (agent claude ANTHROPIC_BASE_URL)", "allow 127.0.0.1:11434 (agent claude ANTHROPIC_BASE_URL)",
+		"allow [::1]:11434 (agent claude ANTHROPIC_BASE_URL)", "allow llm-gateway.corp.example:443 (agent claude OPENAI_BASE_URL)"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("rules = %q, want %q", got, want)
 	}
@@ -124,6 +125,11 @@ func TestEndpointRules(t *testing.T) {
 		if _, err := EndpointRules("claude", map[string]string{"ANTHROPIC_BASE_URL": bad}, []string{"ANTHROPIC_BASE_URL"}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+	// The loopback at that port only.
+	p := policy.Compile(rules)
+	if !p.AllowsAddr(netip.MustParseAddr("127.0.0.1"), 11434) || !p.AllowsAddr(netip.MustParseAddr("::1"), 11434) || p.AllowsAddr(netip.MustParseAddr("127.0.0.1"), 22) {
+		t.Errorf("localhost endpoint: the loopback at 11434 only, got %+v", rules)
 	}
 	// An address endpoint is an address rule: the one way to a private
 	// address through the gate.
