@@ -130,17 +130,7 @@ func TestRealClaude(t *testing.T) {
 	sandboxtest.SkipShort(t)
 	claude := realClaude(t)
 	ralph, _ := build(t)
-	for _, tc := range []struct {
-		name  string
-		texts []string
-		code  int
-		want  string
-	}{
-		{"complete", []string{"Done with the last task.\n\n<promise>COMPLETE</promise>"}, 0, "COMPLETE after 1 iteration"},
-		{"blocked", []string{"I cannot go on.\n\n<promise>BLOCKED:the staging key is missing</promise>"}, 2, "BLOCKED after 1 iteration(s): the staging key is missing"},
-		{"decide", []string{"<promise>DECIDE:Postgres or SQLite?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): Postgres or SQLite?"},
-		{"a quoted promise is no promise", []string{"The prompt says to end with:\n```\n<promise>COMPLETE</promise>\n```\nso I will, later.", "<promise>COMPLETE</promise>"}, 0, "COMPLETE after 2 iteration"},
-	} {
+	for _, tc := range promiseCases {
 		t.Run(tc.name, func(t *testing.T) {
 			mock := &mockAnthropic{texts: tc.texts}
 			srv := httptest.NewServer(mock)
@@ -157,14 +147,8 @@ func TestRealClaude(t *testing.T) {
 				// sent to a proxy on a dead loopback port.
 				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9",
 				"NO_PROXY=127.0.0.1,localhost"}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if code != tc.code || !strings.Contains(string(out), tc.want) {
+			code, out := runCmd(t, cmd)
+			if code != tc.code || !strings.Contains(out, tc.want) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
 			}
 			if mock.requests == 0 {
@@ -182,12 +166,7 @@ func TestRealClaude(t *testing.T) {
 // allowed it completes; without, the run fails and the API sees nothing.
 func TestRealClaudeInBwrap(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
-		sandboxtest.Require(t, "bwrap", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needBwrapAsRoot(t)
 	claude := realClaude(t)
 	ralph, _ := build(t)
 	for _, allowed := range []bool{true, false} {
@@ -199,13 +178,7 @@ func TestRealClaudeInBwrap(t *testing.T) {
 			proj := project(t, 1000)
 			// The CLI inside: the project is the one host folder bwrap shows.
 			bin := filepath.Join(proj, "claude-bin")
-			if err := os.Link(claude, bin); err != nil {
-				data, rerr := os.ReadFile(claude)
-				if rerr != nil {
-					t.Fatal(rerr)
-				}
-				os.WriteFile(bin, data, 0o755)
-			}
+			linkInto(t, claude, bin)
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
 				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
 			// ANTHROPIC_BASE_URL alone is the allowance: ralph allows the
@@ -217,13 +190,9 @@ func TestRealClaudeInBwrap(t *testing.T) {
 			}
 			cmd := exec.Command(ralph, args...)
 			cmd.Dir, cmd.Env = proj, env
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+			code, out := runCmd(t, cmd)
 			switch {
-			case allowed && (code != 0 || !strings.Contains(string(out), "COMPLETE after 1 iteration") || mock.requests == 0):
+			case allowed && (code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || mock.requests == 0):
 				t.Errorf("allowed: exit %d, %d API requests:\n%s", code, mock.requests, out)
 			case !allowed && (code == 0 || mock.requests != 0):
 				t.Errorf("not allowed: exit %d, %d API requests reached the mock:\n%s", code, mock.requests, out)
@@ -237,9 +206,7 @@ func TestRealClaudeInBwrap(t *testing.T) {
 // reaching the API only through the gate.
 func TestRealClaudeInContainers(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needRoot(t)
 	claude := realClaude(t)
 	ralph, _ := build(t)
 	extra := map[string]string{"/usr/local/bin/claude": claude}
@@ -270,12 +237,8 @@ func TestRealClaudeInContainers(t *testing.T) {
 			cmd := exec.Command(ralph, "-n", "3", "--sandbox", tc.backend, "--image", image, "--agent", "claude",
 				"--agent-cmd", "/usr/local/bin/claude", "--stall-after", "0", "--max-retries", "0", "--memory", "1g")
 			cmd.Dir, cmd.Env = proj, env
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
-			if code != 0 || !strings.Contains(string(out), "COMPLETE after 2 iteration") || mock.requests < 2 {
+			code, out := runCmd(t, cmd)
+			if code != 0 || !strings.Contains(out, "COMPLETE after 2 iteration") || mock.requests < 2 {
 				t.Errorf("exit %d, %d API requests:\n%s", code, mock.requests, out)
 			}
 			rm := exec.Command(ralph, "rm", "-f", name)
@@ -291,9 +254,7 @@ func TestRealClaudeInContainers(t *testing.T) {
 // no process behind on the host. In bwrap and docker.
 func TestRealClaudeTools(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needRoot(t)
 	claude := realClaude(t)
 	ralph, _ := build(t)
 	for _, backend := range []string{"bwrap", "docker"} {
@@ -310,10 +271,7 @@ func TestRealClaudeTools(t *testing.T) {
 				proj = project(t, 1000)
 				if backend == "bwrap" {
 					bin := filepath.Join(proj, "claude-bin")
-					if err := os.Link(claude, bin); err != nil {
-						data, _ := os.ReadFile(claude)
-						os.WriteFile(bin, data, 0o755)
-					}
+					linkInto(t, claude, bin)
 					return proj
 				}
 				sandboxtest.Cleanup(t, "docker", sandbox.Name("claude", proj))
@@ -342,15 +300,11 @@ func TestRealClaudeTools(t *testing.T) {
 				cmd.Dir = proj
 				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
 					"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
-				out, err := cmd.CombinedOutput()
-				code := 0
-				if ee, ok := err.(*exec.ExitError); ok {
-					code = ee.ExitCode()
-				}
+				code, out := runCmd(t, cmd)
 				rm := exec.Command(ralph, "rm", "-f", sandbox.Name("claude", proj))
 				rm.Env = cmd.Env
 				rm.Run()
-				return code, string(out)
+				return code, out
 			}
 
 			t.Run("a tool edits the project", func(t *testing.T) {
@@ -390,12 +344,7 @@ func TestRealClaudeTools(t *testing.T) {
 // --no-wait; an overload retried), in bwrap.
 func TestRealClaudeAPIFailures(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
-		sandboxtest.Require(t, "bwrap", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needBwrapAsRoot(t)
 	claude := realClaude(t)
 	ralph, _ := build(t)
 	for _, tc := range []struct {
@@ -418,22 +367,15 @@ func TestRealClaudeAPIFailures(t *testing.T) {
 			_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 			proj := project(t, 1000)
 			bin := filepath.Join(proj, "claude-bin")
-			if err := os.Link(claude, bin); err != nil {
-				data, _ := os.ReadFile(claude)
-				os.WriteFile(bin, data, 0o755)
-			}
+			linkInto(t, claude, bin)
 			args := append([]string{"-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin", "--stall-after", "0",
 				"--max-retries", "2", "--retry-backoff", "1s", "--limit-backoff", "1s", "--env", "CLAUDE_CODE_MAX_RETRIES"}, tc.extra...)
 			cmd := exec.Command(ralph, args...)
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
 				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port, "CLAUDE_CODE_MAX_RETRIES=0"}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
-			if code != tc.code || !regexp.MustCompile(`(?m)^1 .* `+tc.outcome+` `).Match(out) {
+			code, out := runCmd(t, cmd)
+			if code != tc.code || !regexp.MustCompile(`(?m)^1 .* `+tc.outcome+` `).MatchString(out) {
 				t.Errorf("exit %d, want %d with a first attempt %q:\n%s", code, tc.code, tc.outcome, out)
 			}
 		})

@@ -19,7 +19,6 @@ import (
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
@@ -121,38 +120,17 @@ func gateDenials(t *testing.T, state string) []string {
 // quoted one does not stop the loop.
 func TestRealCodexInBwrap(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
-		sandboxtest.Require(t, "bwrap", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needBwrapAsRoot(t)
 	codex := realCodex(t)
 	ralph, _ := build(t)
-	for _, tc := range []struct {
-		name  string
-		texts []string
-		code  int
-		want  string
-	}{
-		{"complete", []string{"All done.\n\n<promise>COMPLETE</promise>"}, 0, "COMPLETE after 1 iteration"},
-		{"blocked", []string{"<promise>BLOCKED:no database here</promise>"}, 2, "BLOCKED after 1 iteration(s): no database here"},
-		{"decide", []string{"<promise>DECIDE:REST or gRPC?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): REST or gRPC?"},
-		{"a quoted promise is no promise", []string{"I will end with `<promise>COMPLETE</promise>` when done.", "<promise>COMPLETE</promise>"}, 0, "COMPLETE after 2 iteration"},
-	} {
+	for _, tc := range promiseCases {
 		t.Run(tc.name, func(t *testing.T) {
 			mock := &mockResponses{texts: tc.texts}
 			srv := httptest.NewServer(mock)
 			defer srv.Close()
 			proj := project(t, 1000)
 			bin := filepath.Join(proj, "codex-bin")
-			if err := os.Link(codex, bin); err != nil {
-				data, rerr := os.ReadFile(codex)
-				if rerr != nil {
-					t.Fatal(rerr)
-				}
-				os.WriteFile(bin, data, 0o755)
-			}
+			linkInto(t, codex, bin)
 			state := t.TempDir()
 			port := srv.Listener.Addr().(*net.TCPAddr).Port
 			cmd := exec.Command(ralph, "-n", "3", "--sandbox", "bwrap", "--agent", "codex", "--agent-cmd", "/work/codex-bin",
@@ -160,16 +138,10 @@ func TestRealCodexInBwrap(t *testing.T) {
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
 				"CODEX_API_KEY=sk-test", fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", port)}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code, out := runCmd(t, cmd)
 			seen, posts := mock.requests()
 			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != tc.code || !strings.Contains(string(out), tc.want) {
+			if code != tc.code || !strings.Contains(out, tc.want) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
 			}
 			if posts == 0 {
@@ -184,9 +156,7 @@ func TestRealCodexInBwrap(t *testing.T) {
 // gate, with nothing but OPENAI_BASE_URL set on the host.
 func TestRealCodexInContainers(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needRoot(t)
 	codex := realCodex(t)
 	ralph, _ := build(t)
 	for _, tc := range engines() {
@@ -209,14 +179,10 @@ func TestRealCodexInContainers(t *testing.T) {
 			cmd := exec.Command(ralph, "-n", "2", "--sandbox", tc.backend, "--image", image, "--agent", "codex",
 				"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g")
 			cmd.Dir, cmd.Env = proj, env
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+			code, out := runCmd(t, cmd)
 			seen, posts := mock.requests()
 			t.Logf("the mock saw %d requests; the gate refused %q", len(seen), gateDenials(t, state))
-			if code != 0 || !strings.Contains(string(out), "COMPLETE after 1 iteration") || posts == 0 {
+			if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || posts == 0 {
 				t.Errorf("exit %d, %d API posts:\n%s", code, posts, out)
 			}
 			rm := exec.Command(ralph, "rm", "-f", name)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/ralphloop/ralph/internal/image"
 	"github.com/ralphloop/ralph/internal/sandbox"
-	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
@@ -76,12 +75,7 @@ func (m *mockGemini) requests() ([]string, int) {
 // CLI also reaches for Google's own hosts, which only a gate refuses.
 func TestRealGeminiInBwrap(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
-		sandboxtest.Require(t, "bwrap", err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needBwrapAsRoot(t)
 	bundle := os.Getenv("RALPH_REAL_GEMINI")
 	if bundle == "" {
 		sandboxtest.Require(t, "gemini (the real CLI from npm)", fmt.Errorf("RALPH_REAL_GEMINI is not set: npm install @google/gemini-cli and point it at its bundle folder"))
@@ -90,16 +84,7 @@ func TestRealGeminiInBwrap(t *testing.T) {
 		sandboxtest.Require(t, "node under /usr (the Gemini CLI's runtime)", err)
 	}
 	ralph, _ := build(t)
-	for _, tc := range []struct {
-		name  string
-		texts []string
-		code  int
-		want  string
-	}{
-		{"complete", []string{"All done.\n\n<promise>COMPLETE</promise>"}, 0, "COMPLETE after 1 iteration"},
-		{"blocked", []string{"<promise>BLOCKED:the API key is read-only</promise>"}, 2, "BLOCKED after 1 iteration(s): the API key is read-only"},
-		{"decide", []string{"<promise>DECIDE:keep the old endpoint?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): keep the old endpoint?"},
-	} {
+	for _, tc := range promiseCases {
 		t.Run(tc.name, func(t *testing.T) {
 			mock := &mockGemini{texts: tc.texts}
 			srv := httptest.NewServer(mock)
@@ -125,16 +110,10 @@ func TestRealGeminiInBwrap(t *testing.T) {
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
 				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
+			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
 			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != tc.code || !strings.Contains(string(out), tc.want) {
+			if code != tc.code || !strings.Contains(out, tc.want) {
 				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
 			}
 			if streams == 0 {
@@ -151,9 +130,7 @@ func TestRealGeminiInBwrap(t *testing.T) {
 // a loop in docker and gVisor against the mock, through the gate.
 func TestImageBuildRealGemini(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	if os.Geteuid() != 0 {
-		t.Skip("as root only: the project is made for uid 1000")
-	}
+	needRoot(t)
 	docker := engines()[0]
 	if err := docker.b.Available(t.Context()); err != nil {
 		sandboxtest.Require(t, "docker", err)
@@ -168,15 +145,10 @@ func TestImageBuildRealGemini(t *testing.T) {
 	tag := "ralph-gemini:e2e"
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	hadBase := exec.Command("docker", "image", "inspect", image.DefaultBase).Run() == nil
-	out, err := exec.Command(ralph, "image", "build", "--agent", "gemini", "--cli-version", "0.61.0", "--tag", tag).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ralph image build: %v\n%s", err, out)
-	}
-	if !hadBase && !strings.Contains(string(out), "making it from the Debian archive") {
-		t.Errorf("the missing base was not made:\n%s", out)
-	}
-	if !strings.Contains(string(out), "built "+tag+" with 0.61.0; run: ralph --agent gemini --image "+tag) {
-		t.Errorf("the closing hint lacks the version or --image:\n%s", out)
+	if code, out := runRalph(t, ralph, t.TempDir(), os.Environ(), "image", "build", "--agent", "gemini", "--cli-version", "0.61.0", "--tag", tag); code != 0 {
+		t.Fatalf("ralph image build: exit %d\n%s", code, out)
+	} else {
+		checkBuild(t, out, tag, hadBase)
 	}
 	label, _ := exec.Command("docker", "inspect", "--format", `{{index .Config.Labels "ralph.agent-version"}}`, tag).Output()
 	if strings.TrimSpace(string(label)) != "0.61.0" {
@@ -202,19 +174,27 @@ func TestImageBuildRealGemini(t *testing.T) {
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
 				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
+			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
 			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != 0 || !strings.Contains(string(out), "COMPLETE after 1 iteration") || streams == 0 {
+			if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || streams == 0 {
 				t.Errorf("exit %d, %d streams:\n%s", code, streams, out)
 			}
 			rm := exec.Command(ralph, "rm", "-f", name)
 			rm.Env = cmd.Env
 			rm.Run()
 		})
+	}
+}
+
+// checkBuild reads ralph image build's output: the base made when it was
+// missing, the closing hint with the version and --image.
+func checkBuild(t *testing.T, out, tag string, hadBase bool) {
+	t.Helper()
+	if !hadBase && !strings.Contains(out, "making it from the Debian archive") {
+		t.Errorf("the missing base was not made:\n%s", out)
+	}
+	if !strings.Contains(out, "built "+tag+" with 0.61.0; run: ralph --agent gemini --image "+tag) {
+		t.Errorf("the closing hint lacks the version or --image:\n%s", out)
 	}
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// Helpers of the real-agent tests.
+
+// needBwrapAsRoot skips (or fails under RALPH_REQUIRE_ENGINES) without
+// bwrap, and skips unless root: the projects are made for uid 1000.
+func needBwrapAsRoot(t *testing.T) {
+	t.Helper()
+	if err := bwrap.New("", t.TempDir(), nil).Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "bwrap", err)
+	}
+	needRoot(t)
+}
+
+// needRoot skips unless root: the projects are made for uid 1000.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("as root only: the project is made for uid 1000")
+	}
+}
+
+// linkInto puts the file src at dst: a hard link, else a copy.
+func linkInto(t *testing.T, src, dst string) {
+	t.Helper()
+	if os.Link(src, dst) == nil {
+		return
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runRalph runs ralph in dir with exactly env; it returns the exit code
+// and what ralph printed.
+func runRalph(t *testing.T, ralph, dir string, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(ralph, args...)
+	cmd.Dir, cmd.Env = dir, env
+	return runCmd(t, cmd)
+}
+
+// runCmd runs cmd; it returns the exit code and what it printed.
+func runCmd(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// promiseCase is one scripted conversation and how the loop must end.
+type promiseCase struct {
+	name  string
+	texts []string // the API's final messages, one per agent run
+	code  int
+	want  string
+}
+
+// promiseCases are what every real CLI is put through: the three
+// promises in its final message, and a quoted promise that must not stop
+// the loop.
+var promiseCases = []promiseCase{
+	{"complete", []string{"All done.\n\n<promise>COMPLETE</promise>"}, 0, "COMPLETE after 1 iteration"},
+	{"blocked", []string{"I cannot go on.\n\n<promise>BLOCKED:the staging key is missing</promise>"}, 2, "BLOCKED after 1 iteration(s): the staging key is missing"},
+	{"decide", []string{"<promise>DECIDE:Postgres or SQLite?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): Postgres or SQLite?"},
+	{"a quoted promise is no promise", []string{"The prompt says to end with:\n```\n<promise>COMPLETE</promise>\n```\nso I will, later.", "<promise>COMPLETE</promise>"}, 0, "COMPLETE after 2 iteration"},
+}
