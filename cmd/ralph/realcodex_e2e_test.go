@@ -225,3 +225,34 @@ func TestAgentFlagsDrift(t *testing.T) {
 		})
 	}
 }
+
+// TestRealCodexInMicroVM runs the real codex in ralph's own microVM (TCG
+// on this machine) against the scripted API: the VM has no network device,
+// its only way out is the gate over the serial channel.
+func TestRealCodexInMicroVM(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	needRoot(t)
+	codex := realCodex(t)
+	ralph, _ := build(t)
+	vm := microVMEngine(t, ralph)
+	if err := vm.b.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "microvm", err)
+	}
+	image := "ralph-e2e:real-codex"
+	sandboxtest.BusyboxImage(t, "docker", image, map[string]string{"/usr/local/bin/codex": codex})
+	mock := &mockResponses{texts: []string{"<promise>COMPLETE</promise>"}}
+	srv := httptest.NewServer(mock)
+	defer srv.Close()
+	proj := project(t, 1000)
+	state := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+		"CODEX_API_KEY=sk-test", fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", srv.Listener.Addr().(*net.TCPAddr).Port)}
+	t.Cleanup(func() { runRalph(t, ralph, proj, env, "rm", "-f", sandbox.Name("codex", proj)) })
+	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "microvm", "--image", image, "--agent", "codex",
+		"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g", "--iteration-timeout", "10m")
+	seen, posts := mock.requests()
+	t.Logf("the mock saw %d requests; the gate refused %q", len(seen), gateDenials(t, state))
+	if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || posts == 0 {
+		t.Errorf("exit %d, %d API posts:\n%s", code, posts, out)
+	}
+}
