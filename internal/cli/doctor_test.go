@@ -50,6 +50,12 @@ func (f *fakeImages) HasImage(ctx context.Context, image string) bool {
 func (f *fakeImages) Import(ctx context.Context, tag string, r io.Reader) error {
 	return errors.New("not here")
 }
+func (f *fakeImages) Label(ctx context.Context, image, key string) string {
+	if image == "ralph-claude:latest" && key == "ralph.agent-version" {
+		return "2.1.332 (Claude Code)\x1b]0;x\x07"
+	}
+	return ""
+}
 func (f *fakeImages) Commands(ctx context.Context, image string, bins ...string) ([]string, error) {
 	var out []string
 	for _, b := range bins {
@@ -85,7 +91,7 @@ func TestDoctorRun(t *testing.T) {
 		"dead +no +no +fake +- +dockerd is not running: start it",   // the detail, not the sentinel's words
 		"auto picks box. Network gate: enforced.",
 		"host +yes +no +none: runs on the host .*no isolation: only with --dangerously-run-on-host",
-		"claude +yes +ralph-claude:latest: yes +- +ANTHROPIC_API_KEY",
+		`claude +yes +ralph-claude:latest: yes \(2\.1\.332 \(Claude Code\)\\x1b\]0;x\\x07\) +- +ANTHROPIC_API_KEY`,
 		"codex +no +ralph-codex:latest: no ",
 		"gemini +no +ralph-gemini:latest: no image",
 	} {
@@ -93,8 +99,8 @@ func TestDoctorRun(t *testing.T) {
 			t.Errorf("doctor lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "sk-ant-secret") || strings.Contains(out, "sandbox backend unavailable") {
-		t.Errorf("doctor printed a secret or a sentinel's words:\n%s", out)
+	if strings.Contains(out, "sk-ant-secret") || strings.Contains(out, "sandbox backend unavailable") || strings.ContainsRune(out, 0x1b) {
+		t.Errorf("doctor printed a secret, a sentinel's words or a control character:\n%q", out)
 	}
 
 	tio.out.Reset()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // GitGuard is what ralph does for the user's git on every backend.
@@ -111,6 +112,11 @@ func Check(ctx context.Context, isolating []sandbox.Backend, host sandbox.Backen
 				ar.InImage = "could not look: " + err.Error()
 			} else {
 				ar.InImage = yesNo(len(found) == 1)
+				if v := look.Label(ctx, ar.Image, "ralph.agent-version"); v != "" && len(found) == 1 {
+					// The version ralph image build asked of the CLI
+					// (the image's own label: shown escaped).
+					ar.InImage += " (" + termsafe.Line(v) + ")"
+				}
 			}
 		}
 		for _, b := range finders {

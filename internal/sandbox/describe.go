@@ -67,6 +67,9 @@ type ImageStore interface {
 	Import(ctx context.Context, tag string, rootfs io.Reader) error
 	// Commands reports which of bins the image has on its PATH.
 	Commands(ctx context.Context, image string, bins ...string) ([]string, error)
+	// Label is the image's label key, or "" (ralph image build records
+	// the agent CLI's version as ralph.agent-version).
+	Label(ctx context.Context, image, key string) string
 }
 
 // ImageUser is a backend that runs images: Images is the store it takes

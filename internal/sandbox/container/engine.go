@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -164,6 +165,19 @@ func (e *Engine) Version(ctx context.Context) string {
 func (e *Engine) HasImage(ctx context.Context, image string) bool {
 	_, err := e.run(ctx, "image", "inspect", "--format", "{{.Id}}", image)
 	return err == nil
+}
+
+// Label is the image's label key, or "".
+func (e *Engine) Label(ctx context.Context, image, key string) string {
+	out, err := e.run(ctx, "image", "inspect", "--format", "{{index .Config.Labels "+strconv.Quote(key)+"}}", image)
+	if err != nil {
+		return ""
+	}
+	v := strings.TrimSpace(string(out))
+	if v == "<no value>" {
+		return ""
+	}
+	return v
 }
 
 // Import makes an image named tag from a root filesystem tarball.
