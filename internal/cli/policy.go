@@ -50,10 +50,10 @@ private or loopback address). A comma-separated list is several rules.`,
   ralph policy log ralph-claude-my-app-a1b2c3d4 -f`,
 	}
 	cmd.AddCommand(
-		newPolicyChange(f, "allow", policy.Allow),
-		newPolicyChange(f, "deny", policy.Deny),
-		newPolicyChange(f, "rm", ""),
-		newPolicyLs(f), newPolicyCheck(f, nil), newPolicyLog(f),
+		newPolicyChange(f, "allow", policy.Allow, nil),
+		newPolicyChange(f, "deny", policy.Deny, nil),
+		newPolicyChange(f, "rm", "", nil),
+		newPolicyLs(f, nil), newPolicyCheck(f, nil), newPolicyLog(f),
 	)
 	return cmd
 }
@@ -80,8 +80,21 @@ func scopeArgs(args []string, global bool, sandboxFlag string) (scope string, pa
 	return scope, patterns, nil
 }
 
-func newPolicyChange(f *Factory, verb string, action policy.Action) *cobra.Command {
-	io := f.IO
+type policyChangeOptions struct {
+	f        *Factory
+	verb     string // allow, deny or rm
+	action   policy.Action
+	scope    string
+	patterns []string
+}
+
+// newPolicyChange builds ralph policy allow|deny|rm; runF does the work
+// (policyChangeRun when nil).
+func newPolicyChange(f *Factory, verb string, action policy.Action, runF func(context.Context, *policyChangeOptions) error) *cobra.Command {
+	o := &policyChangeOptions{f: f, verb: verb, action: action}
+	if runF == nil {
+		runF = policyChangeRun
+	}
 	var global bool
 	var sandboxName string
 	short := map[string]string{
@@ -96,51 +109,56 @@ func newPolicyChange(f *Factory, verb string, action policy.Action) *cobra.Comma
 		Args:              cobra.RangeArgs(1, 3),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			scope, patterns, err := scopeArgs(args, global, sandboxName)
-			if err != nil {
+			var err error
+			if o.scope, o.patterns, err = scopeArgs(args, global, sandboxName); err != nil {
 				return err
 			}
-			store := f.policies()
-			where := scope
-			if scope == policyfile.Global {
-				where = "global"
-			}
-			if verb == "rm" {
-				n, err := store.Remove(scope, patterns)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				fmt.Fprintf(io.Out, "removed %d rule(s) from %s\n", n, where)
-				return nil
-			}
-			rules, err := store.Add(scope, action, patterns)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			for _, r := range rules {
-				fmt.Fprintf(io.Out, "%s %s (%s)\n", r.Action, r.Pattern, where)
-			}
-			// A backend with a policy of its own (sbx) gets the same words.
-			var canon []string
-			for _, r := range rules {
-				canon = append(canon, r.Pattern)
-			}
-			for _, b := range f.Isolating() {
-				pf, ok := b.(sandbox.PolicyForwarder)
-				if !ok || b.Available(cmd.Context()) != nil {
-					continue
-				}
-				if err := pf.Policy(cmd.Context(), verb, scope, canon); err != nil {
-					return fmt.Errorf("forward to %s policy: %w", b.Name(), err)
-				}
-				fmt.Fprintf(io.Out, "forwarded to %s policy\n", b.Name())
-			}
-			return nil
+			return runF(cmd.Context(), o)
 		},
 	}
 	cmd.Flags().BoolVarP(&global, "global", "g", false, "rules for every sandbox")
 	cmd.Flags().StringVar(&sandboxName, "sandbox", "", "rules for this sandbox")
 	return cmd
+}
+
+// policyChangeRun writes the rules (or removes them) and forwards them to
+// a backend with a policy of its own.
+func policyChangeRun(ctx context.Context, o *policyChangeOptions) error {
+	f, io := o.f, o.f.IO
+	store := f.policies()
+	where := o.scope
+	if o.scope == policyfile.Global {
+		where = "global"
+	}
+	if o.verb == "rm" {
+		n, err := store.Remove(o.scope, o.patterns)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		fmt.Fprintf(io.Out, "removed %d rule(s) from %s\n", n, where)
+		return nil
+	}
+	rules, err := store.Add(o.scope, o.action, o.patterns)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var canon []string
+	for _, r := range rules {
+		fmt.Fprintf(io.Out, "%s %s (%s)\n", r.Action, r.Pattern, where)
+		canon = append(canon, r.Pattern)
+	}
+	// A backend with a policy of its own (sbx) gets the same words.
+	for _, b := range f.Isolating() {
+		pf, ok := b.(sandbox.PolicyForwarder)
+		if !ok || b.Available(ctx) != nil {
+			continue
+		}
+		if err := pf.Policy(ctx, o.verb, o.scope, canon); err != nil {
+			return fmt.Errorf("forward to %s policy: %w", b.Name(), err)
+		}
+		fmt.Fprintf(io.Out, "forwarded to %s policy\n", b.Name())
+	}
+	return nil
 }
 
 type ruleView struct {
@@ -149,9 +167,19 @@ type ruleView struct {
 	Pattern string `json:"pattern"`
 }
 
-func newPolicyLs(f *Factory) *cobra.Command {
-	io := f.IO
-	var asJSON bool
+type policyLsOptions struct {
+	f      *Factory
+	name   string // one sandbox's, or "" for all
+	asJSON bool
+}
+
+// newPolicyLs builds ralph policy ls; runF does the work (policyLsRun
+// when nil).
+func newPolicyLs(f *Factory, runF func(context.Context, *policyLsOptions) error) *cobra.Command {
+	o := &policyLsOptions{f: f}
+	if runF == nil {
+		runF = policyLsRun
+	}
 	cmd := &cobra.Command{
 		Use:               "ls [NAME]",
 		Short:             "List rules: global ones, and those of one sandbox or of all",
@@ -159,43 +187,50 @@ func newPolicyLs(f *Factory) *cobra.Command {
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store := f.policies()
-			scopes := []string{policyfile.Global}
 			if len(args) == 1 {
-				scopes = append(scopes, args[0])
-			} else {
-				more, err := store.Scopes()
-				if err != nil {
-					return err
-				}
-				scopes = append(scopes, more...)
+				o.name = args[0]
 			}
-			views := []ruleView{}
-			for _, sc := range scopes {
-				rules, err := store.Rules(sc)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				for _, r := range rules {
-					views = append(views, ruleView{Scope: r.Source, Action: string(r.Action), Pattern: r.Pattern})
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(io.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(views)
-			}
-			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCOPE\tDECISION\tPATTERN")
-			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Scope, v.Action, v.Pattern)
-			}
-			fmt.Fprintln(tw, "(each agent's API hosts are allowed too, unless ralph run --no-agent-hosts)")
-			return tw.Flush()
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print a JSON array")
 	return cmd
+}
+
+// policyLsRun lists the global rules and one sandbox's or every one's.
+func policyLsRun(ctx context.Context, o *policyLsOptions) error {
+	io := o.f.IO
+	store := o.f.policies()
+	scopes := []string{policyfile.Global}
+	if o.name != "" {
+		scopes = append(scopes, o.name)
+	} else {
+		more, err := store.Scopes()
+		if err != nil {
+			return err
+		}
+		scopes = append(scopes, more...)
+	}
+	views := []ruleView{}
+	for _, sc := range scopes {
+		rules, err := store.Rules(sc)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		for _, r := range rules {
+			views = append(views, ruleView{Scope: r.Source, Action: string(r.Action), Pattern: r.Pattern})
+		}
+	}
+	if o.asJSON {
+		return encodeJSON(io.Out, views)
+	}
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCOPE\tDECISION\tPATTERN")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Scope, v.Action, v.Pattern)
+	}
+	fmt.Fprintln(tw, "(each agent's API hosts are allowed too, unless ralph run --no-agent-hosts)")
+	return tw.Flush()
 }
 
 // agentOf reads the agent from a sandbox name ralph-<agent>-...
