@@ -140,13 +140,7 @@ func TestRealCodexInBwrap(t *testing.T) {
 				"CODEX_API_KEY=sk-test", fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", port)}
 			code, out := runCmd(t, cmd)
 			seen, posts := mock.requests()
-			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != tc.code || !strings.Contains(out, tc.want) {
-				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
-			}
-			if posts == 0 {
-				t.Error("codex never reached the mock API")
-			}
+			checkEnd(t, tc, code, out, seen, posts, state)
 		})
 	}
 }
@@ -181,10 +175,7 @@ func TestRealCodexInContainers(t *testing.T) {
 			cmd.Dir, cmd.Env = proj, env
 			code, out := runCmd(t, cmd)
 			seen, posts := mock.requests()
-			t.Logf("the mock saw %d requests; the gate refused %q", len(seen), gateDenials(t, state))
-			if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || posts == 0 {
-				t.Errorf("exit %d, %d API posts:\n%s", code, posts, out)
-			}
+			checkEnd(t, completed, code, out, seen, posts, state)
 			rm := exec.Command(ralph, "rm", "-f", name)
 			rm.Env = env
 			rm.Run()
@@ -251,8 +242,5 @@ func TestRealCodexInMicroVM(t *testing.T) {
 	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "microvm", "--image", image, "--agent", "codex",
 		"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g", "--iteration-timeout", "10m")
 	seen, posts := mock.requests()
-	t.Logf("the mock saw %d requests; the gate refused %q", len(seen), gateDenials(t, state))
-	if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || posts == 0 {
-		t.Errorf("exit %d, %d API posts:\n%s", code, posts, out)
-	}
+	checkEnd(t, completed, code, out, seen, posts, state)
 }

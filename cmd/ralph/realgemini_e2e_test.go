@@ -112,13 +112,7 @@ func TestRealGeminiInBwrap(t *testing.T) {
 				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
 			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
-			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != tc.code || !strings.Contains(out, tc.want) {
-				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
-			}
-			if streams == 0 {
-				t.Error("gemini never reached the mock API")
-			}
+			checkEnd(t, tc, code, out, seen, streams, state)
 		})
 	}
 }
@@ -176,10 +170,7 @@ func TestImageBuildRealGemini(t *testing.T) {
 				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
 			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
-			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || streams == 0 {
-				t.Errorf("exit %d, %d streams:\n%s", code, streams, out)
-			}
+			checkEnd(t, completed, code, out, seen, streams, state)
 			rm := exec.Command(ralph, "rm", "-f", name)
 			rm.Env = cmd.Env
 			rm.Run()

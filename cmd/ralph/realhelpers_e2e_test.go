@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
@@ -82,3 +83,20 @@ var promiseCases = []promiseCase{
 	{"decide", []string{"<promise>DECIDE:Postgres or SQLite?</promise>"}, 3, "DECISION NEEDED after 1 iteration(s): Postgres or SQLite?"},
 	{"a quoted promise is no promise", []string{"The prompt says to end with:\n```\n<promise>COMPLETE</promise>\n```\nso I will, later.", "<promise>COMPLETE</promise>"}, 0, "COMPLETE after 2 iteration"},
 }
+
+// checkEnd checks how a real CLI's loop ended against tc, and that the
+// mock API was reached (turns of the script it served); it logs what the
+// mock saw and what the gate refused (in the run's state folder).
+func checkEnd(t *testing.T, tc promiseCase, code int, out string, seen []string, turns int, state string) {
+	t.Helper()
+	t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
+	if code != tc.code || !strings.Contains(out, tc.want) {
+		t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
+	}
+	if turns == 0 {
+		t.Error("the CLI never reached the mock API")
+	}
+}
+
+// completed is the case of a single COMPLETE.
+var completed = promiseCase{name: "complete", code: 0, want: "COMPLETE after 1 iteration"}

@@ -116,13 +116,7 @@ func TestRealOpencodeInBwrap(t *testing.T) {
 			code, out := runRalph(t, ralph, proj, env, "-n", "3", "--sandbox", "bwrap", "--agent", "opencode", "--agent-cmd", "/work/opencode-bin",
 				"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m", "--env", "OPENCODE_CONFIG_CONTENT", "--env", "OPENCODE_DISABLE_AUTOUPDATE")
 			seen, streams := mock.requests()
-			t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
-			if code != tc.code || !strings.Contains(out, tc.want) {
-				t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
-			}
-			if streams == 0 {
-				t.Error("opencode never reached the mock API")
-			}
+			checkEnd(t, tc, code, out, seen, streams, state)
 		})
 	}
 }
