@@ -381,3 +381,39 @@ func TestRealClaudeAPIFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestRealClaudeInMicroVM runs the real Claude Code in ralph's own
+// microVM (TCG on this machine): its only way to the API is the gate over
+// the VM's serial channel.
+func TestRealClaudeInMicroVM(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	needRoot(t)
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	vm := microVMEngine(t, ralph)
+	if err := vm.b.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, "microvm", err)
+	}
+	image := "ralph-e2e:real-claude-bash"
+	extra := map[string]string{"/usr/local/bin/claude": claude, "/bin/bash": "/usr/bin/bash"}
+	for _, lib := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/librt.so.1",
+		"/lib/x86_64-linux-gnu/libpthread.so.0", "/lib/x86_64-linux-gnu/libdl.so.2", "/lib/x86_64-linux-gnu/libm.so.6",
+		"/lib/x86_64-linux-gnu/libtinfo.so.6"} {
+		extra[lib] = lib
+	}
+	sandboxtest.BusyboxImage(t, "docker", image, extra)
+	mock := &mockAnthropic{texts: []string{"BASH:echo made-in-the-vm > vm-proof.txt", "<promise>COMPLETE</promise>"}}
+	srv := httptest.NewServer(mock)
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	proj := project(t, 1000)
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+		"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=http://localhost:" + port}
+	t.Cleanup(func() { runRalph(t, ralph, proj, env, "rm", "-f", sandbox.Name("claude", proj)) })
+	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "microvm", "--image", image, "--agent", "claude",
+		"--agent-cmd", "/usr/local/bin/claude", "--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", "10m")
+	data, _ := os.ReadFile(filepath.Join(proj, "vm-proof.txt"))
+	if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || strings.TrimSpace(string(data)) != "made-in-the-vm" {
+		t.Errorf("exit %d, file %q:\n%s", code, data, out)
+	}
+}
