@@ -109,6 +109,7 @@ func TestRealGeminiInBwrap(t *testing.T) {
 				"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"),
 				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
 			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
@@ -121,7 +122,8 @@ func TestRealGeminiInBwrap(t *testing.T) {
 // machine must (no Docker Hub, a TLS-inspecting proxy): ralph image build
 // with its defaults (a base made from the Debian archive, the host's CA
 // bundle) and the CLI pinned; then the real Gemini CLI in that image completes
-// a loop in docker and gVisor against the mock, through the gate.
+// a loop in docker and gVisor against the mock, through the gate; then the
+// same with podman (its own build, its own base).
 func TestImageBuildRealGemini(t *testing.T) {
 	sandboxtest.SkipShort(t)
 	needRoot(t)
@@ -148,10 +150,19 @@ func TestImageBuildRealGemini(t *testing.T) {
 	if strings.TrimSpace(string(label)) != "0.61.0" {
 		t.Errorf("label ralph.agent-version = %q", label)
 	}
-	for _, tc := range engines()[:2] { // docker and gVisor share the image
+	for _, tc := range engines() { // docker and gVisor share the image; podman builds its own
 		t.Run(tc.backend, func(t *testing.T) {
 			if err := tc.b.Available(t.Context()); err != nil {
 				sandboxtest.Require(t, tc.backend, err)
+			}
+			if tc.bin == "podman" {
+				t.Cleanup(func() { exec.Command("podman", "rmi", "-f", tag).Run() })
+				hadBase := exec.Command("podman", "image", "inspect", image.DefaultBase).Run() == nil
+				code, out := runRalph(t, ralph, t.TempDir(), os.Environ(), "image", "build", "--engine", "podman", "--agent", "gemini", "--cli-version", "0.61.0", "--tag", tag)
+				if code != 0 {
+					t.Fatalf("ralph image build --engine podman: exit %d\n%s", code, out)
+				}
+				checkBuild(t, out, tag, hadBase)
 			}
 			mock := &mockGemini{texts: []string{"<promise>COMPLETE</promise>"}}
 			srv := httptest.NewServer(mock)
@@ -167,6 +178,7 @@ func TestImageBuildRealGemini(t *testing.T) {
 				"--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", "3m")
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"),
 				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
 			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
