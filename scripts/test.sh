@@ -32,12 +32,13 @@ CLAUDE_VERSION=2.1.332
 CODEX_VERSION=0.171.0
 GEMINI_VERSION=0.61.0
 OPENCODE_VERSION=1.18.33
+COPILOT_VERSION=1.0.102
 agents=/tmp/ralph-test/agents
 if [ ! -x $agents/node_modules/.bin/claude ] || [ ! -x $agents/node_modules/.bin/codex ] || [ ! -e $agents/node_modules/.bin/gemini ] \
-  || [ ! -e $agents/node_modules/.bin/opencode ]; then
+  || [ ! -e $agents/node_modules/.bin/opencode ] || [ ! -e $agents/node_modules/.bin/copilot ]; then
   npm install --silent --no-audit --no-fund --prefix $agents \
     "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" "@google/gemini-cli@$GEMINI_VERSION" \
-    "opencode-ai@$OPENCODE_VERSION" >/dev/null
+    "opencode-ai@$OPENCODE_VERSION" "@github/copilot@$COPILOT_VERSION" >/dev/null
 fi
 RALPH_REAL_CLAUDE=$agents/node_modules/.bin/claude
 for p in $agents/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
@@ -49,7 +50,9 @@ RALPH_REAL_CODEX=$(ls $agents/node_modules/@openai/codex-linux-*/vendor/*/bin/co
 RALPH_REAL_GEMINI=$agents/node_modules/@google/gemini-cli/bundle
 # opencode's npm package wraps a native binary per platform.
 RALPH_REAL_OPENCODE=$(ls $agents/node_modules/opencode-linux-x64/bin/opencode 2>/dev/null | head -1)
-export RALPH_REAL_CLAUDE RALPH_REAL_CODEX RALPH_REAL_GEMINI RALPH_REAL_OPENCODE
+# copilot's too (a Node single-executable).
+RALPH_REAL_COPILOT=$(ls $agents/node_modules/@github/copilot-linux-x64/copilot 2>/dev/null | head -1)
+export RALPH_REAL_CLAUDE RALPH_REAL_CODEX RALPH_REAL_GEMINI RALPH_REAL_OPENCODE RALPH_REAL_COPILOT
 
 export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1

@@ -10,11 +10,15 @@ import "encoding/json"
 // 128 KiB, so very long prompts fail with E2BIG.
 func copilot() Adapter {
 	return Adapter{
-		Name:    "copilot",
-		Binary:  "copilot",
-		KeyVars: []string{"COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN"},
-		Hosts:   []string{"api.githubcopilot.com", "api.individual.githubcopilot.com", "api.business.githubcopilot.com", "api.enterprise.githubcopilot.com", "api.github.com"},
-		Source:  "https://docs.github.com/en/copilot/how-tos/copilot-cli",
+		Name:   "copilot",
+		Binary: "copilot",
+		// GitHub sign-in, or BYOK (docs: use-byok-models): a provider's base
+		// URL, type, key and model, and offline mode (no GitHub at all).
+		KeyVars: []string{"COPILOT_GITHUB_TOKEN", "GH_TOKEN", "GITHUB_TOKEN",
+			"COPILOT_PROVIDER_BASE_URL", "COPILOT_PROVIDER_TYPE", "COPILOT_PROVIDER_API_KEY", "COPILOT_MODEL", "COPILOT_OFFLINE"},
+		Hosts:        []string{"api.githubcopilot.com", "api.individual.githubcopilot.com", "api.business.githubcopilot.com", "api.enterprise.githubcopilot.com", "api.github.com"},
+		EndpointVars: []string{"COPILOT_PROVIDER_BASE_URL"},
+		Source:       "https://docs.github.com/en/copilot/how-tos/copilot-cli",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv: withExtra([]string{bin, "-p", prompt, "--output-format", "json", "--allow-all", "--no-ask-user"}, extra),
