@@ -98,17 +98,9 @@ func TestRealOpencodeInBwrap(t *testing.T) {
 			port := srv.Listener.Addr().(*net.TCPAddr).Port
 			proj := project(t, 1000)
 			linkInto(t, opencode, filepath.Join(proj, "opencode-bin"))
-			config, _ := json.Marshal(map[string]any{
-				"model":      "mock/mock-model",
-				"autoupdate": false,
-				"share":      "disabled",
-				"provider": map[string]any{"mock": map[string]any{"npm": "@ai-sdk/openai-compatible", "name": "Mock",
-					"options": map[string]any{"baseURL": fmt.Sprintf("http://localhost:%d/v1", port), "apiKey": "sk-test"},
-					"models":  map[string]any{"mock-model": map[string]any{"name": "Mock model"}}}},
-			})
 			state, cfg := t.TempDir(), t.TempDir()
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + cfg,
-				"OPENCODE_CONFIG_CONTENT=" + string(config), "OPENCODE_DISABLE_AUTOUPDATE=1"}
+				"OPENCODE_CONFIG_CONTENT=" + opencodeConfig(port), "OPENCODE_DISABLE_AUTOUPDATE=1"}
 			// The rules a user writes for a local server: its name and address.
 			if code, out := runRalph(t, ralph, proj, env, "policy", "allow", "network", "-g", fmt.Sprintf("localhost:%d,127.0.0.1:%d", port, port)); code != 0 {
 				t.Fatalf("policy: %s", out)
@@ -119,4 +111,18 @@ func TestRealOpencodeInBwrap(t *testing.T) {
 			checkEnd(t, tc, code, out, seen, streams, state)
 		})
 	}
+}
+
+// opencodeConfig is opencode's own config (OPENCODE_CONFIG_CONTENT) with a
+// provider at the scripted API on port.
+func opencodeConfig(port int) string {
+	config, _ := json.Marshal(map[string]any{
+		"model":      "mock/mock-model",
+		"autoupdate": false,
+		"share":      "disabled",
+		"provider": map[string]any{"mock": map[string]any{"npm": "@ai-sdk/openai-compatible", "name": "Mock",
+			"options": map[string]any{"baseURL": fmt.Sprintf("http://localhost:%d/v1", port), "apiKey": "sk-test"},
+			"models":  map[string]any{"mock-model": map[string]any{"name": "Mock model"}}}},
+	})
+	return string(config)
 }

@@ -29,13 +29,21 @@ type recipe struct {
 	npm     string // the npm package; "" when not from npm
 	install string // the shell install otherwise
 	bin     string
+	// setup are Dockerfile lines after the install, run as root.
+	setup []string
 }
 
 var recipes = map[string]recipe{
-	"claude":   {npm: "@anthropic-ai/claude-code", bin: "claude"},
-	"codex":    {npm: "@openai/codex", bin: "codex"},
-	"gemini":   {npm: "@google/gemini-cli", bin: "gemini"},
-	"copilot":  {npm: "@github/copilot", bin: "copilot"},
+	"claude": {npm: "@anthropic-ai/claude-code", bin: "claude"},
+	"codex":  {npm: "@openai/codex", bin: "codex"},
+	"gemini": {npm: "@google/gemini-cli", bin: "gemini"},
+	// copilot unpacks a native addon into a cache under HOME on first use
+	// and loads it from there: a sandbox's HOME is an in-memory folder
+	// that allows no execution, so it is unpacked into the image instead.
+	"copilot": {npm: "@github/copilot", bin: "copilot", setup: []string{
+		"ENV COPILOT_PKG_CACHE_HOME=/opt/copilot-pkg",
+		"RUN copilot --version >/dev/null && chmod -R a+rX /opt/copilot-pkg",
+	}},
 	"opencode": {npm: "opencode-ai", bin: "opencode"},
 	"cursor": {install: "curl -fsSL https://cursor.com/install | bash && ln -s /root/.local/bin/cursor-agent /usr/local/bin/cursor-agent",
 		bin: "cursor-agent"},
@@ -58,6 +66,9 @@ RUN update-ca-certificates
 ENV NODE_EXTRA_CA_CERTS={{.CAPath}}
 {{- end}}
 RUN {{.Install}}
+{{- range .Setup}}
+{{.}}
+{{- end}}
 # A non-root user with uid 1000 (the node images already have one).
 RUN id -u 1000 >/dev/null 2>&1 || useradd --uid 1000 --create-home ralph
 # ralph itself (static): what a fleet's pods and gate run.
@@ -110,7 +121,7 @@ func Dockerfile(o Options) ([]byte, error) {
 		base = DefaultBase
 	}
 	var b bytes.Buffer
-	err := dockerfile.Execute(&b, map[string]any{"Agent": o.Agent, "Base": base, "Install": install, "CA": o.CAFile != "", "CAPath": CAPath})
+	err := dockerfile.Execute(&b, map[string]any{"Agent": o.Agent, "Base": base, "Install": install, "Setup": r.setup, "CA": o.CAFile != "", "CAPath": CAPath})
 	return b.Bytes(), err
 }
 

