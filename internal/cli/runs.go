@@ -98,35 +98,58 @@ func statusRun(ctx context.Context, o *statusOptions) error {
 	return observe.PrintStatus(f.IO.Out, run, state, f.Now())
 }
 
-func newHistory(f *Factory) *cobra.Command {
-	var asJSON bool
+type historyOptions struct {
+	f      *Factory
+	asJSON bool
+}
+
+// newHistory builds ralph history; runF does the work (historyRun when
+// nil).
+func newHistory(f *Factory, runF func(context.Context, *historyOptions) error) *cobra.Command {
+	o := &historyOptions{f: f}
+	if runF == nil {
+		runF = historyRun
+	}
 	cmd := &cobra.Command{
 		Use:     "history",
 		Short:   "Past runs of this project, one a line",
 		Example: "  ralph history\n  ralph history --json | jq '.[] | select(.status == \"complete\") | .id'",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			_, runs, err := f.projectRuns()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if runs == nil {
-					runs = []runlog.Run{}
-				}
-				return encodeJSON(f.IO.Out, runs)
-			}
-			return observe.PrintHistory(f.IO.Out, runs, f.live, f.Now())
-		},
+		RunE:    func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the runs as JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the runs as JSON")
 	return cmd
 }
 
-func newLogs(f *Factory) *cobra.Command {
-	io := f.IO
-	var iter int
-	var follow, raw bool
+// historyRun lists the project's runs.
+func historyRun(ctx context.Context, o *historyOptions) error {
+	f := o.f
+	_, runs, err := f.projectRuns()
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		if runs == nil {
+			runs = []runlog.Run{}
+		}
+		return encodeJSON(f.IO.Out, runs)
+	}
+	return observe.PrintHistory(f.IO.Out, runs, f.live, f.Now())
+}
+
+type logsOptions struct {
+	f           *Factory
+	run         string // a run's ID or its prefix; "" for the last
+	iteration   int    // 0 for the last
+	follow, raw bool
+}
+
+// newLogs builds ralph logs; runF does the work (logsRun when nil).
+func newLogs(f *Factory, runF func(context.Context, *logsOptions) error) *cobra.Command {
+	o := &logsOptions{f: f}
+	if runF == nil {
+		runF = logsRun
+	}
 	cmd := &cobra.Command{
 		Use:   "logs [RUN]",
 		Short: "Show an iteration's log (the last one of the last run by default)",
@@ -136,54 +159,59 @@ func newLogs(f *Factory) *cobra.Command {
   ralph logs -f              # follow the live iteration`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir, runs, err := f.projectRuns()
-			if err != nil {
-				return err
-			}
-			id := ""
 			if len(args) == 1 {
-				id = args[0]
+				o.run = args[0]
 			}
-			run, err := findRun(runs, id)
-			if err != nil {
-				return err
-			}
-			kind := "log"
-			if raw {
-				kind = "jsonl"
-			}
-			n := iter
-			if n == 0 {
-				files, _ := filepath.Glob(filepath.Join(dir, run.ID, "iter-*."+kind))
-				if len(files) == 0 {
-					return usageErr("run %s has no iteration log yet", run.ID)
-				}
-				fmt.Sscanf(filepath.Base(files[len(files)-1]), "iter-%d.", &n)
-			}
-			files, _ := filepath.Glob(filepath.Join(dir, run.ID, fmt.Sprintf("iter-%04d*.%s", n, kind)))
-			if len(files) == 0 {
-				return usageErr("run %s has no iteration %d", run.ID, n)
-			}
-			out := io.Out
-			if _, tty := termWidth(io.Out); tty && raw {
-				// The agent's own bytes, on a terminal: escapes shown, not
-				// obeyed (to a pipe they stay exact).
-				w := &termsafe.Writer{W: io.Out}
-				defer w.Close()
-				out = w
-			}
-			for i, p := range files {
-				if err := f.catFile(cmd.Context(), out, p, follow && i == len(files)-1, run); err != nil {
-					return err
-				}
-			}
-			return nil
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().IntVarP(&iter, "iteration", "i", 0, "iteration number (default: the last)")
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing while the run goes on")
-	cmd.Flags().BoolVar(&raw, "raw", false, "the agent's raw output instead of ralph's log")
+	cmd.Flags().IntVarP(&o.iteration, "iteration", "i", 0, "iteration number (default: the last)")
+	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing while the run goes on")
+	cmd.Flags().BoolVar(&o.raw, "raw", false, "the agent's raw output instead of ralph's log")
 	return cmd
+}
+
+// logsRun prints one iteration's log (or the agent's raw output).
+func logsRun(ctx context.Context, o *logsOptions) error {
+	f, io := o.f, o.f.IO
+	dir, runs, err := f.projectRuns()
+	if err != nil {
+		return err
+	}
+	run, err := findRun(runs, o.run)
+	if err != nil {
+		return err
+	}
+	kind := "log"
+	if o.raw {
+		kind = "jsonl"
+	}
+	n := o.iteration
+	if n == 0 {
+		files, _ := filepath.Glob(filepath.Join(dir, run.ID, "iter-*."+kind))
+		if len(files) == 0 {
+			return usageErr("run %s has no iteration log yet", run.ID)
+		}
+		fmt.Sscanf(filepath.Base(files[len(files)-1]), "iter-%d.", &n)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, run.ID, fmt.Sprintf("iter-%04d*.%s", n, kind)))
+	if len(files) == 0 {
+		return usageErr("run %s has no iteration %d", run.ID, n)
+	}
+	out := io.Out
+	if _, tty := termWidth(io.Out); tty && o.raw {
+		// The agent's own bytes, on a terminal: escapes shown, not
+		// obeyed (to a pipe they stay exact).
+		w := &termsafe.Writer{W: io.Out}
+		defer w.Close()
+		out = w
+	}
+	for i, p := range files {
+		if err := f.catFile(ctx, out, p, o.follow && i == len(files)-1, run); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // catFile prints an iteration's file; with follow, on while the run goes on.
