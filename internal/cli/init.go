@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,9 +15,17 @@ import (
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
-func newInit(f *Factory) *cobra.Command {
-	io := f.IO
-	var o scaffold.Options
+type initOptions struct {
+	f *Factory
+	scaffold.Options
+}
+
+// newInit builds ralph init; runF does the work (initRun when nil).
+func newInit(f *Factory, runF func(context.Context, *initOptions) error) *cobra.Command {
+	o := &initOptions{f: f}
+	if runF == nil {
+		runF = initRun
+	}
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write .ralph/PROMPT.md, the task file, progress.md and config.toml",
@@ -34,43 +43,48 @@ It never overwrites a file unless you pass --force.`,
   ralph init --agent codex --tasks json
   ralph init --force`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := agent.Lookup(o.Agent, "x"); err != nil {
-				return usageErr("%v", err)
-			}
-			if o.Tasks != "md" && o.Tasks != "json" {
-				return usageErr("--tasks %q: want md or json", o.Tasks)
-			}
-			dir, err := f.project()
-			if err != nil {
-				return err
-			}
-			ws, err := wsfile.Open(dir)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
-			written, err := scaffold.Write(ws, o)
-			if err != nil {
-				if errors.Is(err, fs.ErrExist) {
-					return usageErr("init: %v", err)
-				}
-				if errors.Is(err, wsfile.ErrRefused) {
-					return &config.RefusedError{Err: err}
-				}
-				return err
-			}
-			// The config file is the user's own as init wrote it: approve
-			// what it sets (an --agent other than claude, say).
-			if _, err := config.Approve(ws, runFlags().Flags(), f.trustStore()); err != nil {
-				return err
-			}
-			fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
 	cmd.Flags().StringVar(&o.Agent, "agent", "claude", "agent recorded in config.toml: "+strings.Join(agent.Names(), ", "))
 	cmd.Flags().StringVar(&o.Tasks, "tasks", "md", "task file format: md (checklist) or json (prd.json)")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite existing files")
 	return cmd
+}
+
+// initRun writes the loop's files into the project and approves the
+// config it wrote.
+func initRun(ctx context.Context, o *initOptions) error {
+	f, io := o.f, o.f.IO
+	if _, err := agent.Lookup(o.Agent, "x"); err != nil {
+		return usageErr("%v", err)
+	}
+	if o.Tasks != "md" && o.Tasks != "json" {
+		return usageErr("--tasks %q: want md or json", o.Tasks)
+	}
+	dir, err := f.project()
+	if err != nil {
+		return err
+	}
+	ws, err := wsfile.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	written, err := scaffold.Write(ws, o.Options)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return usageErr("init: %v", err)
+		}
+		if errors.Is(err, wsfile.ErrRefused) {
+			return &config.RefusedError{Err: err}
+		}
+		return err
+	}
+	// The config file is the user's own as init wrote it: approve what it
+	// sets (an --agent other than claude, say).
+	if _, err := config.Approve(ws, runFlags().Flags(), f.trustStore()); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -20,9 +21,12 @@ type trustOptions struct {
 	asJSON bool
 }
 
-func newTrust(f *Factory) *cobra.Command {
-	io := f.IO
-	o := &trustOptions{f: f, io: io}
+// newTrust builds ralph trust; runF does the work (trustRun when nil).
+func newTrust(f *Factory, runF func(context.Context, *trustOptions) error) *cobra.Command {
+	o := &trustOptions{f: f, io: f.IO}
+	if runF == nil {
+		runF = trustRun
+	}
 	cmd := &cobra.Command{
 		Use:   "trust",
 		Short: "Approve the settings in .ralph/config.toml that reach the host",
@@ -43,7 +47,7 @@ every project belong in ~/.config/ralph/config.toml, which is always obeyed.`,
   ralph trust            # approve it as it stands
   ralph trust --revoke   # forget the approval`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run() },
+		RunE: func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
 	cmd.Flags().BoolVar(&o.show, "show", false, "list the settings that need approval and whether each is approved; change nothing")
 	cmd.Flags().BoolVar(&o.revoke, "revoke", false, "forget this project's approval")
@@ -58,7 +62,8 @@ func runFlags() *cobra.Command {
 	return c
 }
 
-func (o *trustOptions) run() error {
+// trustRun shows, approves or forgets the project's host settings.
+func trustRun(ctx context.Context, o *trustOptions) error {
 	project, err := o.f.project()
 	if err != nil {
 		return err
