@@ -1,9 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,9 +11,18 @@ import (
 	"github.com/ralphloop/ralph/internal/exitcode"
 )
 
-func newAudit(f *Factory) *cobra.Command {
-	io := f.IO
-	var asJSON bool
+type auditOptions struct {
+	f      *Factory
+	argv   []string // the docker or podman command line
+	asJSON bool
+}
+
+// newAudit builds ralph audit; runF does the work (auditRun when nil).
+func newAudit(f *Factory, runF func(context.Context, *auditOptions) error) *cobra.Command {
+	o := &auditOptions{f: f}
+	if runF == nil {
+		runF = auditRun
+	}
 	cmd := &cobra.Command{
 		Use:   "audit -- docker run ARGS...",
 		Short: "Find the leaks in a docker or podman run command line, and print its hardened form",
@@ -36,41 +44,47 @@ cannot be parsed.`,
 			if cmd.ArgsLenAtDash() != 0 {
 				return usageErr("put the command line after --: ralph audit -- docker run ...")
 			}
-			r, err := audit.Parse(args)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			home, _ := os.UserHomeDir()
-			fs := audit.Check(r, home)
-			hardened := audit.Hardened(r, home)
-			if asJSON {
-				out := struct {
-					Findings []audit.Finding `json:"findings"`
-					Hardened []string        `json:"hardened"`
-				}{append([]audit.Finding{}, fs...), hardened}
-				enc := json.NewEncoder(io.Out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(out); err != nil {
-					return err
-				}
-			} else {
-				for _, f := range fs {
-					fmt.Fprintf(io.Out, "%-8s  %s\n          fix: %s\n", strings.ToUpper(string(f.Severity)), f.Problem, f.Fix)
-				}
-				if len(fs) == 0 {
-					fmt.Fprintln(io.Out, "clean: this command line has the full hardening set")
-				}
-				fmt.Fprintf(io.Out, "\nhardened:\n  %s\n", quoteArgs(hardened))
-				fmt.Fprintln(io.Out, "\nEven hardened, a container shares the host's kernel: ralph doctor shows stronger boundaries here.")
-			}
-			if len(fs) > 0 {
-				return exitcode.Quiet(1)
-			}
-			return nil
+			o.argv = args
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print findings and the hardened command as JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print findings and the hardened command as JSON")
 	return cmd
+}
+
+// auditRun prints the findings and the hardened form; exit 1 when
+// anything was found.
+func auditRun(ctx context.Context, o *auditOptions) error {
+	io := o.f.IO
+	r, err := audit.Parse(o.argv)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	home := o.f.home()
+	fs := audit.Check(r, home)
+	hardened := audit.Hardened(r, home)
+	if o.asJSON {
+		out := struct {
+			Findings []audit.Finding `json:"findings"`
+			Hardened []string        `json:"hardened"`
+		}{append([]audit.Finding{}, fs...), hardened}
+		if err := encodeJSON(io.Out, out); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range fs {
+			fmt.Fprintf(io.Out, "%-8s  %s\n          fix: %s\n", strings.ToUpper(string(f.Severity)), f.Problem, f.Fix)
+		}
+		if len(fs) == 0 {
+			fmt.Fprintln(io.Out, "clean: this command line has the full hardening set")
+		}
+		fmt.Fprintf(io.Out, "\nhardened:\n  %s\n", quoteArgs(hardened))
+		fmt.Fprintln(io.Out, "\nEven hardened, a container shares the host's kernel: ralph doctor shows stronger boundaries here.")
+	}
+	if len(fs) > 0 {
+		return exitcode.Quiet(1)
+	}
+	return nil
 }
 
 func quoteArgs(args []string) string {
