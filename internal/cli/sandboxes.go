@@ -137,8 +137,18 @@ func newPrune(f *Factory) *cobra.Command {
 	}
 }
 
-func newShell(f *Factory) *cobra.Command {
-	io := f.IO
+type shellOptions struct {
+	f    *Factory
+	name string
+	argv []string // the command; nil for a login shell
+}
+
+// newShell builds ralph shell; runF does the work (shellRun when nil).
+func newShell(f *Factory, runF func(context.Context, *shellOptions) error) *cobra.Command {
+	o := &shellOptions{f: f}
+	if runF == nil {
+		runF = shellRun
+	}
 	return &cobra.Command{
 		Use:   "shell NAME [-- COMMAND...]",
 		Short: "Open an interactive shell inside a sandbox (like sbx exec -it NAME bash)",
@@ -149,32 +159,39 @@ runs that instead.`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fs, err := backends.Find(cmd.Context(), f.Isolating(), args[:1])
-			if err != nil {
-				return err
-			}
-			sb := fs[0]
-			ctx := cmd.Context()
-			if sb.Info.State != "running" {
-				// No gate runs for a shell: its proxy leads nowhere.
-				spec := sandbox.Spec{Name: sb.Info.Name, Agent: sb.Info.Agent, Project: sb.Info.Project, Image: sb.Info.Image,
-					GateDir: f.gates().MountDir(sb.Info.Name, nil)}
-				if _, err := sb.Backend.Ensure(ctx, spec); err != nil {
-					return err
-				}
-			}
-			argv := []string{"sh", "-c", "command -v bash >/dev/null && exec bash -l || exec sh -l"}
-			if len(args) > 1 {
-				argv = args[1:]
-			}
-			code, err := sb.Backend.Exec(ctx, sb.Info.Name, sandbox.Cmd{Argv: argv, TTY: isTerminal(io.In), Stdin: io.In, Stdout: io.Out, Stderr: io.Err})
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitcode.Quiet(code)
-			}
-			return nil
+			o.name, o.argv = args[0], args[1:]
+			return runF(cmd.Context(), o)
 		},
 	}
+}
+
+// shellRun runs a shell (or o.argv) in the sandbox, starting it when
+// stopped; its exit code is ralph's.
+func shellRun(ctx context.Context, o *shellOptions) error {
+	f, io := o.f, o.f.IO
+	fs, err := backends.Find(ctx, f.Isolating(), []string{o.name})
+	if err != nil {
+		return err
+	}
+	sb := fs[0]
+	if sb.Info.State != "running" {
+		// No gate runs for a shell: its proxy leads nowhere.
+		spec := sandbox.Spec{Name: sb.Info.Name, Agent: sb.Info.Agent, Project: sb.Info.Project, Image: sb.Info.Image,
+			GateDir: f.gates().MountDir(sb.Info.Name, nil)}
+		if _, err := sb.Backend.Ensure(ctx, spec); err != nil {
+			return err
+		}
+	}
+	argv := []string{"sh", "-c", "command -v bash >/dev/null && exec bash -l || exec sh -l"}
+	if len(o.argv) > 0 {
+		argv = o.argv
+	}
+	code, err := sb.Backend.Exec(ctx, sb.Info.Name, sandbox.Cmd{Argv: argv, TTY: isTerminal(io.In), Stdin: io.In, Stdout: io.Out, Stderr: io.Err})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitcode.Quiet(code)
+	}
+	return nil
 }

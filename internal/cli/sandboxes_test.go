@@ -61,3 +61,24 @@ func TestSandboxCommands(t *testing.T) {
 		t.Errorf("rm -f of a running sandbox: %v", err)
 	}
 }
+
+// shell runs its command in the named sandbox (started when stopped) and
+// exits with its code; a name ralph did not make is refused.
+func TestShellRun(t *testing.T) {
+	var ran []string
+	fake := &sandboxtest.Fake{Run: func(ctx context.Context, cmd sandbox.Cmd) int {
+		ran = append(ran, strings.Join(cmd.Argv, " "))
+		return 3
+	}}
+	ctx := context.Background()
+	fake.Ensure(ctx, sandbox.Spec{Name: "ralph-claude-a-00000001", Agent: "claude", Project: "/p"})
+	fake.Stop(ctx, "ralph-claude-a-00000001")
+	f, _ := testFactory(t, fake)
+	err := shellRun(ctx, &shellOptions{f: f, name: "ralph-claude-a-00000001", argv: []string{"git", "status"}})
+	if exitCode(err) != 3 || len(ran) != 1 || ran[0] != "git status" || fake.Ensures != 2 {
+		t.Errorf("shell: exit %d, ran %q, %d ensures (want 3, git status, started again)", exitCode(err), ran, fake.Ensures)
+	}
+	if err := shellRun(ctx, &shellOptions{f: f, name: "somebody-else"}); exitCode(err) != ExitUsage {
+		t.Errorf("a foreign name: %v", err)
+	}
+}
