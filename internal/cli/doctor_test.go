@@ -121,3 +121,21 @@ func TestDoctorRun(t *testing.T) {
 		t.Errorf("nothing usable: %v, exit %d; want 69", err, exitCode(err))
 	}
 }
+
+// selftest refuses the host without consent and says when nothing is
+// usable, before any attack runs.
+func TestSelftestRefusals(t *testing.T) {
+	dead := &described{name: "dead", down: sandbox.Unavailable("dockerd is not running")}
+	f, _ := testFactory(t, dead)
+	if err := selftestRun(context.Background(), &selftestOptions{f: f, which: "host"}); exitCode(err) != ExitUsage {
+		t.Errorf("host without --dangerously-run-on-host: %v", err)
+	}
+	for _, which := range []string{"all", "auto", "dead"} {
+		if err := selftestRun(context.Background(), &selftestOptions{f: f, which: which}); exitCode(err) != ExitUnavailable {
+			t.Errorf("--sandbox %s with nothing usable: %v (exit %d), want 69", which, err, exitCode(err))
+		}
+	}
+	if err := selftestRun(context.Background(), &selftestOptions{f: f, which: "nope"}); exitCode(err) != ExitUsage {
+		t.Errorf("an unknown backend: %v", err)
+	}
+}

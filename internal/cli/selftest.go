@@ -18,11 +18,20 @@ import (
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
-func newSelftest(f *Factory) *cobra.Command {
-	io := f.IO
-	var which, image, memory, tmpSize string
-	var pids int
-	var asJSON, onHost bool
+type selftestOptions struct {
+	f                             *Factory
+	which, image, memory, tmpSize string
+	pids                          int
+	asJSON, onHost                bool
+}
+
+// newSelftest builds ralph selftest; runF does the work (selftestRun
+// when nil).
+func newSelftest(f *Factory, runF func(context.Context, *selftestOptions) error) *cobra.Command {
+	o := &selftestOptions{f: f}
+	if runF == nil {
+		runF = selftestRun
+	}
 	cmd := &cobra.Command{
 		Use:   "selftest",
 		Short: "Prove the sandbox holds: run an attack battery inside it and print what held",
@@ -45,69 +54,70 @@ attacks succeed and the rows say FAILED, which shows the probes can fail.
 Exit 0 only when every applicable property held.`,
 		Example: "  ralph selftest\n  ralph selftest --sandbox all --json\n  ralph selftest --sandbox host --dangerously-run-on-host",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			var backends []sandbox.Backend
-			switch which {
-			case "host":
-				if !onHost {
-					return usageErr("--sandbox host runs the attacks on this machine with no isolation; pass --dangerously-run-on-host as well if you mean it")
-				}
-				backends = []sandbox.Backend{f.Host()}
-			case "all":
-				for _, b := range f.Isolating() {
-					if b.Available(ctx) == nil {
-						backends = append(backends, b)
-					}
-				}
-				if len(backends) == 0 {
-					return sandbox.Unavailable("no isolating backend is usable (ralph doctor)")
-				}
-			default:
-				b, _, err := f.pickBackend(ctx, which, false)
-				if err != nil {
-					return err
-				}
-				backends = []sandbox.Backend{b}
-			}
-			var reports []selftest.Report
-			allOK := true
-			for _, b := range backends {
-				t, err := f.selftestTarget(ctx, b, image, memory, tmpSize, pids)
-				if err != nil {
-					return err
-				}
-				rep, err := selftest.Run(ctx, t, io.Err)
-				if err != nil {
-					return err
-				}
-				reports = append(reports, rep)
-				allOK = allOK && rep.OK
-				if !asJSON {
-					selftest.Print(io.Out, rep)
-				}
-			}
-			if asJSON {
-				enc := json.NewEncoder(io.Out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(reports); err != nil {
-					return err
-				}
-			}
-			if !allOK {
-				return exitcode.Quiet(1)
-			}
-			return nil
-		},
+		RunE:    func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
-	cmd.Flags().StringVar(&which, "sandbox", "auto", "backend to prove: auto, sbx, microvm, gvisor, docker, podman, bwrap, all, host")
-	cmd.Flags().StringVar(&image, "image", "", "image to run in (default: a tool-less image ralph makes, "+selftest.ScratchImage+")")
-	cmd.Flags().StringVar(&memory, "memory", sandbox.DefaultMemory, "memory cap, as for a loop")
-	cmd.Flags().IntVar(&pids, "pids-limit", sandbox.DefaultPids, "process cap, as for a loop")
-	cmd.Flags().StringVar(&tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of /tmp and HOME, as for a loop")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
-	cmd.Flags().BoolVar(&onHost, "dangerously-run-on-host", false, "with --sandbox host: attack this machine for real")
+	cmd.Flags().StringVar(&o.which, "sandbox", "auto", "backend to prove: auto, sbx, microvm, gvisor, docker, podman, bwrap, all, host")
+	cmd.Flags().StringVar(&o.image, "image", "", "image to run in (default: a tool-less image ralph makes, "+selftest.ScratchImage+")")
+	cmd.Flags().StringVar(&o.memory, "memory", sandbox.DefaultMemory, "memory cap, as for a loop")
+	cmd.Flags().IntVar(&o.pids, "pids-limit", sandbox.DefaultPids, "process cap, as for a loop")
+	cmd.Flags().StringVar(&o.tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of /tmp and HOME, as for a loop")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the reports as JSON")
+	cmd.Flags().BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: attack this machine for real")
 	return cmd
+}
+
+// selftestRun runs the attack battery on the backends asked for.
+func selftestRun(ctx context.Context, o *selftestOptions) error {
+	f, io := o.f, o.f.IO
+	var backends []sandbox.Backend
+	switch o.which {
+	case "host":
+		if !o.onHost {
+			return usageErr("--sandbox host runs the attacks on this machine with no isolation; pass --dangerously-run-on-host as well if you mean it")
+		}
+		backends = []sandbox.Backend{f.Host()}
+	case "all":
+		for _, b := range f.Isolating() {
+			if b.Available(ctx) == nil {
+				backends = append(backends, b)
+			}
+		}
+		if len(backends) == 0 {
+			return sandbox.Unavailable("no isolating backend is usable (ralph doctor)")
+		}
+	default:
+		b, _, err := f.pickBackend(ctx, o.which, false)
+		if err != nil {
+			return err
+		}
+		backends = []sandbox.Backend{b}
+	}
+	var reports []selftest.Report
+	allOK := true
+	for _, b := range backends {
+		t, err := f.selftestTarget(ctx, b, o.image, o.memory, o.tmpSize, o.pids)
+		if err != nil {
+			return err
+		}
+		rep, err := selftest.Run(ctx, t, io.Err)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, rep)
+		allOK = allOK && rep.OK
+		if !o.asJSON {
+			selftest.Print(io.Out, rep)
+		}
+	}
+	if o.asJSON {
+		if err := encodeJSON(io.Out, reports); err != nil {
+			return err
+		}
+	}
+	if !allOK {
+		return exitcode.Quiet(1)
+	}
+	return nil
 }
 
 // selftestTarget sets a backend up as a loop would: the gate attached
