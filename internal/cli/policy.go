@@ -53,7 +53,7 @@ private or loopback address). A comma-separated list is several rules.`,
 		newPolicyChange(f, "allow", policy.Allow, nil),
 		newPolicyChange(f, "deny", policy.Deny, nil),
 		newPolicyChange(f, "rm", "", nil),
-		newPolicyLs(f, nil), newPolicyCheck(f, nil), newPolicyLog(f),
+		newPolicyLs(f, nil), newPolicyCheck(f, nil), newPolicyLog(f, nil),
 	)
 	return cmd
 }
@@ -311,9 +311,19 @@ func policyCheckRun(ctx context.Context, o *policyCheckOptions) error {
 	return exitcode.Quiet(ExitDenied)
 }
 
-func newPolicyLog(f *Factory) *cobra.Command {
-	io := f.IO
-	var follow, asJSON bool
+type policyLogOptions struct {
+	f              *Factory
+	name           string // one sandbox's log, or "" for all
+	follow, asJSON bool
+}
+
+// newPolicyLog builds ralph policy log; runF does the work (policyLogRun
+// when nil).
+func newPolicyLog(f *Factory, runF func(context.Context, *policyLogOptions) error) *cobra.Command {
+	o := &policyLogOptions{f: f}
+	if runF == nil {
+		runF = policyLogRun
+	}
 	cmd := &cobra.Command{
 		Use:               "log [NAME]",
 		Short:             "Show the gate's decisions (one sandbox, or all)",
@@ -321,26 +331,34 @@ func newPolicyLog(f *Factory) *cobra.Command {
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: f.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var files []string
 			if len(args) == 1 {
-				files = []string{filepath.Join(f.gates().GateDir(args[0]), "log.jsonl")}
-			} else {
-				files = f.gates().Logs()
+				o.name = args[0]
 			}
-			if follow && len(files) != 1 {
-				return usageErr("-f follows one sandbox's log: name it")
-			}
-			for _, f := range files {
-				if err := printLog(cmd.Context(), io.Out, f, follow, asJSON); err != nil {
-					return err
-				}
-			}
-			return nil
+			return runF(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new decisions")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the raw JSON lines")
+	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new decisions")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the raw JSON lines")
 	return cmd
+}
+
+// policyLogRun prints one sandbox's gate decisions, or every gate's.
+func policyLogRun(ctx context.Context, o *policyLogOptions) error {
+	var files []string
+	if o.name != "" {
+		files = []string{filepath.Join(o.f.gates().GateDir(o.name), "log.jsonl")}
+	} else {
+		files = o.f.gates().Logs()
+	}
+	if o.follow && len(files) != 1 {
+		return usageErr("-f follows one sandbox's log: name it")
+	}
+	for _, p := range files {
+		if err := printLog(ctx, o.f.IO.Out, p, o.follow, o.asJSON); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printLog prints a gate's decision log: the JSON lines as they are, or

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -61,24 +62,36 @@ func (b buildInfo) String() string {
 	return fmt.Sprintf("%s %s/%s %s", s, b.OS, b.Arch, b.Go)
 }
 
-func newVersion(f *Factory) *cobra.Command {
-	io := f.IO
-	var asJSON bool
+type versionOptions struct {
+	f      *Factory
+	asJSON bool
+}
+
+// newVersion builds ralph version; runF does the work (versionRun when
+// nil).
+func newVersion(f *Factory, runF func(context.Context, *versionOptions) error) *cobra.Command {
+	o := &versionOptions{f: f}
+	if runF == nil {
+		runF = versionRun
+	}
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print ralph's version, commit and platform",
 		Example: `  ralph version
   ralph version --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b := readBuildInfo()
-			if asJSON {
-				return json.NewEncoder(io.Out).Encode(b)
-			}
-			fmt.Fprintln(io.Out, b)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "one JSON object")
 	return cmd
+}
+
+// versionRun prints what this ralph was built from.
+func versionRun(ctx context.Context, o *versionOptions) error {
+	b := readBuildInfo()
+	if o.asJSON {
+		return json.NewEncoder(o.f.IO.Out).Encode(b)
+	}
+	fmt.Fprintln(o.f.IO.Out, b)
+	return nil
 }
