@@ -229,8 +229,5 @@ func (f *Factory) catFile(ctx context.Context, out io.Writer, path string, follo
 		}
 		return f.live(run) == "running"
 	}
-	return tail.Lines(ctx, path, more, func(line []byte) error {
-		_, err := out.Write(line)
-		return err
-	})
+	return tail.Copy(ctx, path, more, out)
 }

@@ -52,3 +52,40 @@ func TestLinesMissingFile(t *testing.T) {
 		t.Errorf("waiting for a file until cancelled: %v", err)
 	}
 }
+
+// A line past MaxLine (what a sandbox could send) is skipped, never held
+// whole; the lines around it come through.
+func TestLinesSkipsLongLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	long := strings.Repeat("x", MaxLine+10)
+	os.WriteFile(p, []byte("before\n"+long+"\nafter\n"+long), 0o600)
+	var got []string
+	Lines(context.Background(), p, func() bool { return false }, func(l []byte) error {
+		got = append(got, string(l))
+		return nil
+	})
+	if strings.Join(got, "|") != "before\n|after\n" {
+		t.Errorf("lines: %d of them, first %q", len(got), got[0][:min(len(got[0]), 20)])
+	}
+}
+
+// Copy streams the file as it grows, in constant memory, and ends when
+// no more may come.
+func TestCopyFollows(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "log")
+	os.WriteFile(p, []byte("one "), 0o600)
+	var more atomic.Bool
+	more.Store(true)
+	go func() {
+		time.Sleep(2 * Poll)
+		f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString("two")
+		f.Close()
+		time.Sleep(2 * Poll)
+		more.Store(false)
+	}()
+	var b strings.Builder
+	if err := Copy(context.Background(), p, more.Load, &b); err != nil || b.String() != "one two" {
+		t.Errorf("Copy: %q, %v", b.String(), err)
+	}
+}
