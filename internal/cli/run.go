@@ -239,10 +239,11 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if o.asJSON {
 		so.JSON = o.io.Out
 	}
-	width, color := termWidth(o.io.Err)
-	_, tty := termWidth(o.io.Err)
+	// A terminal that wants colour also gets the spinner (termWidth says
+	// both at once).
+	width, tty := termWidth(o.io.Err)
 	return session.Run(ctx, so, session.Host{Err: o.io.Err, State: o.f.State, Gates: o.f.gates(), Now: o.f.Now,
-		Width: width, Color: color, TTY: tty, Code: exitCode, OnForcedExit: func(fn func()) { onForcedExit(ctx, fn) }})
+		Width: width, Color: tty, TTY: tty, Code: exitCode, OnForcedExit: func(fn func()) { onForcedExit(ctx, fn) }})
 }
 
 // findPrompt picks the prompt file and reads it once through the

@@ -103,3 +103,22 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 		})
 	}
 }
+
+// An agent endpoint on the host that is not an http(s) URL stops the run
+// before the sandbox is touched (exit 64): the gate's rule comes from it.
+func TestRunRefusesABadEndpoint(t *testing.T) {
+	fake := fakeAgent("<promise>COMPLETE</promise>")
+	f, _ := testFactory(t, fake)
+	f.Getenv = func(k string) (string, bool) {
+		if k == "ANTHROPIC_BASE_URL" {
+			return "localhost:11434", true
+		}
+		return "", false
+	}
+	project, _ := f.project()
+	os.WriteFile(filepath.Join(project, "PROMPT.md"), []byte("do one task"), 0o600)
+	err := runCmd(t, f, "--sandbox", "fake")
+	if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), `ANTHROPIC_BASE_URL="localhost:11434"`) || fake.Execs != 0 {
+		t.Errorf("got %v (exit %d, %d execs), want exit 64 naming the variable", err, exitCode(err), fake.Execs)
+	}
+}
