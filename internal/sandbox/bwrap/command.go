@@ -76,13 +76,16 @@ func hostPath(spec sandbox.Spec, workdir, inside string) (string, bool) {
 	switch {
 	case within(inside, "/usr"):
 		return inside, true
-	case within(inside, workdir):
+	case spec.Project != "" && within(inside, workdir):
 		return filepath.Join(spec.Project, strings.TrimPrefix(inside, workdir)), true
 	}
 	return "", false
 }
 
 func within(p, dir string) bool {
+	if dir == "" {
+		return false // no folder (a Spec without a project): nothing is in it
+	}
 	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 

@@ -39,6 +39,16 @@ func TestFindCommand(t *testing.T) {
 		{"/work/bin/missing", "", "no such executable"},
 	} {
 		got, err := (&Bwrap{}).FindCommand(spec, tc.bin)
+		if tc.bin == "/bin/sh" {
+			// doctor asks without a project: the workdir then shows nothing,
+			// and no path counts as the project's.
+			if got, err := (&Bwrap{}).FindCommand(sandbox.Spec{}, "/work/bin/sh"); err == nil {
+				t.Errorf("without a project, /work/bin/sh was found at %q", got)
+			}
+			if within("/root/.nvm/bin/claude", "") {
+				t.Error("every path was within an empty project")
+			}
+		}
 		if got != tc.found || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("FindCommand(%q) = %q, %v; want %q, %q", tc.bin, got, err, tc.found, tc.err)
 		}
