@@ -59,7 +59,7 @@ export RALPH_REQUIRE_ENGINES=1
 go vet ./...
 # ralph builds for the other platforms it supports (Linux-only backends
 # sit behind build tags there).
-for t in darwin/arm64 darwin/amd64 linux/arm64; do
+for t in darwin/arm64 darwin/amd64 linux/arm64 windows/amd64 windows/arm64; do
   GOOS=${t%/*} GOARCH=${t#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/ralph
 done
 # Data races, in the packages that need no engine: the loop, the gate and

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/backends"
 	"github.com/ralphloop/ralph/internal/config"
+	"github.com/ralphloop/ralph/internal/dirs"
 	"github.com/ralphloop/ralph/internal/gatehost"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/proc"
@@ -45,7 +46,7 @@ type Factory struct {
 
 // NewFactory is the factory of this process.
 func NewFactory(io IO) *Factory {
-	state := xdgDir("XDG_STATE_HOME", ".local/state")
+	state := dirs.State()
 	reg := backends.New(state)
 	return &Factory{
 		IO:        io,
@@ -53,7 +54,7 @@ func NewFactory(io IO) *Factory {
 		Host:      reg.Host,
 		Pod:       reg.Pod,
 		State:     state,
-		Config:    xdgDir("XDG_CONFIG_HOME", ".config"),
+		Config:    dirs.Config(),
 		Now:       time.Now,
 		Getenv:    os.LookupEnv,
 		Getwd:     os.Getwd,
@@ -62,16 +63,6 @@ func NewFactory(io IO) *Factory {
 			return err == nil
 		},
 	}
-}
-
-// xdgDir is $env/ralph, default ~/def/ralph.
-func xdgDir(env, def string) string {
-	base := os.Getenv(env)
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, def)
-	}
-	return filepath.Join(base, "ralph")
 }
 
 // stateDir is a folder of ralph's state.

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ralphloop/ralph/internal/proc"
 )
 
@@ -141,7 +139,7 @@ func RunPod(ctx context.Context, o PodOptions) int {
 	// the token. Only as the child of ralph's own PID 1 in the pod (never
 	// on a machine, where kill(-1) would reach every process of the user).
 	if os.Getenv(InitEnv) == "1" && os.Getppid() == 1 {
-		unix.Kill(-1, unix.SIGKILL)
+		killAll()
 	}
 
 	// Whatever happened, keep the work: commit and push, even after a stop.

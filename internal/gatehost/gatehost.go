@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
@@ -226,8 +225,8 @@ func rootDir(p string, mode os.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)
 	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !st.IsDir() || !ok || sys.Uid != 0 {
+	owner, _, ok := sandbox.FileOwner(st)
+	if !st.IsDir() || !ok || owner != 0 {
 		return fmt.Errorf("gate: %s is not a folder owned by root (a link, or left by someone else): remove it", p)
 	}
 	return os.Chmod(p, mode)

@@ -1,18 +1,15 @@
 // Package lock keeps two ralph processes off the same sandbox. The lock is
-// an flock(2) on a file outside the workspace, so the kernel releases it
+// an flock(2) (LockFileEx on Windows) on a file outside the workspace, so the kernel releases it
 // when its holder dies, even by SIGKILL; the file also records who holds
 // it, for the message the second process prints.
 package lock
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Holder is who holds (or last held) a lock.
@@ -52,9 +49,9 @@ func Acquire(dir, name string) (*Lock, error) {
 	}
 	var prev Holder
 	_ = json.NewDecoder(f).Decode(&prev)
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if held, err := tryLock(f); held || err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if held {
 			return nil, &HeldError{Name: name, Holder: prev}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)

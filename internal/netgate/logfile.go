@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 )
 
 // DefaultLogMax is where a decision log is rotated.
@@ -36,7 +35,7 @@ func OpenLog(path string, max int64) (*LogFile, error) {
 }
 
 func (l *LogFile) open() error {
-	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY|oNoFollow, 0o600)
 	if err != nil {
 		return fmt.Errorf("gate log: %w", err)
 	}

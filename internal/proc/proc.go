@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -92,15 +91,14 @@ func Run(ctx context.Context, c Cmd) error {
 		cmd.WaitDelay = 2 * time.Second
 	}
 	// Deliver SIGTERM first so clients such as `docker exec` can clean up.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.Cancel = func() error { return terminate(cmd.Process) }
 	if c.Group {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+		inGroup(cmd)
 	}
 	err := cmd.Run()
 	if c.Group && ctx.Err() != nil && cmd.Process != nil {
 		// Cancelled: nothing the command started outlives it.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(cmd.Process)
 	}
 	if err == nil {
 		return nil

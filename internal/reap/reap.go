@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 )
 
 // Var is the environment variable that marks an exec's processes.
@@ -47,7 +46,10 @@ func Marked(id string) []int {
 func Kill(id string) int {
 	pids := Marked(id)
 	for _, pid := range pids {
-		syscall.Kill(pid, syscall.SIGKILL)
+		if p, err := os.FindProcess(pid); err == nil {
+			p.Kill()
+			p.Release()
+		}
 	}
 	return len(pids)
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // RunAs returns the uid and gid the agent runs as: spec.User ("uid:gid"
@@ -36,14 +35,14 @@ func RunAs(spec Spec) (uid, gid int, err error) {
 	if err != nil {
 		return 1000, 1000, nil
 	}
-	s, ok := st.Sys().(*syscall.Stat_t)
+	owner, group, ok := FileOwner(st)
 	if !ok {
 		return 1000, 1000, nil
 	}
-	if s.Uid == 0 {
+	if owner == 0 {
 		return 0, 0, fmt.Errorf("the project %s belongs to root, and the agent never runs as root: pass --user UID:GID, the account whose files the agent should write (its own, or a uid no person uses), or chown the project to it", spec.Project)
 	}
-	return int(s.Uid), int(s.Gid), nil
+	return owner, group, nil
 }
 
 // ParseSize reads an engine size: 4g, 512m, 1024k or plain bytes.

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -61,7 +60,7 @@ func plantWorkspace(cfg ProbeConfig) Result {
 	plant("link .ralph/prd.json out of the project (../../.env)", link("../../.env", "prd.json"))
 	plant("link .ralph/progress.md to /dev/zero", link("/dev/zero", "progress.md"))
 	os.Remove(filepath.Join(dir, "tasks.md"))
-	plant("make .ralph/tasks.md a FIFO", syscall.Mkfifo(filepath.Join(dir, "tasks.md"), 0o644))
+	plant("make .ralph/tasks.md a FIFO", mkfifo(filepath.Join(dir, "tasks.md")))
 	plant("write terminal escapes (OSC 52, OSC 0, a forged line) in .ralph/notes.md", os.WriteFile(filepath.Join(dir, "notes.md"), []byte(escapeText), 0o644))
 	r := f.result(15)
 	r.Detail = strings.TrimPrefix(r.Detail+"; the host then reads them as a run does", "; ")

@@ -228,7 +228,7 @@ func (w *Workspace) WriteFile(rel string, data []byte, perm fs.FileMode) error {
 	}
 	tmp := filepath.Join(filepath.Dir(r), fmt.Sprintf(".%s.ralph-%d.tmp", filepath.Base(r), os.Getpid()))
 	w.root.Remove(tmp)
-	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, perm)
+	f, err := w.root.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|oNoFollow, perm)
 	if err != nil {
 		return explain(w.Show(tmp), err)
 	}

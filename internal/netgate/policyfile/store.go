@@ -28,16 +28,6 @@ const Global = ""
 // sandboxes/<name>.json.
 type Store struct{ Dir string }
 
-// Default is $XDG_CONFIG_HOME/ralph/policy (default ~/.config/ralph/policy).
-func Default() Store {
-	base := os.Getenv("XDG_CONFIG_HOME")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".config")
-	}
-	return Store{Dir: filepath.Join(base, "ralph", "policy")}
-}
-
 type file struct {
 	Version int           `json:"version"`
 	Rules   []policy.Rule `json:"rules"`

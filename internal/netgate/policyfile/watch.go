@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ralphloop/ralph/internal/netgate/policy"
@@ -79,11 +78,7 @@ func (w *Watcher) stampNow() string {
 			continue
 		}
 		if fi, err := os.Stat(p); err == nil {
-			var ino uint64
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-				ino = st.Ino
-			}
-			s += fmt.Sprintf("%d/%d/%d;", fi.ModTime().UnixNano(), fi.Size(), ino)
+			s += fmt.Sprintf("%d/%d/%d;", fi.ModTime().UnixNano(), fi.Size(), inode(fi))
 		} else {
 			s += "-;"
 		}

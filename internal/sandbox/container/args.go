@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -113,20 +112,20 @@ func WritableWarning(project, user string) string {
 	if err != nil {
 		return ""
 	}
-	s, ok := st.Sys().(*syscall.Stat_t)
+	owner, group, ok := sandbox.FileOwner(st)
 	if !ok {
 		return ""
 	}
 	uid, gid := splitUser(user)
 	perm := st.Mode().Perm()
 	switch {
-	case strconv.Itoa(int(s.Uid)) == uid && perm&0o200 != 0,
-		strconv.Itoa(int(s.Gid)) == gid && perm&0o020 != 0,
+	case strconv.Itoa(owner) == uid && perm&0o200 != 0,
+		strconv.Itoa(group) == gid && perm&0o020 != 0,
 		perm&0o002 != 0:
 		return ""
 	}
 	return fmt.Sprintf("warning: the agent runs as %s but %s belongs to %d:%d (mode %v): it will not be able to write the workspace; chown -R %s %s, or pass --user",
-		user, project, s.Uid, s.Gid, perm, user, project)
+		user, project, owner, group, perm, user, project)
 }
 
 func splitUser(user string) (string, string) {

@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -185,7 +184,7 @@ func (v *VM) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 func (v *VM) kill(name string) {
 	v.drop(name)
 	if pid := v.pid(name); pid != 0 {
-		syscall.Kill(pid, syscall.SIGKILL)
+		killPid(pid)
 		for i := 0; i < 80 && v.pid(name) != 0; i++ {
 			time.Sleep(25 * time.Millisecond)
 		}
@@ -271,12 +270,8 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.Stdout, cmd.Stderr = console, console
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = qemuAttr(asRoot, uid, gid, accel)
 	if asRoot {
-		// QEMU itself runs as the sandbox's user: an escape from the guest
-		// into QEMU lands there, not in root; its 9p server writes the
-		// project's files as that user.
-		cmd.SysProcAttr.Credential = qemuCredential(uid, gid, accel, "/dev/kvm")
 		os.Chown(console.Name(), uid, gid)
 	}
 	started := time.Now()
@@ -301,22 +296,6 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	v.sessions[spec.Name] = &session{spec: spec, env: root.Env, booted: started, accel: accel}
 	v.mu.Unlock()
 	return nil
-}
-
-// qemuCredential is who QEMU runs as when ralph is root: the sandbox's
-// uid and gid, no other group, except the group that owns the KVM device
-// when KVM is used (else QEMU, no longer root, could not open it).
-func qemuCredential(uid, gid int, accel, kvmDevice string) *syscall.Credential {
-	c := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
-	if accel != "kvm" {
-		return c
-	}
-	if st, err := os.Stat(kvmDevice); err == nil {
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok && sys.Gid != uint32(gid) && sys.Mode&0o060 == 0o060 {
-			c.Groups = append(c.Groups, sys.Gid)
-		}
-	}
-	return c
 }
 
 type qemuConfig struct {
@@ -711,7 +690,7 @@ func (v *VM) Stop(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
+	killPid(pid)
 	for i := 0; i < 40 && v.pid(name) != 0; i++ {
 		time.Sleep(25 * time.Millisecond)
 	}
