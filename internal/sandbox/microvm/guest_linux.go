@@ -199,12 +199,29 @@ func agentCgroup(cfg guestConfig) (int, error) {
 	if err := os.WriteFile(dir+"/pids.max", []byte(strconv.Itoa(cfg.pids)), 0); err != nil {
 		return -1, err
 	}
-	if cfg.mem > 0 {
-		if err := os.WriteFile(dir+"/memory.max", []byte(strconv.FormatInt(cfg.mem, 10)), 0); err != nil {
-			return -1, err
-		}
+	self, _ := os.Stat("/init")
+	var selfSize int64
+	if self != nil {
+		selfSize = self.Size()
+	}
+	limit := agentMemory(cfg.mem, memAvailable(), selfSize)
+	fmt.Fprintf(os.Stderr, "ralph-vm: the agent's memory limit is %d MiB\n", limit>>20)
+	if err := os.WriteFile(dir+"/memory.max", []byte(strconv.FormatInt(limit, 10)), 0); err != nil {
+		return -1, err
 	}
 	return unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// memAvailable is the guest's MemAvailable in bytes (0 when unknown).
+func memAvailable() int64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // newRoot mounts the sandbox's filesystems under dir and makes it /.

@@ -74,3 +74,18 @@ func TestQEMUCredential(t *testing.T) {
 		t.Errorf("no device: groups %v", c.Groups)
 	}
 }
+
+func TestAgentMemory(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct{ want, available, self, got int64 }{
+		{4032 * mib, 3900 * mib, 31 * mib, 3741 * mib}, // a 4 GiB guest: the room, not the ask
+		{1024 * mib, 3900 * mib, 31 * mib, 1024 * mib}, // the ask when it fits
+		{0, 3900 * mib, 31 * mib, 3741 * mib},          // no ask: the room
+		{512 * mib, 0, 31 * mib, 512 * mib},            // meminfo unreadable: the ask
+		{4032 * mib, 100 * mib, 31 * mib, 32 * mib},    // a tiny guest: the floor
+	} {
+		if got := agentMemory(tc.want, tc.available, tc.self); got != tc.got {
+			t.Errorf("agentMemory(%d, %d, %d) = %d MiB, want %d MiB", tc.want>>20, tc.available>>20, tc.self>>20, got>>20, tc.got>>20)
+		}
+	}
+}

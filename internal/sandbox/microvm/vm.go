@@ -249,8 +249,9 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	if asRoot {
 		os.Chown(dir, uid, gid)
 	}
-	// The agent's cgroup leaves 64 MiB of the guest's memory to its
-	// kernel and init, so an allocation past the limit kills the agent's
+	// The agent's cgroup gets at most the guest's memory less 64 MiB;
+	// the guest lowers it further to what it finds available at boot
+	// (agentMemory), so an allocation past the limit kills the agent's
 	// process, not the VM.
 	agentMem := max(memBytes-64<<20, 32<<20)
 	args := qemuArgs(qemuConfig{
