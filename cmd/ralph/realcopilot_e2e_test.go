@@ -6,49 +6,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
+	"github.com/ralphloop/ralph/internal/image"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
-// TestRealCopilotInBwrap runs the real GitHub Copilot CLI through the
-// loop inside bubblewrap with its own model provider (BYOK:
-// COPILOT_PROVIDER_BASE_URL, offline, no GitHub sign-in) pointed at the
-// scripted OpenAI-compatible API on loopback, which ralph allows at the
-// gate from that variable alone.
-func TestRealCopilotInBwrap(t *testing.T) {
-	sandboxtest.SkipShort(t)
-	needBwrapAsRoot(t)
-	copilot := os.Getenv("RALPH_REAL_COPILOT")
-	if copilot == "" {
-		sandboxtest.Require(t, "copilot (the real CLI from npm)", fmt.Errorf("RALPH_REAL_COPILOT is not set: npm install @github/copilot and point it at its binary"))
-	}
-	ralph, _ := build(t)
-	for _, tc := range promiseCases {
-		t.Run(tc.name, func(t *testing.T) {
-			mock := &mockChat{texts: tc.texts}
-			srv := httptest.NewServer(mock)
-			defer srv.Close()
-			port := srv.Listener.Addr().(*net.TCPAddr).Port
-			proj := project(t, 1000)
-			linkInto(t, copilot, filepath.Join(proj, "copilot-bin"))
-			state := t.TempDir()
-			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
-				fmt.Sprintf("COPILOT_PROVIDER_BASE_URL=http://localhost:%d/v1", port), "COPILOT_PROVIDER_API_KEY=sk-test",
-				"COPILOT_MODEL=mock-model", "COPILOT_OFFLINE=true"}
-			code, out := runRalph(t, ralph, proj, env, "-n", "3", "--sandbox", "bwrap", "--agent", "copilot", "--agent-cmd", "/work/copilot-bin",
-				"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
-			seen, streams := mock.requests()
-			checkEnd(t, tc, code, out, seen, streams, state)
-		})
-	}
-}
-
 // TestImageBuildOpencodeCopilot builds the opencode and copilot images
 // with ralph image build (pinned CLIs, the default base, the host's CA
-// bundle) and runs each real CLI in its image, in docker and gVisor,
+// bundle) and runs each real CLI in its image, in docker, gVisor, the
+// microVM (from docker's image store) and podman (its own build),
 // against the scripted OpenAI-compatible API through the gate.
 func TestImageBuildOpencodeCopilot(t *testing.T) {
 	sandboxtest.SkipShort(t)
@@ -64,10 +32,13 @@ func TestImageBuildOpencodeCopilot(t *testing.T) {
 			if code, out := runRalph(t, ralph, t.TempDir(), os.Environ(), "image", "build", "--agent", a.agent, "--cli-version", a.version, "--tag", tag); code != 0 {
 				t.Fatalf("ralph image build: exit %d\n%s", code, out)
 			}
-			for _, tc := range engines()[:2] {
+			for _, tc := range append(engines(), microVMEngine(t, ralph)) {
 				t.Run(tc.backend, func(t *testing.T) {
 					if err := tc.b.Available(t.Context()); err != nil {
 						sandboxtest.Require(t, tc.backend, err)
+					}
+					if tc.bin == "podman" {
+						podmanBuild(t, ralph, a.agent, a.version, tag)
 					}
 					mock := &mockChat{texts: []string{"<promise>COMPLETE</promise>"}}
 					srv := httptest.NewServer(mock)
@@ -77,9 +48,10 @@ func TestImageBuildOpencodeCopilot(t *testing.T) {
 					name := sandbox.Name(a.agent, proj)
 					sandboxtest.Cleanup(t, tc.bin, name)
 					state := t.TempDir()
-					env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir()}
+					env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+						"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF")}
 					args := []string{"-n", "2", "--sandbox", tc.backend, "--image", tag, "--agent", a.agent,
-						"--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", "3m"}
+						"--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", imageRunTimeout(tc)}
 					if a.agent == "copilot" {
 						env = append(env, fmt.Sprintf("COPILOT_PROVIDER_BASE_URL=http://localhost:%d/v1", port), "COPILOT_PROVIDER_API_KEY=sk-test",
 							"COPILOT_MODEL=mock-model", "COPILOT_OFFLINE=true")
@@ -98,4 +70,26 @@ func TestImageBuildOpencodeCopilot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// podmanBuild builds the agent's image with podman (its own store),
+// removed when the test ends.
+func podmanBuild(t *testing.T, ralph, agent, version, tag string) (out string, hadBase bool) {
+	t.Helper()
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", tag).Run() })
+	hadBase = exec.Command("podman", "image", "inspect", image.DefaultBase).Run() == nil
+	code, out := runRalph(t, ralph, t.TempDir(), os.Environ(), "image", "build", "--engine", "podman", "--agent", agent, "--cli-version", version, "--tag", tag)
+	if code != 0 {
+		t.Fatalf("ralph image build --engine podman: exit %d\n%s", code, out)
+	}
+	return out, hadBase
+}
+
+// imageRunTimeout is an iteration's bound for a real CLI on tc: the
+// microVM runs under TCG on machines without a working KVM.
+func imageRunTimeout(tc engine) string {
+	if tc.backend == "microvm" {
+		return "10m"
+	}
+	return "3m"
 }

@@ -29,14 +29,18 @@ type mockGemini struct {
 	texts   []string
 	seen    []string
 	streams int
+	tools   []string // offered in the first turn
 }
 
 func (m *mockGemini) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, r.Body)
+	body, _ := io.ReadAll(r.Body)
+	_, verb, _ := strings.Cut(r.URL.Path, ":")
 	m.mu.Lock()
 	m.seen = append(m.seen, r.Method+" "+r.URL.Path)
+	if m.tools == nil && verb == "streamGenerateContent" {
+		m.tools = append([]string{}, toolNames(body)...)
+	}
 	m.mu.Unlock()
-	_, verb, _ := strings.Cut(r.URL.Path, ":")
 	usage := map[string]any{"promptTokenCount": 12, "candidatesTokenCount": 6, "totalTokenCount": 18}
 	answer := func(text string) map[string]any {
 		return map[string]any{"candidates": []any{map[string]any{"index": 0, "finishReason": "STOP",
@@ -55,7 +59,15 @@ func (m *mockGemini) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.streams++
 		m.mu.Unlock()
 		w.Header().Set("Content-Type", "text/event-stream")
-		b, _ := json.Marshal(answer(text))
+		a := answer(text)
+		if cmd, ok := strings.CutPrefix(text, "BASH:"); ok {
+			// A call of the CLI's run_shell_command tool: it runs the
+			// command for real and comes back with its output.
+			a = map[string]any{"candidates": []any{map[string]any{"index": 0, "finishReason": "STOP",
+				"content": map[string]any{"role": "model", "parts": []any{map[string]any{"functionCall": map[string]any{
+					"name": "run_shell_command", "args": map[string]any{"command": cmd, "description": "run a command"}}}}}}}, "usageMetadata": usage}
+		}
+		b, _ := json.Marshal(a)
 		fmt.Fprintf(w, "data: %s\r\n\r\n", b)
 	default:
 		http.NotFound(w, r)
@@ -66,56 +78,6 @@ func (m *mockGemini) requests() ([]string, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.seen...), m.streams
-}
-
-// TestRealGeminiInBwrap runs the real Gemini CLI (a Node bundle, run by
-// the host's /usr/bin/node) through the loop inside bubblewrap against a
-// scripted Gemini API on loopback, reached only through the gate with
-// GOOGLE_GEMINI_BASE_URL set on the host. Never on the host backend: the
-// CLI also reaches for Google's own hosts, which only a gate refuses.
-func TestRealGeminiInBwrap(t *testing.T) {
-	sandboxtest.SkipShort(t)
-	needBwrapAsRoot(t)
-	bundle := os.Getenv("RALPH_REAL_GEMINI")
-	if bundle == "" {
-		sandboxtest.Require(t, "gemini (the real CLI from npm)", fmt.Errorf("RALPH_REAL_GEMINI is not set: npm install @google/gemini-cli and point it at its bundle folder"))
-	}
-	if _, err := exec.LookPath("/usr/bin/node"); err != nil {
-		sandboxtest.Require(t, "node under /usr (the Gemini CLI's runtime)", err)
-	}
-	ralph, _ := build(t)
-	for _, tc := range promiseCases {
-		t.Run(tc.name, func(t *testing.T) {
-			mock := &mockGemini{texts: tc.texts}
-			srv := httptest.NewServer(mock)
-			defer srv.Close()
-			proj := project(t, 1000)
-			// The bundle goes into the project (hard links): the one host
-			// folder bwrap shows besides /usr.
-			if out, err := exec.Command("cp", "-al", bundle, filepath.Join(proj, ".gemini-cli")).CombinedOutput(); err != nil {
-				if out, err = exec.Command("cp", "-a", bundle, filepath.Join(proj, ".gemini-cli")).CombinedOutput(); err != nil {
-					t.Fatalf("%v: %s", err, out)
-				}
-			}
-			// gemini 0.61 takes GOOGLE_GEMINI_BASE_URL for a "gateway" auth type
-			// that its own headless check then rejects ("Invalid auth method
-			// selected", exit 41); naming the API-key method in the project's
-			// settings is the way through.
-			os.MkdirAll(filepath.Join(proj, ".gemini"), 0o755)
-			os.WriteFile(filepath.Join(proj, ".gemini", "settings.json"), []byte(`{"security": {"auth": {"selectedType": "gemini-api-key"}}}`), 0o644)
-			exec.Command("chown", "-R", "1000:1000", filepath.Join(proj, ".gemini-cli"), filepath.Join(proj, ".gemini")).Run()
-			state := t.TempDir()
-			cmd := exec.Command(ralph, "-n", "2", "--sandbox", "bwrap", "--agent", "gemini", "--agent-cmd", "/work/.gemini-cli/gemini.js",
-				"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
-			cmd.Dir = proj
-			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
-				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"),
-				"GEMINI_API_KEY=test-key", fmt.Sprintf("GOOGLE_GEMINI_BASE_URL=http://localhost:%d", srv.Listener.Addr().(*net.TCPAddr).Port)}
-			code, out := runCmd(t, cmd)
-			seen, streams := mock.requests()
-			checkEnd(t, tc, code, out, seen, streams, state)
-		})
-	}
 }
 
 // TestImageBuildRealGemini builds an agent image the way a user on this
@@ -144,25 +106,20 @@ func TestImageBuildRealGemini(t *testing.T) {
 	if code, out := runRalph(t, ralph, t.TempDir(), os.Environ(), "image", "build", "--agent", "gemini", "--cli-version", "0.61.0", "--tag", tag); code != 0 {
 		t.Fatalf("ralph image build: exit %d\n%s", code, out)
 	} else {
-		checkBuild(t, out, tag, hadBase)
+		checkBuild(t, tag)(out, hadBase)
 	}
 	label, _ := exec.Command("docker", "inspect", "--format", `{{index .Config.Labels "ralph.agent-version"}}`, tag).Output()
 	if strings.TrimSpace(string(label)) != "0.61.0" {
 		t.Errorf("label ralph.agent-version = %q", label)
 	}
-	for _, tc := range engines() { // docker and gVisor share the image; podman builds its own
+	// docker, gVisor and the microVM share docker's image; podman builds its own.
+	for _, tc := range append(engines(), microVMEngine(t, ralph)) {
 		t.Run(tc.backend, func(t *testing.T) {
 			if err := tc.b.Available(t.Context()); err != nil {
 				sandboxtest.Require(t, tc.backend, err)
 			}
 			if tc.bin == "podman" {
-				t.Cleanup(func() { exec.Command("podman", "rmi", "-f", tag).Run() })
-				hadBase := exec.Command("podman", "image", "inspect", image.DefaultBase).Run() == nil
-				code, out := runRalph(t, ralph, t.TempDir(), os.Environ(), "image", "build", "--engine", "podman", "--agent", "gemini", "--cli-version", "0.61.0", "--tag", tag)
-				if code != 0 {
-					t.Fatalf("ralph image build --engine podman: exit %d\n%s", code, out)
-				}
-				checkBuild(t, out, tag, hadBase)
+				checkBuild(t, tag)(podmanBuild(t, ralph, "gemini", "0.61.0", tag))
 			}
 			mock := &mockGemini{texts: []string{"<promise>COMPLETE</promise>"}}
 			srv := httptest.NewServer(mock)
@@ -175,7 +132,7 @@ func TestImageBuildRealGemini(t *testing.T) {
 			sandboxtest.Cleanup(t, tc.bin, name)
 			state := t.TempDir()
 			cmd := exec.Command(ralph, "-n", "2", "--sandbox", tc.backend, "--image", tag, "--agent", "gemini",
-				"--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", "3m")
+				"--stall-after", "0", "--max-retries", "0", "--memory", "2g", "--iteration-timeout", imageRunTimeout(tc))
 			cmd.Dir = proj
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
 				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"),
@@ -192,12 +149,14 @@ func TestImageBuildRealGemini(t *testing.T) {
 
 // checkBuild reads ralph image build's output: the base made when it was
 // missing, the closing hint with the version and --image.
-func checkBuild(t *testing.T, out, tag string, hadBase bool) {
-	t.Helper()
-	if !hadBase && !strings.Contains(out, "making it from the Debian archive") {
-		t.Errorf("the missing base was not made:\n%s", out)
-	}
-	if !strings.Contains(out, "built "+tag+" with 0.61.0; run: ralph --agent gemini --image "+tag) {
-		t.Errorf("the closing hint lacks the version or --image:\n%s", out)
+func checkBuild(t *testing.T, tag string) func(out string, hadBase bool) {
+	return func(out string, hadBase bool) {
+		t.Helper()
+		if !hadBase && !strings.Contains(out, "making it from the Debian archive") {
+			t.Errorf("the missing base was not made:\n%s", out)
+		}
+		if !strings.Contains(out, "built "+tag+" with 0.61.0; run: ralph --agent gemini --image "+tag) {
+			t.Errorf("the closing hint lacks the version or --image:\n%s", out)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -100,3 +101,38 @@ func checkEnd(t *testing.T, tc promiseCase, code int, out string, seen []string,
 
 // completed is the case of a single COMPLETE.
 var completed = promiseCase{name: "complete", code: 0, want: "COMPLETE after 1 iteration"}
+
+// toolNames are the names of the tools a model API request offers, in
+// any of the shapes the CLIs send: OpenAI Responses ({name}), chat
+// completions ({function: {name}}) and Gemini ({functionDeclarations}).
+func toolNames(body []byte) []string {
+	var req struct {
+		Tools []struct {
+			Type     string `json:"type"`
+			Name     string `json:"name"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+			Decls []struct {
+				Name string `json:"name"`
+			} `json:"functionDeclarations"`
+		} `json:"tools"`
+	}
+	json.Unmarshal(body, &req)
+	var out []string
+	for _, t := range req.Tools {
+		switch {
+		case t.Name != "":
+			out = append(out, t.Name)
+		case t.Function.Name != "":
+			out = append(out, t.Function.Name)
+		case len(t.Decls) > 0:
+			for _, d := range t.Decls {
+				out = append(out, d.Name)
+			}
+		case t.Type != "":
+			out = append(out, t.Type)
+		}
+	}
+	return out
+}
