@@ -169,19 +169,27 @@ func TestRealCodexInContainers(t *testing.T) {
 // renamed or dropped it): the adapters follow the CLIs as they are.
 func TestAgentFlagsDrift(t *testing.T) {
 	sandboxtest.SkipShort(t)
-	for _, tc := range []struct{ agent, env string }{{"claude", "RALPH_REAL_CLAUDE"}, {"codex", "RALPH_REAL_CODEX"}} {
+	needRoot(t) // each --help runs in a network namespace of its own: nothing leaves
+	for _, tc := range []struct{ agent, env string }{{"claude", "RALPH_REAL_CLAUDE"}, {"codex", "RALPH_REAL_CODEX"},
+		{"gemini", "RALPH_REAL_GEMINI"}, {"opencode", "RALPH_REAL_OPENCODE"}, {"copilot", "RALPH_REAL_COPILOT"}} {
 		t.Run(tc.agent, func(t *testing.T) {
 			bin := os.Getenv(tc.env)
 			if bin == "" {
 				sandboxtest.Require(t, tc.agent+" (the real CLI from npm)", fmt.Errorf("%s is not set", tc.env))
 			}
+			run := []string{"unshare", "-n", bin}
+			if tc.agent == "gemini" {
+				run = []string{"unshare", "-n", "/usr/bin/node", filepath.Join(bin, "gemini.js")} // a Node bundle
+			}
 			ad, _ := agent.Lookup(tc.agent, "")
 			argv := ad.Command(bin, "PROMPT", append(ad.EnvArgs(map[string]string{"OPENAI_BASE_URL": "http://x"}), "--model", "m")).Argv
 			helpArgv := []string{"--help"}
 			if len(argv) > 1 && !strings.HasPrefix(argv[1], "-") {
-				helpArgv = []string{argv[1], "--help"} // a subcommand: codex exec
+				helpArgv = []string{argv[1], "--help"} // a subcommand: codex exec, opencode run
 			}
-			help, err := exec.Command(bin, helpArgv...).CombinedOutput()
+			cmd := exec.Command(run[0], append(run[1:], helpArgv...)...)
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1"}
+			help, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s %q: %v\n%s", bin, helpArgv, err, help)
 			}

@@ -37,10 +37,14 @@ type scripted interface {
 	http.Handler
 	offered() []string // the tools offered in the first turn
 	turns() int        // the script's steps served
+	calls() []string   // every request, "METHOD /path"
 }
 
 func (m *mockResponses) offered() []string { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
 func (m *mockResponses) turns() int        { _, n := m.requests(); return n }
+func (m *mockResponses) calls() []string   { r, _ := m.requests(); return r }
+func (m *mockGemini) calls() []string      { r, _ := m.requests(); return r }
+func (m *mockChat) calls() []string        { r, _ := m.requests(); return r }
 func (m *mockGemini) offered() []string    { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
 func (m *mockGemini) turns() int           { _, n := m.requests(); return n }
 func (m *mockChat) offered() []string      { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
@@ -177,6 +181,15 @@ func TestRealAgentsInBwrap(t *testing.T) {
 					}
 				})
 			}
+			if c.agent == "opencode" {
+				return // its server is allowed by the user's own rule, not by ralph
+			}
+			t.Run("without the gate's rule the API is never reached", func(t *testing.T) {
+				code, out, mock := runBwrapCLI(t, ralph, c, project(t, 1000), []string{"<promise>COMPLETE</promise>"}, "-n", "1", "--iteration-timeout", "30s", "--no-agent-hosts")
+				if code == 0 || len(mock.calls()) > 0 {
+					t.Errorf("exit %d, the mock saw %q: the sandbox reached the API without the gate's rule:\n%s", code, mock.calls(), out)
+				}
+			})
 		})
 	}
 }
