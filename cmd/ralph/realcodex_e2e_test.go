@@ -126,44 +126,6 @@ func gateDenials(t *testing.T, state string) []string {
 	return out
 }
 
-// TestRealCodexInContainers runs the real codex (a static binary) in
-// docker, gVisor and podman sandboxes, reaching the API only through the
-// gate, with nothing but OPENAI_BASE_URL set on the host.
-func TestRealCodexInContainers(t *testing.T) {
-	sandboxtest.SkipShort(t)
-	needRoot(t)
-	codex := realCodex(t)
-	ralph, _ := build(t)
-	for _, tc := range engines() {
-		t.Run(tc.backend, func(t *testing.T) {
-			if err := tc.b.Available(t.Context()); err != nil {
-				sandboxtest.Require(t, tc.backend, err)
-			}
-			image := "ralph-e2e:real-codex"
-			sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/codex": codex})
-			mock := &mockResponses{texts: []string{"<promise>COMPLETE</promise>"}}
-			srv := httptest.NewServer(mock)
-			defer srv.Close()
-			proj := project(t, 1000)
-			name := sandbox.Name("codex", proj)
-			sandboxtest.Cleanup(t, tc.bin, name)
-			state := t.TempDir()
-			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
-				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "CODEX_API_KEY=sk-test",
-				fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", srv.Listener.Addr().(*net.TCPAddr).Port)}
-			cmd := exec.Command(ralph, "-n", "2", "--sandbox", tc.backend, "--image", image, "--agent", "codex",
-				"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g")
-			cmd.Dir, cmd.Env = proj, env
-			code, out := runCmd(t, cmd)
-			seen, posts := mock.requests()
-			checkEnd(t, completed, code, out, seen, posts, state)
-			rm := exec.Command(ralph, "rm", "-f", name)
-			rm.Env = env
-			rm.Run()
-		})
-	}
-}
-
 // TestAgentFlagsDrift fails, naming the flag, when a pinned real CLI no
 // longer lists a flag ralph's adapter passes it (a new CLI version
 // renamed or dropped it): the adapters follow the CLIs as they are.
@@ -206,30 +168,40 @@ func TestAgentFlagsDrift(t *testing.T) {
 	}
 }
 
-// TestRealCodexInMicroVM runs the real codex in ralph's own microVM (TCG
-// on this machine) against the scripted API: the VM has no network device,
-// its only way out is the gate over the serial channel.
-func TestRealCodexInMicroVM(t *testing.T) {
+// TestRealCodexInSandboxes runs the real codex (a static binary, in a
+// busybox image) in docker, gVisor, podman and the microVM against the
+// scripted Responses API, reached only through the gate (over the VM's
+// serial channel in the microVM): its exec_command tool edits the project,
+// then it completes.
+func TestRealCodexInSandboxes(t *testing.T) {
 	sandboxtest.SkipShort(t)
 	needRoot(t)
 	codex := realCodex(t)
 	ralph, _ := build(t)
-	vm := microVMEngine(t, ralph)
-	if err := vm.b.Available(t.Context()); err != nil {
-		sandboxtest.Require(t, "microvm", err)
+	for _, tc := range append(engines(), microVMEngine(t, ralph)) {
+		t.Run(tc.backend, func(t *testing.T) {
+			if err := tc.b.Available(t.Context()); err != nil {
+				sandboxtest.Require(t, tc.backend, err)
+			}
+			image := "ralph-e2e:real-codex"
+			sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/codex": codex})
+			mock := &mockResponses{texts: toolThenComplete(tc.backend)}
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			proj := project(t, 1000)
+			name := sandbox.Name("codex", proj)
+			sandboxtest.Cleanup(t, tc.bin, name)
+			state := t.TempDir()
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "CODEX_API_KEY=sk-test",
+				fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", srv.Listener.Addr().(*net.TCPAddr).Port)}
+			code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", tc.backend, "--image", image, "--agent", "codex",
+				"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g",
+				"--iteration-timeout", imageRunTimeout(tc), "--", "-m", "gpt-5.5")
+			seen, posts := mock.requests()
+			checkEnd(t, completed, code, out, seen, posts, state)
+			checkToolProof(t, proj, tc.backend)
+			runRalph(t, ralph, proj, env, "rm", "-f", name)
+		})
 	}
-	image := "ralph-e2e:real-codex"
-	sandboxtest.BusyboxImage(t, "docker", image, map[string]string{"/usr/local/bin/codex": codex})
-	mock := &mockResponses{texts: []string{"<promise>COMPLETE</promise>"}}
-	srv := httptest.NewServer(mock)
-	defer srv.Close()
-	proj := project(t, 1000)
-	state := t.TempDir()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
-		"CODEX_API_KEY=sk-test", fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", srv.Listener.Addr().(*net.TCPAddr).Port)}
-	t.Cleanup(func() { runRalph(t, ralph, proj, env, "rm", "-f", sandbox.Name("codex", proj)) })
-	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "microvm", "--image", image, "--agent", "codex",
-		"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g", "--iteration-timeout", "10m")
-	seen, posts := mock.requests()
-	checkEnd(t, completed, code, out, seen, posts, state)
 }

@@ -121,7 +121,7 @@ func TestImageBuildRealGemini(t *testing.T) {
 			if tc.bin == "podman" {
 				checkBuild(t, tag)(podmanBuild(t, ralph, "gemini", "0.61.0", tag))
 			}
-			mock := &mockGemini{texts: []string{"<promise>COMPLETE</promise>"}}
+			mock := &mockGemini{texts: toolThenComplete(tc.backend)}
 			srv := httptest.NewServer(mock)
 			defer srv.Close()
 			proj := project(t, 1000)
@@ -140,6 +140,7 @@ func TestImageBuildRealGemini(t *testing.T) {
 			code, out := runCmd(t, cmd)
 			seen, streams := mock.requests()
 			checkEnd(t, completed, code, out, seen, streams, state)
+			checkToolProof(t, proj, tc.backend)
 			rm := exec.Command(ralph, "rm", "-f", name)
 			rm.Env = cmd.Env
 			rm.Run()

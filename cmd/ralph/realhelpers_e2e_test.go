@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -135,4 +136,19 @@ func toolNames(body []byte) []string {
 		}
 	}
 	return out
+}
+
+// toolThenComplete is a script whose first step has the CLI's own shell
+// tool write tool-proof.txt (checkToolProof reads it), then completes.
+func toolThenComplete(where string) []string {
+	return []string{"BASH:echo made-in-" + where + " > tool-proof.txt", "Written.\n\n<promise>COMPLETE</promise>"}
+}
+
+// checkToolProof checks the file toolThenComplete's tool call wrote.
+func checkToolProof(t *testing.T, proj, where string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(proj, "tool-proof.txt"))
+	if err != nil || strings.TrimSpace(string(data)) != "made-in-"+where {
+		t.Errorf("the CLI's tool call did not edit the project: tool-proof.txt %q (%v)", data, err)
+	}
 }
