@@ -62,6 +62,11 @@ go vet ./...
 for t in darwin/arm64 darwin/amd64 linux/arm64 windows/amd64 windows/arm64; do
   GOOS=${t%/*} GOARCH=${t#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/ralph
 done
+# Every package and its tests type-check for macOS and Windows (each
+# per-OS file's other variant is compiled, not only written).
+for os in darwin windows; do
+  GOOS=$os CGO_ENABLED=0 go vet ./...
+done
 # Data races, in the packages that need no engine: the loop, the gate and
 # its policy, the parsers of hostile input, the fake backend, the CLI.
 go test -race -count=1 -timeout 10m ./internal/loop/ ./internal/netgate/... ./internal/promise/ ./internal/tasks/ \

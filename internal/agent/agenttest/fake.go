@@ -142,7 +142,7 @@ func FakeMain() int {
 		os.Symlink(target, name)
 	case "fifo":
 		os.Remove(arg)
-		syscall.Mkfifo(arg, 0o644)
+		mkfifo(arg)
 	case "append":
 		// append:PATH>LINE appends LINE to PATH.
 		path, line, _ := strings.Cut(arg, ">")
@@ -181,7 +181,7 @@ func FakeMain() int {
 		// A process the agent leaves behind, in a session of its own.
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "FAKE_LINGER="+arg)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.SysProcAttr = newSession()
 		cmd.Start()
 	}
 	if err := Emit(os.Stdout, format, s); err != nil {

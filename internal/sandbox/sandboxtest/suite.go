@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -159,9 +158,8 @@ func Run(t *testing.T, h Harness) {
 		}
 		st, err := os.Stat(filepath.Join(proj, "probe.txt"))
 		must(t, err, "stat on host")
-		s := st.Sys().(*syscall.Stat_t)
-		if s.Uid != 1000 || s.Gid != 1000 {
-			t.Errorf("file owned by %d:%d, want 1000:1000", s.Uid, s.Gid)
+		if uid, gid, _ := sandbox.FileOwner(st); uid != 1000 || gid != 1000 {
+			t.Errorf("file owned by %d:%d, want 1000:1000", uid, gid)
 		}
 	})
 

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 type box struct {
@@ -44,7 +43,7 @@ func lockState() func() {
 	if err != nil {
 		return func() {}
 	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	lockFile(f)
 	var once sync.Once
 	return func() { once.Do(func() { f.Close() }) }
 }
