@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/netgate"
-	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
@@ -166,44 +163,6 @@ func TestAgentFlagsDrift(t *testing.T) {
 					t.Errorf("%s (%s) no longer lists %s, which ralph's adapter passes: update internal/agent/%s.go\n%s", tc.agent, tc.env, flag, tc.agent, help)
 				}
 			}
-		})
-	}
-}
-
-// TestRealCodexInSandboxes runs the real codex (a static binary, in a
-// busybox image) in docker, gVisor, podman and the microVM against the
-// scripted Responses API, reached only through the gate (over the VM's
-// serial channel in the microVM): its exec_command tool edits the project,
-// then it completes.
-func TestRealCodexInSandboxes(t *testing.T) {
-	sandboxtest.SkipShort(t)
-	needRoot(t)
-	codex := realCodex(t)
-	ralph, _ := build(t)
-	for _, tc := range append(engines(), microVMEngine(t, ralph)) {
-		t.Run(tc.backend, func(t *testing.T) {
-			if err := tc.b.Available(t.Context()); err != nil {
-				sandboxtest.Require(t, tc.backend, err)
-			}
-			image := "ralph-e2e:real-codex"
-			sandboxtest.BusyboxImage(t, tc.bin, image, map[string]string{"/usr/local/bin/codex": codex})
-			mock := &mockResponses{texts: toolThenComplete(tc.backend)}
-			srv := httptest.NewServer(mock)
-			defer srv.Close()
-			proj := project(t, 1000)
-			name := sandbox.Name("codex", proj)
-			sandboxtest.Cleanup(t, tc.bin, name)
-			state := t.TempDir()
-			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
-				"CONTAINERS_CONF=" + os.Getenv("CONTAINERS_CONF"), "CODEX_API_KEY=sk-test",
-				fmt.Sprintf("OPENAI_BASE_URL=http://localhost:%d/v1", srv.Listener.Addr().(*net.TCPAddr).Port)}
-			code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", tc.backend, "--image", image, "--agent", "codex",
-				"--agent-cmd", "/usr/local/bin/codex", "--stall-after", "0", "--max-retries", "0", "--memory", "1g",
-				"--iteration-timeout", imageRunTimeout(tc), "--", "-m", "gpt-5.5")
-			seen, posts := mock.requests()
-			checkEnd(t, completed, code, out, seen, posts, state)
-			checkToolProof(t, proj, tc.backend)
-			runRalph(t, ralph, proj, env, "rm", "-f", name)
 		})
 	}
 }
