@@ -19,6 +19,7 @@ package netgate
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,6 +59,11 @@ type Gate struct {
 	HeaderTimeout, IdleTimeout time.Duration
 	// Errors, when set, hears about the listener's transient errors.
 	Errors func(error)
+	// Credentials are the secrets the gate adds to the requests of their
+	// APIs (credential.go); RootCAs verifies those APIs' certificates
+	// (nil: the system's).
+	Credentials []Credential
+	RootCAs     *x509.CertPool
 
 	// testAllow lets the package's own tests reach their loopback
 	// upstreams; nothing outside the tests can set it.
@@ -76,6 +82,7 @@ type Entry struct {
 	Addr     string    `json:"addr,omitempty"`
 	Decision string    `json:"decision"`
 	Rule     string    `json:"rule"`
+	Secret   string    `json:"secret,omitempty"` // the secret the gate added (its name)
 }
 
 // refusal is a request the gate will not carry.
@@ -166,6 +173,10 @@ func (g *Gate) forward(ctx context.Context, c net.Conn, br *bufio.Reader, req *h
 	e.Host, e.Port = hostStr, port
 	if len(hosts) > 1 || (len(hosts) == 1 && !sameHost(hosts[0], req.URL.Host, 80)) {
 		g.refuse(c, e, refusal{http.StatusForbidden, fmt.Sprintf("Host header %q does not match the request target %q", strings.Join(hosts, ", "), req.URL.Host)})
+		return
+	}
+	if cred := g.credential(hostStr, port); cred != nil {
+		g.inject(ctx, c, req, cred, e)
 		return
 	}
 	h, addr, rule, r := g.decide(ctx, hostStr, port)

@@ -1,0 +1,118 @@
+package netgate
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/ralphloop/ralph/internal/netgate/policy"
+)
+
+// Credential is a secret the gate adds to the requests of one API, so
+// that the sandbox never holds it (decision 011). The sandbox's agent is
+// pointed at http://Host/ (a name under .invalid, which resolves nowhere)
+// through this gate; the gate sends each such request on to Upstream, over
+// TLS when Upstream is https, with Header set to Value, after removing
+// every credential header the sandbox sent. No other host ever gets it.
+type Credential struct {
+	Name     string   // the secret's name, logged with each use (never its value)
+	Host     string   // the sandbox's name for the API: NAME.secret.invalid
+	Upstream *url.URL // scheme://host[:port][/base path]
+	Header   string   // "x-api-key", "x-goog-api-key" or "Authorization"
+	Value    string   // the header's whole value ("Bearer …" for Authorization)
+}
+
+// CredentialHost is the name the sandbox uses for the API that the
+// secret name authenticates.
+func CredentialHost(name string) string { return name + ".secret.invalid" }
+
+// credentialHeaders are the headers that carry a credential in the APIs
+// the agents use: whatever the sandbox put there is dropped, never sent.
+var credentialHeaders = []string{"Authorization", "X-Api-Key", "X-Goog-Api-Key", "Proxy-Authorization", "Cookie"}
+
+// credential is the credential whose Host is host:port (port 80), if any.
+func (g *Gate) credential(host string, port int) *Credential {
+	if port != 80 {
+		return nil
+	}
+	for i := range g.Credentials {
+		if strings.EqualFold(g.Credentials[i].Host, host) {
+			return &g.Credentials[i]
+		}
+	}
+	return nil
+}
+
+// inject carries req, addressed to cred's Host, to cred's Upstream with
+// the credential. The upstream still passes the policy (deny beats
+// allow) and the address checks of any other request.
+func (g *Gate) inject(ctx context.Context, c net.Conn, req *http.Request, cred *Credential, e Entry) {
+	up := cred.Upstream
+	upHost, upPort, err := policy.SplitHostPort(up.Host)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") {
+		g.refuse(c, e, refusal{http.StatusBadGateway, fmt.Sprintf("secret %s: upstream %q is not an http(s) URL", cred.Name, up.String())})
+		return
+	}
+	if upPort == 0 {
+		upPort = 80
+		if up.Scheme == "https" {
+			upPort = 443
+		}
+	}
+	e.Host, e.Port, e.Secret = upHost, upPort, cred.Name
+	h, addr, rule, r := g.decide(ctx, upHost, upPort)
+	e.Host = h.String()
+	if r != nil {
+		g.refuse(c, e, *r)
+		return
+	}
+	e.Addr = addr.String()
+	conn, err := dial(ctx, addr)
+	if err != nil {
+		g.refuse(c, e, refusal{http.StatusBadGateway, "dial " + addr.String() + ": " + err.Error()})
+		return
+	}
+	defer conn.Close()
+	if up.Scheme == "https" {
+		tc := tls.Client(conn, &tls.Config{ServerName: h.String(), RootCAs: g.RootCAs, MinVersion: tls.VersionTLS12})
+		hctx, cancel := context.WithTimeout(ctx, g.headerTimeout())
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			g.refuse(c, e, refusal{http.StatusBadGateway, "TLS to " + up.Host + ": " + err.Error()})
+			return
+		}
+		conn = tc
+	}
+	e.Decision, e.Rule = "allow", rule
+	g.log(e)
+	for _, k := range credentialHeaders {
+		req.Header.Del(k)
+	}
+	req.Header.Del("Proxy-Connection")
+	req.Header.Set(cred.Header, cred.Value)
+	req.URL = &url.URL{Scheme: up.Scheme, Host: up.Host, Path: joinPath(up.Path, req.URL.Path), RawQuery: req.URL.RawQuery}
+	req.Host = up.Host
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return
+	}
+	g.copyIdle(c, conn, &activity{})
+}
+
+// joinPath puts the request's path under the upstream's base path.
+func joinPath(base, p string) string {
+	if base == "" || base == "/" {
+		return p
+	}
+	j := path.Join(base, p)
+	if strings.HasSuffix(p, "/") && !strings.HasSuffix(j, "/") {
+		j += "/"
+	}
+	return j
+}
