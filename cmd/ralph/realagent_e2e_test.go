@@ -30,7 +30,8 @@ type mockAnthropic struct {
 	mu       sync.Mutex
 	texts    []string
 	requests int
-	turns    int // streamed requests: the script's steps
+	turns    int      // streamed requests: the script's steps
+	keys     []string // the x-api-key of each request
 }
 
 func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +48,7 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	usage := map[string]any{"input_tokens": 10, "output_tokens": 5}
 	m.mu.Lock()
 	m.requests++
+	m.keys = append(m.keys, r.Header.Get("x-api-key"))
 	n := m.requests
 	if !req.Stream {
 		// The CLI's side questions (a title, a quota check): not the

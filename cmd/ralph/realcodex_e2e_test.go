@@ -31,12 +31,14 @@ type mockResponses struct {
 	seen  []string // "METHOD /path"
 	posts int
 	tools []string // offered in the first turn
+	keys  []string // the credential header of each request
 }
 
 func (m *mockResponses) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	m.mu.Lock()
 	m.seen = append(m.seen, r.Method+" "+r.URL.Path)
+	m.keys = append(m.keys, r.Header.Get("Authorization"))
 	if m.tools == nil && r.Method == http.MethodPost && r.URL.Path == "/v1/responses" {
 		m.tools = append([]string{}, toolNames(body)...)
 	}

@@ -32,6 +32,7 @@ type mockGemini struct {
 	seen    []string
 	streams int
 	tools   []string // offered in the first turn
+	keys    []string // the credential header of each request
 }
 
 func (m *mockGemini) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +40,7 @@ func (m *mockGemini) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, verb, _ := strings.Cut(r.URL.Path, ":")
 	m.mu.Lock()
 	m.seen = append(m.seen, r.Method+" "+r.URL.Path)
+	m.keys = append(m.keys, r.Header.Get("X-Goog-Api-Key"))
 	if m.tools == nil && verb == "streamGenerateContent" {
 		m.tools = append([]string{}, toolNames(body)...)
 	}

@@ -29,6 +29,11 @@ type anthropicScripted struct{ *mockAnthropic }
 
 func (m anthropicScripted) offered() []string { return nil }
 func (m anthropicScripted) calls() []string   { return nil }
+func (m anthropicScripted) creds() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.keys...)
+}
 func (m anthropicScripted) turns() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

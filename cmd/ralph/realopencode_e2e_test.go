@@ -21,12 +21,14 @@ type mockChat struct {
 	seen    []string
 	streams int
 	tools   []string // offered in the first turn
+	keys    []string // the credential header of each request
 }
 
 func (m *mockChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	m.mu.Lock()
 	m.seen = append(m.seen, r.Method+" "+r.URL.Path)
+	m.keys = append(m.keys, r.Header.Get("Authorization"))
 	m.mu.Unlock()
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
 		http.NotFound(w, r)

@@ -40,6 +40,7 @@ type scripted interface {
 	offered() []string // the tools offered in the first turn
 	turns() int        // the script's steps served
 	calls() []string   // every request, "METHOD /path"
+	creds() []string   // the credential header of each request
 }
 
 func (m *mockResponses) offered() []string { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
@@ -47,10 +48,25 @@ func (m *mockResponses) turns() int        { _, n := m.requests(); return n }
 func (m *mockResponses) calls() []string   { r, _ := m.requests(); return r }
 func (m *mockGemini) calls() []string      { r, _ := m.requests(); return r }
 func (m *mockChat) calls() []string        { r, _ := m.requests(); return r }
-func (m *mockGemini) offered() []string    { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
-func (m *mockGemini) turns() int           { _, n := m.requests(); return n }
-func (m *mockChat) offered() []string      { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
-func (m *mockChat) turns() int             { _, n := m.requests(); return n }
+func (m *mockResponses) creds() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.keys...)
+}
+func (m *mockGemini) creds() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.keys...)
+}
+func (m *mockChat) creds() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.keys...)
+}
+func (m *mockGemini) offered() []string { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
+func (m *mockGemini) turns() int        { _, n := m.requests(); return n }
+func (m *mockChat) offered() []string   { m.mu.Lock(); defer m.mu.Unlock(); return m.tools }
+func (m *mockChat) turns() int          { _, n := m.requests(); return n }
 
 // bwrapCLIs are the real CLIs besides claude (which has its own tests),
 // each from the binary scripts/test.sh installed; a CLI that is not

@@ -16,6 +16,7 @@ import (
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/secret"
 	"github.com/ralphloop/ralph/internal/trust"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
@@ -70,6 +71,11 @@ func (f *Factory) stateDir(sub string) string { return filepath.Join(f.State, su
 
 // trustStore holds the user's approvals of project settings.
 func (f *Factory) trustStore() trust.Store { return trust.Store{Dir: filepath.Join(f.Config, "trust")} }
+
+// secrets holds the user's credentials (ralph secret).
+func (f *Factory) secrets() secret.Store {
+	return secret.Store{Dir: filepath.Join(f.Config, "secrets")}
+}
 
 // policies holds the gate's rules.
 func (f *Factory) policies() policyfile.Store {

@@ -242,7 +242,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	// A terminal that wants colour also gets the spinner (termWidth says
 	// both at once).
 	width, tty := termWidth(o.io.Err)
-	return session.Run(ctx, so, session.Host{Err: o.io.Err, State: o.f.State, Gates: o.f.gates(), Now: o.f.Now,
+	return session.Run(ctx, so, session.Host{Err: o.io.Err, State: o.f.State, Gates: o.f.gates(), Secrets: o.f.secrets(), Now: o.f.Now,
 		Width: width, Color: tty, TTY: tty, Code: exitCode, OnForcedExit: func(fn func()) { onForcedExit(ctx, fn) }})
 }
 

@@ -128,7 +128,7 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 // then lives under /run/ralph/gates, owned by root with the agent's group
 // allowed to enter and read (never to write), so neither the agent nor
 // another local user can swap the socket or the binary in it.
-func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int) (*Running, error) {
+func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int, creds ...netgate.Credential) (*Running, error) {
 	dir := h.GateDir(name)
 	mnt := h.MountDir(name, owner)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -190,7 +190,7 @@ func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, ow
 		logf.Close()
 		return nil, &PolicyError{Err: err}
 	}
-	g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: logf}
+	g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: logf, Credentials: creds}
 	g.Errors = func(err error) {
 		fmt.Fprintf(logf, "{\"sandbox\":%q,\"decision\":\"error\",\"rule\":%q}\n", name, "accept: "+err.Error())
 	}
@@ -233,8 +233,9 @@ func rootDir(p string, mode os.FileMode) error {
 }
 
 // Attach starts the network gate for a backend whose only way out it
-// is (sandbox.GateUser) and points spec at it; nil for the others.
-func (h Host) Attach(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defaults []policy.Rule) (*Running, error) {
+// is (sandbox.GateUser), with the secrets it adds to their APIs' requests
+// (creds), and points spec at it; nil for the others.
+func (h Host) Attach(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec, defaults []policy.Rule, creds ...netgate.Credential) (*Running, error) {
 	gu, ok := b.(sandbox.GateUser)
 	if !ok {
 		return nil, nil
@@ -243,7 +244,7 @@ func (h Host) Attach(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec,
 	if err != nil {
 		return nil, err
 	}
-	g, err := h.Start(ctx, spec.Name, defaults, owner)
+	g, err := h.Start(ctx, spec.Name, defaults, owner, creds...)
 	if err != nil {
 		return nil, err
 	}

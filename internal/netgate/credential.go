@@ -1,14 +1,17 @@
 package netgate
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 )
@@ -46,6 +49,30 @@ func (g *Gate) credential(host string, port int) *Credential {
 		}
 	}
 	return nil
+}
+
+// credentialTunnel serves a CONNECT to a credential's Host (Node's
+// proxy agents tunnel plain http:// too): the one HTTP request inside,
+// which must name the same Host, goes on as a plain request would.
+func (g *Gate) credentialTunnel(ctx context.Context, c net.Conn, br *bufio.Reader, cred *Credential, e Entry) {
+	io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(g.headerTimeout()))
+	head, err := readHead(br, maxHeader)
+	if err != nil {
+		return
+	}
+	req, err := http.ReadRequest(bufio.NewReader(multiReader(head, br)))
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		g.refuse(c, e, refusal{http.StatusBadRequest, "malformed request in the tunnel to " + cred.Host})
+		return
+	}
+	if hosts := hostHeaders(head); len(hosts) != 1 || !sameHost(hosts[0], cred.Host, 80) {
+		g.refuse(c, e, refusal{http.StatusForbidden, fmt.Sprintf("the request in the tunnel to %s names another Host (%q)", cred.Host, strings.Join(hosts, ", "))})
+		return
+	}
+	e.Method = req.Method
+	g.inject(ctx, c, req, cred, e)
 }
 
 // inject carries req, addressed to cred's Host, to cred's Upstream with

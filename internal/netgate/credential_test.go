@@ -1,7 +1,6 @@
 package netgate
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const realKey = "sk-ant-real-0123456789"
@@ -98,6 +98,18 @@ func TestCredentialAddedForItsAPIOnly(t *testing.T) {
 	if r.URL.Path != "/base/v1/messages" || r.URL.RawQuery != "beta=true" || !strings.HasPrefix(r.Host, "example.com:") {
 		t.Errorf("arrived as %s %s?%s (Host %s)", r.Method, r.URL.Path, r.URL.RawQuery, r.Host)
 	}
+	// Through a CONNECT tunnel to the route's name, as Node's proxy
+	// agents send plain http:// too: the same.
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "CONNECT anthropic.secret.invalid:80 HTTP/1.1\r\nHost: anthropic.secret.invalid:80\r\n\r\nPOST /v1/x HTTP/1.1\r\nHost: anthropic.secret.invalid\r\nx-api-key: placeholder\r\nContent-Length: 0\r\n\r\n")
+	io.ReadAll(c)
+	c.Close()
+	if reqs = rec.all(); len(reqs) != 2 || reqs[1].Header.Get("x-api-key") != realKey || reqs[1].URL.Path != "/base/v1/x" {
+		t.Errorf("through a tunnel: %d requests, the last %v", len(reqs), reqs[len(reqs)-1].Header)
+	}
 	// The log names the secret and the upstream, never the value.
 	logged := e.log.String()
 	if strings.Contains(logged, realKey) || !strings.Contains(logged, `"secret":"anthropic"`) || !strings.Contains(logged, `"host":"example.com"`) {
@@ -117,19 +129,24 @@ func TestCredentialNeverElsewhere(t *testing.T) {
 			t.Errorf("%s answered 200", u)
 		}
 	}
+	// A tunnel to the route's name on another port, an HTTP request in
+	// it: an ordinary tunnel (accepted on allow **), and the name
+	// resolves nowhere: nothing leaves, no secret is added.
 	c, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(c, "CONNECT anthropic.secret.invalid:80 HTTP/1.1\r\nHost: anthropic.secret.invalid:80\r\n\r\n")
-	br := bufio.NewReader(c)
-	line, _ := br.ReadString('\n')
-	if strings.Contains(line, " 200 ") {
-		// Accepted on the policy (allow **): what goes through must not
-		// get the secret; the name resolves to the API's test address.
-		fmt.Fprintf(c, "POST /v1/messages HTTP/1.1\r\nHost: anthropic.secret.invalid\r\nContent-Length: 0\r\n\r\n")
-		io.ReadAll(br)
+	fmt.Fprintf(c, "CONNECT anthropic.secret.invalid:8080 HTTP/1.1\r\nHost: anthropic.secret.invalid:8080\r\n\r\nPOST /v1/messages HTTP/1.1\r\nHost: anthropic.secret.invalid:8080\r\nContent-Length: 0\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.ReadAll(c)
+	c.Close()
+	// The route's tunnel with a request inside for another Host: refused.
+	c, err = net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
 	}
+	fmt.Fprintf(c, "CONNECT anthropic.secret.invalid:80 HTTP/1.1\r\nHost: anthropic.secret.invalid:80\r\n\r\nPOST /v1/messages HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: 0\r\n\r\n")
+	io.ReadAll(c)
 	c.Close()
 	// A Host header that names another host than the target: refused.
 	req, _ := http.NewRequest(http.MethodPost, "http://anthropic.secret.invalid/v1/messages", nil)

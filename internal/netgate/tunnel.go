@@ -30,6 +30,10 @@ func (g *Gate) tunnel(ctx context.Context, c net.Conn, br *bufio.Reader, req *ht
 		g.refuse(c, e, refusal{http.StatusBadRequest, "CONNECT needs host:port"})
 		return
 	}
+	if cred := g.credential(hostStr, port); cred != nil {
+		g.credentialTunnel(ctx, c, br, cred, e)
+		return
+	}
 	h, p, d, r := g.allowed(hostStr, port)
 	e.Host = h.String()
 	if r != nil {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,11 +23,13 @@ import (
 	"github.com/ralphloop/ralph/internal/gatehost"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/loop"
+	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/observe"
 	"github.com/ralphloop/ralph/internal/runlog"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/secret"
 	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
@@ -52,7 +55,10 @@ type Host struct {
 	Err   io.Writer // ralph's messages
 	State string    // ralph's state folder: locks, runs
 	Gates gatehost.Host
-	Now   func() time.Time
+	// Secrets are the user's stored credentials (ralph secret); the gate
+	// adds those of the agent to its API's requests.
+	Secrets secret.Store
+	Now     func() time.Time
 	// Width, Color and TTY describe Err when it is a terminal.
 	Width      int
 	Color, TTY bool
@@ -116,7 +122,11 @@ func Run(ctx context.Context, o Options, h Host) error {
 		}
 		defaults = append(defaults, endpoints...)
 	}
-	gate, err := h.Gates.Attach(ctx, b, &spec, defaults)
+	creds, err := useSecrets(ctx, h, b, &cfg)
+	if err != nil {
+		return exitcode.Usagef("%v", err)
+	}
+	gate, err := h.Gates.Attach(ctx, b, &spec, defaults, creds...)
 	if err != nil {
 		return err
 	}
@@ -240,4 +250,38 @@ func orWorkdir(w string) string {
 		return sandbox.DefaultWorkdir
 	}
 	return w
+}
+
+// useSecrets puts the agent's stored secrets to use: with a gate, the
+// sandbox gets placeholders and the gate the credentials; a backend
+// without ralph's gate gets the values in its environment, with a
+// warning. It says which secrets the run uses, never their values.
+func useSecrets(ctx context.Context, h Host, b sandbox.Backend, cfg *loop.Config) ([]netgate.Credential, error) {
+	if h.Secrets.Dir == "" {
+		return nil, nil
+	}
+	env := maps.Clone(cfg.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, gated := b.(sandbox.GateUser); !gated {
+		names, err := h.Secrets.PassIn(ctx, cfg.Agent.Name, env)
+		for _, n := range names {
+			fmt.Fprintf(h.Err, "ralph: warning: secret %s is passed into the sandbox as a variable: the %s backend has no ralph gate to add it to requests\n", n, b.Name())
+		}
+		cfg.Env = env
+		return nil, err
+	}
+	routes, err := h.Secrets.Routes(ctx, cfg.Agent.Name, env)
+	if err != nil {
+		return nil, err
+	}
+	var creds []netgate.Credential
+	for _, r := range routes {
+		fmt.Fprintf(h.Err, "ralph: secret %s: added by the gate to requests for %s; the sandbox holds a placeholder in %s\n",
+			r.Kind.Name, r.Credential.Upstream.Host, r.Kind.KeyVar)
+		creds = append(creds, r.Credential)
+	}
+	cfg.Env = env
+	return creds, nil
 }

@@ -1,0 +1,136 @@
+//go:build linux
+
+package main
+
+import (
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
+)
+
+// TestSecretAddedByTheGate: with `ralph secret set anthropic` and no key
+// in the environment, the real Claude Code in bubblewrap completes a task
+// against the API (the mock, the user's ANTHROPIC_BASE_URL), which sees
+// the real key on every request, while the agent's own environment (its
+// Bash tool prints it) holds only the placeholder; neither ralph's output
+// nor the gate's log shows the value.
+func TestSecretAddedByTheGate(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	needBwrapAsRoot(t)
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	const real = "sk-ant-api03-the-real-key-0123456789"
+	mock := &mockAnthropic{texts: []string{"BASH:env > env-seen.txt", "<promise>COMPLETE</promise>"}}
+	srv := httptest.NewServer(mock)
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	proj := project(t, 1000)
+	linkInto(t, claude, filepath.Join(proj, "claude-bin"))
+	state := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+		"ANTHROPIC_BASE_URL=http://localhost:" + port}
+	set := exec.Command(ralph, "secret", "set", "anthropic")
+	set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(real+"\n")
+	if code, out := runCmd(t, set); code != 0 {
+		t.Fatalf("secret set: exit %d\n%s", code, out)
+	}
+	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin",
+		"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
+	if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || !strings.Contains(out, "secret anthropic: added by the gate") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mock.mu.Lock()
+	keys := append([]string(nil), mock.keys...)
+	mock.mu.Unlock()
+	if len(keys) == 0 {
+		t.Fatal("no request reached the API")
+	}
+	for _, k := range keys {
+		if k != real {
+			t.Errorf("the API got x-api-key %q, want the secret", k)
+		}
+	}
+	seen, err := os.ReadFile(filepath.Join(proj, "env-seen.txt"))
+	if err != nil || !strings.Contains(string(seen), "ANTHROPIC_API_KEY=ralph-secret-placeholder-anthropic") {
+		t.Errorf("the agent's environment (%v) lacks the placeholder:\n%s", err, seen)
+	}
+	logs, _ := filepath.Glob(filepath.Join(state, "ralph", "gates", "*", "log.jsonl"))
+	var gateLog []byte
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		gateLog = append(gateLog, b...)
+	}
+	if !strings.Contains(string(gateLog), `"secret":"anthropic"`) {
+		t.Errorf("the gate's log does not name the secret it used:\n%s", gateLog)
+	}
+	for what, b := range map[string]string{"the agent's environment": string(seen), "ralph's output": out, "the gate's log": string(gateLog)} {
+		if strings.Contains(b, real) {
+			t.Errorf("%s holds the secret", what)
+		}
+	}
+}
+
+// TestSecretAddedByTheGateCodexGemini: the same for codex (openai, a
+// bearer token) and gemini (x-goog-api-key): the API gets the secret,
+// the CLI's own key variable (set on the host too) never enters.
+func TestSecretAddedByTheGateCodexGemini(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	needBwrapAsRoot(t)
+	ralph, _ := build(t)
+	for _, c := range bwrapCLIs() {
+		name, want := map[string]string{"codex": "openai", "gemini": "gemini"}[c.agent], ""
+		if name == "" {
+			continue
+		}
+		const real = "the-real-key-0123456789"
+		want = real
+		if c.agent == "codex" {
+			want = "Bearer " + real
+		}
+		t.Run(c.agent, func(t *testing.T) {
+			mock := c.mock(toolThenComplete("bwrap"))
+			srv := httptest.NewServer(mock)
+			defer srv.Close()
+			proj := project(t, 1000)
+			state := t.TempDir()
+			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir()}
+			more, flags, after := c.setup(t, ralph, proj, srv.Listener.Addr().(*net.TCPAddr).Port, env)
+			env = append(env, more...) // its key variable too: the secret wins
+			set := exec.Command(ralph, "secret", "set", name)
+			set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(real)
+			if code, out := runCmd(t, set); code != 0 {
+				t.Fatalf("secret set: exit %d\n%s", code, out)
+			}
+			args := append(append([]string{"-n", "2", "--sandbox", "bwrap", "--agent", c.agent, "--stall-after", "0", "--max-retries", "0",
+				"--iteration-timeout", "3m"}, flags...), "--")
+			code, out := runRalph(t, ralph, proj, env, append(args, after...)...)
+			if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") {
+				logs, _ := filepath.Glob(filepath.Join(state, "ralph", "gates", "*", "log.jsonl"))
+				for _, l := range logs {
+					b, _ := os.ReadFile(l)
+					t.Logf("gate log:\n%s", b)
+				}
+				t.Fatalf("exit %d, the API saw %q:\n%s", code, mock.calls(), out)
+			}
+			checkToolProof(t, proj, "bwrap")
+			keys := mock.creds()
+			if len(keys) == 0 {
+				t.Fatal("no request reached the API")
+			}
+			for _, k := range keys {
+				if k != want {
+					t.Errorf("the API got %q, want the secret", k)
+				}
+			}
+			if strings.Contains(out, real) {
+				t.Error("ralph's output holds the secret")
+			}
+		})
+	}
+}

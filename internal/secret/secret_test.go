@@ -1,0 +1,95 @@
+package secret
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestStoreKeepsValuesPrivate(t *testing.T) {
+	s := Store{Dir: filepath.Join(t.TempDir(), "secrets")}
+	if err := s.Set(Secret{Name: "anthropic", Value: "sk-ant-1"}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(s.Dir)
+	fst, _ := os.Stat(filepath.Join(s.Dir, "anthropic.json"))
+	if st.Mode().Perm() != 0o700 || fst.Mode().Perm() != 0o600 {
+		t.Errorf("folder %v, file %v: want 0700 and 0600", st.Mode().Perm(), fst.Mode().Perm())
+	}
+	got, err := s.Get("anthropic")
+	if err != nil || got.Value != "sk-ant-1" {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	names, _ := s.Names()
+	if diff := cmp.Diff([]string{"anthropic"}, names); diff != "" {
+		t.Error(diff)
+	}
+	if err := s.Remove("anthropic"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("anthropic"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after rm: %v", err)
+	}
+}
+
+func TestStoreRefusesNamesOutOfItsFolder(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	for _, n := range []string{"../x", "a/b", "", ".hidden", "UPPER", strings.Repeat("a", 65)} {
+		if err := s.Set(Secret{Name: n, Value: "v"}); err == nil {
+			t.Errorf("Set(%q) accepted", n)
+		}
+	}
+	if err := s.Set(Secret{Name: "both", Value: "v", FromCommand: "echo v"}); err == nil {
+		t.Error("a value and a command accepted together")
+	}
+}
+
+func TestResolveFromCommand(t *testing.T) {
+	v, err := Secret{Name: "gh", FromCommand: "printf 'tok-123\\n'"}.Resolve(context.Background())
+	if err != nil || v != "tok-123" {
+		t.Errorf("Resolve = %q, %v", v, err)
+	}
+	for _, cmd := range []string{"exit 3", "true", "printf 'a\\nb\\n'"} {
+		if _, err := (Secret{Name: "x", FromCommand: cmd}).Resolve(context.Background()); err == nil {
+			t.Errorf("%q: no error", cmd)
+		}
+	}
+}
+
+func TestRoutesRewriteTheSandboxEnvironment(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	s.Set(Secret{Name: "anthropic", Value: "sk-ant-real"})
+	s.Set(Secret{Name: "openai", Value: "sk-openai-real"})
+	env := map[string]string{"ANTHROPIC_API_KEY": "sk-ant-from-env", "CLAUDE_CODE_OAUTH_TOKEN": "oauth", "ANTHROPIC_MODEL": "m"}
+	rs, err := s.Routes(context.Background(), "claude", env)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("Routes = %+v, %v", rs, err)
+	}
+	want := map[string]string{"ANTHROPIC_API_KEY": Placeholder("anthropic"), "ANTHROPIC_BASE_URL": "http://anthropic.secret.invalid", "ANTHROPIC_MODEL": "m"}
+	if diff := cmp.Diff(want, env); diff != "" {
+		t.Errorf("env (-want +got):\n%s", diff)
+	}
+	c := rs[0].Credential
+	if c.Value != "sk-ant-real" || c.Header != "x-api-key" || c.Upstream.String() != "https://api.anthropic.com" || c.Host != "anthropic.secret.invalid" {
+		t.Errorf("credential %+v", c)
+	}
+	// codex: the user's own endpoint is the upstream; a bearer token.
+	env = map[string]string{"OPENAI_API_KEY": "sk-env", "OPENAI_BASE_URL": "http://localhost:8080/v1"}
+	rs, err = s.Routes(context.Background(), "codex", env)
+	if err != nil || len(rs) != 1 || rs[0].Credential.Upstream.String() != "http://localhost:8080/v1" || rs[0].Credential.Value != "Bearer sk-openai-real" {
+		t.Fatalf("codex routes %+v, %v", rs, err)
+	}
+	if _, ok := env["OPENAI_API_KEY"]; ok || env["CODEX_API_KEY"] != Placeholder("openai") {
+		t.Errorf("codex env %v", env)
+	}
+	// No secret for the agent: the environment is left alone.
+	env = map[string]string{"GEMINI_API_KEY": "g"}
+	if rs, _ := s.Routes(context.Background(), "gemini", env); len(rs) != 0 || env["GEMINI_API_KEY"] != "g" {
+		t.Errorf("gemini: %v %v", rs, env)
+	}
+}

@@ -1,0 +1,150 @@
+// Package secret keeps the user's API credentials outside every workspace
+// and hands them to the network gate, which adds them to the requests of
+// their API only (decision 011): inside the sandbox the agent's key
+// variable holds a placeholder and its base URL names the gate's route.
+// Values live in one file per secret in ralph's config folder (0600 in a
+// 0700 folder), or come from a command run at each loop start
+// (--from-command 'gh auth token'); nothing ralph prints shows a value.
+package secret
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ralphloop/ralph/internal/proc"
+)
+
+// Secret is one stored credential: a value, or the command that prints it.
+type Secret struct {
+	Name        string `json:"name"`
+	Value       string `json:"value,omitempty"`
+	FromCommand string `json:"from_command,omitempty"`
+}
+
+// Store is a folder of secrets ($XDG_CONFIG_HOME/ralph/secrets).
+type Store struct{ Dir string }
+
+// ErrNotFound is a secret that is not stored.
+var ErrNotFound = errors.New("no such secret")
+
+var validName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+func (s Store) path(name string) (string, error) {
+	if !validName.MatchString(name) {
+		return "", fmt.Errorf("secret name %q: use lowercase letters, digits, - and _ (e.g. anthropic)", name)
+	}
+	return filepath.Join(s.Dir, name+".json"), nil
+}
+
+// Set stores sec, replacing any secret of its name.
+func (s Store) Set(sec Secret) error {
+	p, err := s.path(sec.Name)
+	if err != nil {
+		return err
+	}
+	if (sec.Value == "") == (sec.FromCommand == "") {
+		return errors.New("secret: give a value or a command, not both or neither")
+	}
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	os.Chmod(s.Dir, 0o700)
+	b, _ := json.Marshal(sec)
+	tmp, err := os.CreateTemp(s.Dir, ".secret-*")
+	if err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secret: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secret: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	return os.Rename(tmp.Name(), p)
+}
+
+// Get reads the secret name.
+func (s Store) Get(name string) (Secret, error) {
+	p, err := s.path(name)
+	if err != nil {
+		return Secret{}, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return Secret{}, fmt.Errorf("secret %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return Secret{}, fmt.Errorf("secret: %w", err)
+	}
+	var sec Secret
+	if err := json.Unmarshal(b, &sec); err != nil || sec.Name != name {
+		return Secret{}, fmt.Errorf("secret %s: %s is damaged: set it again", name, p)
+	}
+	return sec, nil
+}
+
+// Names lists the stored secrets.
+func (s Store) Names() ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range files {
+		n := strings.TrimSuffix(filepath.Base(f), ".json")
+		if validName.MatchString(n) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Remove deletes the secret name.
+func (s Store) Remove(name string) error {
+	p, err := s.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("secret %s: %w", name, ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	return nil
+}
+
+// Resolve is the secret's value: the stored one, or what its command
+// prints (run by sh on the host, with the user's environment, within 30
+// seconds; one trailing newline dropped).
+func (sec Secret) Resolve(ctx context.Context) (string, error) {
+	if sec.FromCommand == "" {
+		return sec.Value, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var out strings.Builder
+	err := proc.Run(ctx, proc.Cmd{Argv: []string{"sh", "-c", sec.FromCommand}, Env: os.Environ(), Stdout: &out})
+	if err != nil {
+		return "", fmt.Errorf("secret %s: its command failed: %w", sec.Name, err)
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(out.String(), "\n"), "\r")
+	if v == "" || strings.ContainsAny(v, "\r\n") {
+		return "", fmt.Errorf("secret %s: its command printed %s, not one line", sec.Name, map[bool]string{true: "nothing", false: "several lines"}[v == ""])
+	}
+	return v, nil
+}
