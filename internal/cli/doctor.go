@@ -8,6 +8,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/doctor"
 	"github.com/ralphloop/ralph/internal/exitcode"
+	"github.com/ralphloop/ralph/internal/secret"
 )
 
 type doctorOptions struct {
@@ -46,6 +47,9 @@ usable, 69 otherwise.`,
 func doctorRun(ctx context.Context, o *doctorOptions) error {
 	f := o.f
 	rep := doctor.Check(ctx, f.Isolating(), f.Host(), o.agent, f.OnPath, f.Getenv)
+	for i, a := range rep.Agents {
+		rep.Agents[i].Secrets, rep.Agents[i].KeysSet = agentSecrets(f.secrets(), a)
+	}
 	if o.asJSON {
 		enc := json.NewEncoder(f.IO.Out)
 		enc.SetIndent("", "  ")
@@ -59,4 +63,29 @@ func doctorRun(ctx context.Context, o *doctorOptions) error {
 		return exitcode.Quiet(ExitUnavailable)
 	}
 	return nil
+}
+
+// agentSecrets are the agent's stored secrets, and the credential
+// variables set here that still pass into the sandbox (those a secret
+// replaces do not).
+func agentSecrets(store secret.Store, a doctor.Agent) (secrets, passed []string) {
+	replaced := map[string]bool{}
+	for _, k := range secret.Kinds {
+		if k.Agent != a.Name {
+			continue
+		}
+		if _, err := store.Get(k.Name); err == nil {
+			secrets = append(secrets, k.Name)
+			for _, v := range append([]string{k.KeyVar, k.BaseVar}, k.Drop...) {
+				replaced[v] = true
+			}
+		}
+	}
+	passed = []string{}
+	for _, v := range a.KeysSet {
+		if !replaced[v] {
+			passed = append(passed, v)
+		}
+	}
+	return secrets, passed
 }

@@ -64,7 +64,10 @@ func newSecretSet(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Store a secret: from a prompt, standard input, or a command",
-		Args:  cobra.ExactArgs(1),
+		Example: `  ralph secret set anthropic                          # asks (not echoed)
+  printf %s "$OPENAI_API_KEY" | ralph secret set openai
+  ralph secret set gemini --from-command 'pass show gemini'`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.name = args[0]
 			return secretSet(cmd.Context(), o)
@@ -79,8 +82,10 @@ func newSecretLs(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List the stored secrets (never their values)",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return secretLs(o) },
+		Example: `  ralph secret ls
+  ralph secret ls --json | jq -r .name`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return secretLs(o) },
 	}
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "one JSON object a line")
 	return cmd
@@ -89,9 +94,10 @@ func newSecretLs(f *Factory) *cobra.Command {
 func newSecretRm(f *Factory) *cobra.Command {
 	o := &secretOptions{f: f, io: f.IO}
 	return &cobra.Command{
-		Use:   "rm NAME",
-		Short: "Forget a secret",
-		Args:  cobra.ExactArgs(1),
+		Use:     "rm NAME",
+		Short:   "Forget a secret",
+		Example: `  ralph secret rm anthropic`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.f.secrets().Remove(args[0]); err != nil {
 				if errors.Is(err, secret.ErrNotFound) {

@@ -57,6 +57,9 @@ type Agent struct {
 	// programs (bwrap), whether it can see the CLI: "yes", or why not.
 	InSandbox map[string]string `json:"in_sandbox,omitempty"`
 	KeysSet   []string          `json:"keys_set"`
+	// Secrets are the agent's stored secrets (ralph secret), which the
+	// gate adds to its API's requests instead of passing them in.
+	Secrets []string `json:"secrets,omitempty"`
 }
 
 // Report is ralph doctor's whole answer.

@@ -31,7 +31,7 @@ func Print(w io.Writer, rep Report) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCLI IN ITS IMAGE\tCLI IN HOST-FILE SANDBOXES\tCREDENTIALS SET")
+	fmt.Fprintln(tw, "AGENT\tCLI ON HOST\tCLI IN ITS IMAGE\tCLI IN HOST-FILE SANDBOXES\tCREDENTIALS")
 	for _, a := range rep.Agents {
 		var seen []string
 		for _, name := range sortedKeys(a.InSandbox) {
@@ -41,7 +41,7 @@ func Print(w io.Writer, rep Report) {
 			}
 			seen = append(seen, name+": "+v)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDash(strings.Join(seen, ", ")), orDash(strings.Join(a.KeysSet, ", ")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDash(strings.Join(seen, ", ")), orDash(credentials(a)))
 	}
 	tw.Flush()
 	for _, a := range rep.Agents {
@@ -60,4 +60,18 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// credentials says how each of the agent's credentials reaches its API:
+// a stored secret is added by the gate; a variable set here is passed
+// into the sandbox.
+func credentials(a Agent) string {
+	var out []string
+	for _, s := range a.Secrets {
+		out = append(out, "secret "+s+": added by the gate")
+	}
+	if len(a.KeysSet) > 0 {
+		out = append(out, strings.Join(a.KeysSet, ", ")+": passed in")
+	}
+	return strings.Join(out, "; ")
 }
