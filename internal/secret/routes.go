@@ -55,12 +55,10 @@ type Route struct {
 	Credential netgate.Credential
 }
 
-// Routes finds the stored secrets of agent, resolves them, and rewrites
-// env (what enters the sandbox) for each: the placeholder in its key
-// variable, the gate's route in its base URL variable, its other
-// credential variables removed. The credentials are for the gate.
-func (s Store) Routes(ctx context.Context, agent string, env map[string]string) ([]Route, error) {
-	var out []Route
+// stored are agent's stored secrets with their values.
+func (s Store) stored(ctx context.Context, agent string) ([]Kind, []string, error) {
+	var kinds []Kind
+	var values []string
 	for _, k := range Kinds {
 		if k.Agent != agent {
 			continue
@@ -70,12 +68,29 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := sec.Resolve(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		kinds, values = append(kinds, k), append(values, v)
+	}
+	return kinds, values, nil
+}
+
+// Routes finds the stored secrets of agent, resolves them, and rewrites
+// env (what enters the sandbox) for each: the placeholder in its key
+// variable, the gate's route in its base URL variable, its other
+// credential variables removed. The credentials are for the gate.
+func (s Store) Routes(ctx context.Context, agent string, env map[string]string) ([]Route, error) {
+	kinds, values, err := s.stored(ctx, agent)
+	if err != nil {
+		return nil, err
+	}
+	var out []Route
+	for i, k := range kinds {
+		v := values[i]
 		upstream := k.Upstream
 		if u := env[k.BaseVar]; u != "" {
 			upstream = u
@@ -100,23 +115,13 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 // PassIn puts the values of agent's stored secrets into env as they are
 // (for a backend without ralph's gate), and returns their names.
 func (s Store) PassIn(ctx context.Context, agent string, env map[string]string) ([]string, error) {
+	kinds, values, err := s.stored(ctx, agent)
+	if err != nil {
+		return nil, err
+	}
 	var names []string
-	for _, k := range Kinds {
-		if k.Agent != agent {
-			continue
-		}
-		sec, err := s.Get(k.Name)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return names, err
-		}
-		v, err := sec.Resolve(ctx)
-		if err != nil {
-			return names, err
-		}
-		env[k.KeyVar] = v
+	for i, k := range kinds {
+		env[k.KeyVar] = values[i]
 		names = append(names, k.Name)
 	}
 	return names, nil
