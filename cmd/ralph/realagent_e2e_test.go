@@ -32,6 +32,7 @@ type mockAnthropic struct {
 	requests int
 	turns    int      // streamed requests: the script's steps
 	keys     []string // the x-api-key of each request
+	auths    []string // the Authorization of each request
 }
 
 func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +50,7 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
 	m.requests++
 	m.keys = append(m.keys, r.Header.Get("x-api-key"))
+	m.auths = append(m.auths, r.Header.Get("Authorization"))
 	n := m.requests
 	if !req.Stream {
 		// The CLI's side questions (a title, a quota check): not the

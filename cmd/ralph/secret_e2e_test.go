@@ -134,3 +134,40 @@ func TestSecretAddedByTheGateCodexGemini(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretClaudeOAuth: a Claude subscription's token (claude
+// setup-token) stored as claude-oauth reaches the API as a bearer token;
+// the sandbox holds a placeholder in CLAUDE_CODE_OAUTH_TOKEN.
+func TestSecretClaudeOAuth(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	needBwrapAsRoot(t)
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	const real = "sk-ant-oat01-the-real-token-0123456789"
+	mock := &mockAnthropic{texts: []string{"<promise>COMPLETE</promise>"}}
+	srv := httptest.NewServer(mock)
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	proj := project(t, 1000)
+	linkInto(t, claude, filepath.Join(proj, "claude-bin"))
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+		"ANTHROPIC_BASE_URL=http://localhost:" + port}
+	set := exec.Command(ralph, "secret", "set", "claude-oauth")
+	set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(real)
+	if code, out := runCmd(t, set); code != 0 {
+		t.Fatalf("secret set: exit %d\n%s", code, out)
+	}
+	code, out := runRalph(t, ralph, proj, env, "-n", "1", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin",
+		"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
+	mock.mu.Lock()
+	auths, keys := append([]string(nil), mock.auths...), append([]string(nil), mock.keys...)
+	mock.mu.Unlock()
+	if code != 0 || len(auths) == 0 {
+		t.Fatalf("exit %d, %d requests:\n%s", code, len(auths), out)
+	}
+	for i := range auths {
+		if auths[i] != "Bearer "+real || keys[i] != "" {
+			t.Errorf("request %d: Authorization %q, x-api-key %q; want the token as a bearer and no key", i, auths[i], keys[i])
+		}
+	}
+}

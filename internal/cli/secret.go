@@ -40,9 +40,10 @@ the sandbox sent. No other host ever gets it; the gate's log names the
 secret each request used, never its value.
 
 The names ralph knows, and the agent each is for:
-  anthropic   claude   (x-api-key; API: $ANTHROPIC_BASE_URL or api.anthropic.com)
-  openai      codex    (Authorization: Bearer; API: $OPENAI_BASE_URL or api.openai.com/v1)
-  gemini      gemini   (x-goog-api-key; API: $GOOGLE_GEMINI_BASE_URL or generativelanguage.googleapis.com)
+  anthropic      claude   (x-api-key; API: $ANTHROPIC_BASE_URL or api.anthropic.com)
+  claude-oauth   claude   (a subscription's token from claude setup-token; Authorization: Bearer)
+  openai         codex    (Authorization: Bearer; API: $OPENAI_BASE_URL or api.openai.com/v1)
+  gemini         gemini   (x-goog-api-key; API: $GOOGLE_GEMINI_BASE_URL or generativelanguage.googleapis.com)
 
 Values are stored in ~/.config/ralph/secrets (or $XDG_CONFIG_HOME/ralph/secrets),
 one file each, readable by you only; or come from a command run on this
@@ -114,7 +115,7 @@ func newSecretRm(f *Factory) *cobra.Command {
 // secretSet stores the value (or the command) of o.name.
 func secretSet(ctx context.Context, o *secretOptions) error {
 	if _, ok := secret.KindOf(o.name); !ok {
-		fmt.Fprintf(o.io.Err, "ralph: warning: no agent uses a secret named %s (known: anthropic, openai, gemini); stored anyway\n", o.name)
+		fmt.Fprintf(o.io.Err, "ralph: warning: no agent uses a secret named %s (known: anthropic, claude-oauth, openai, gemini); stored anyway\n", o.name)
 	}
 	sec := secret.Secret{Name: o.name, FromCommand: o.fromCommand}
 	if o.fromCommand != "" {

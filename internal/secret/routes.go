@@ -30,6 +30,8 @@ type Kind struct {
 var Kinds = []Kind{
 	{Name: "anthropic", Agent: "claude", KeyVar: "ANTHROPIC_API_KEY", Drop: []string{"CLAUDE_CODE_OAUTH_TOKEN"},
 		BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "x-api-key"},
+	{Name: "claude-oauth", Agent: "claude", KeyVar: "CLAUDE_CODE_OAUTH_TOKEN", Drop: []string{"ANTHROPIC_API_KEY"},
+		BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "Authorization", Bearer: true},
 	{Name: "openai", Agent: "codex", KeyVar: "CODEX_API_KEY", Drop: []string{"OPENAI_API_KEY"},
 		BaseVar: "OPENAI_BASE_URL", Upstream: "https://api.openai.com/v1", Header: "Authorization", Bearer: true},
 	{Name: "gemini", Agent: "gemini", KeyVar: "GEMINI_API_KEY", Drop: []string{"GOOGLE_API_KEY"},
@@ -87,6 +89,9 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 	kinds, values, err := s.stored(ctx, agent)
 	if err != nil {
 		return nil, err
+	}
+	if len(kinds) > 1 {
+		return nil, fmt.Errorf("secrets %s and %s both authenticate %s: keep one (ralph secret rm NAME)", kinds[0].Name, kinds[1].Name, agent)
 	}
 	var out []Route
 	for i, k := range kinds {

@@ -93,3 +93,12 @@ func TestRoutesRewriteTheSandboxEnvironment(t *testing.T) {
 		t.Errorf("gemini: %v %v", rs, env)
 	}
 }
+
+func TestRoutesRefuseTwoSecretsForOneAgent(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	s.Set(Secret{Name: "anthropic", Value: "k"})
+	s.Set(Secret{Name: "claude-oauth", Value: "t"})
+	if _, err := s.Routes(context.Background(), "claude", map[string]string{}); err == nil || !strings.Contains(err.Error(), "keep one") {
+		t.Errorf("err = %v", err)
+	}
+}
