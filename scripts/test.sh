@@ -72,7 +72,7 @@ done
 go test -race -count=1 -timeout 10m ./internal/loop/ ./internal/netgate/... ./internal/promise/ ./internal/tasks/ \
   ./internal/termsafe/ ./internal/wsfile/ ./internal/gitignore/ ./internal/agent/ ./internal/audit/ ./internal/lock/ \
   ./internal/sandbox/sandboxtest/ ./internal/cli/
-go test -count=1 -timeout 25m ./... "$@"
+go test -count=1 -timeout 40m ./... "$@"
 
 # The attack battery on every real backend, as users run it (the Go tests
 # above run it too and check each row; this prints the table in the log).
