@@ -10,6 +10,7 @@ import (
 
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/exitcode"
+	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
 	"github.com/ralphloop/ralph/internal/render"
@@ -128,8 +129,8 @@ func (f *Factory) selftestTarget(ctx context.Context, b sandbox.Backend, image, 
 		PolicyDir: f.policies().Dir, StateDir: f.State, Workspace: f.workspaceReader()}
 	if _, ok := b.(sandbox.GateUser); ok {
 		defaults := policyfile.AgentRules("claude", claude.Hosts)
-		t.Gate = func(ctx context.Context, spec sandbox.Spec) (string, func(), error) {
-			g, err := f.gates().Attach(ctx, b, &spec, defaults)
+		t.Gate = func(ctx context.Context, spec sandbox.Spec, creds ...netgate.Credential) (string, func(), error) {
+			g, err := f.gates().Attach(ctx, b, &spec, defaults, creds...)
 			if err != nil {
 				return "", nil, err
 			}

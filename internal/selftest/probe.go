@@ -76,6 +76,10 @@ type ProbeConfig struct {
 	// mechanisms, with the reason (the network rows, 6 to 11, are
 	// one block: all or none).
 	NotApplicable map[int]string `json:"not_applicable,omitempty"`
+	// KeyHash is the SHA-256 of row 16's key, KeyRoute the gate's route
+	// for its API (secretrow.go).
+	KeyHash  string `json:"key_hash,omitempty"`
+	KeyRoute string `json:"key_route,omitempty"`
 }
 
 // finding accumulates the outcome of one property's attempts.
@@ -127,6 +131,7 @@ func Probe(cfg ProbeConfig, report func(Result)) {
 	}
 	run(12, func() Result { return state(cfg) })
 	run(15, func() Result { return plantWorkspace(cfg) })
+	run(16, func() Result { return storedSecret(cfg) })
 	run(14, func() Result { return escapes(cfg) })
 	run(13, func() Result { return limits(cfg, report) })
 }
@@ -606,6 +611,7 @@ var Properties = map[int]string{
 	13: "The pids, memory and /tmp and HOME size limits hold (the workspace: the host's disk, no quota)",
 	14: "Runtime escape classics have no effect",
 	15: "The workspace cannot steer ralph on the host (config, links, FIFOs, escapes)",
+	16: "A stored secret never enters the sandbox and reaches only its API",
 }
 
 func escapes(cfg ProbeConfig) Result {

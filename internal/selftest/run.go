@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/sandbox"
+	"github.com/ralphloop/ralph/internal/secret"
 )
 
 // Target is a backend to prove, set up exactly as a loop sets it up.
@@ -32,7 +35,7 @@ type Target struct {
 	TmpSize string // as the loop's --tmp-size (default 1g)
 	// Gate starts the network gate for a sandbox and returns its mount
 	// directory and a stop function; nil for the host backend.
-	Gate func(ctx context.Context, spec sandbox.Spec) (mount string, stop func(), err error)
+	Gate func(ctx context.Context, spec sandbox.Spec, creds ...netgate.Credential) (mount string, stop func(), err error)
 	// Allow adds an allow rule to the sandbox's policy and returns the
 	// undo. The battery allows RebindName (so the gate's own resolution
 	// check is what refuses it) and an upstream on the host's loopback
@@ -153,6 +156,11 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		return rep, err
 	}
 	var argv []string
+	// Row 16's key: what ralph passes in without a gate, a placeholder
+	// with one.
+	key := "ralph-selftest-key-" + randHex() + randHex()
+	keyEnv := key
+	cfg.KeyHash = hashKey(key)
 	up, err := listenUpstream()
 	if err != nil {
 		return rep, err
@@ -173,7 +181,15 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 				defer undo()
 			}
 		}
-		mount, stop, err := t.Gate(ctx, spec)
+		var creds []netgate.Credential
+		if cfg.Upstream != "" {
+			// Row 16's API: the upstream, through the gate's route.
+			creds = append(creds, netgate.Credential{Name: "selftest", Host: netgate.CredentialHost("selftest"),
+				Upstream: &url.URL{Scheme: "http", Host: cfg.Upstream}, Header: "X-Api-Key", Value: key})
+			cfg.KeyRoute = "http://" + netgate.CredentialHost("selftest") + "/secret-route"
+			keyEnv = secret.Placeholder("selftest")
+		}
+		mount, stop, err := t.Gate(ctx, spec, creds...)
 		if err != nil {
 			return rep, err
 		}
@@ -220,7 +236,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	pulse := watchHost()
-	code, execErr := t.Backend.Exec(pctx, name, sandbox.Cmd{Argv: argv, Stdout: &stdout, Stderr: &stderr})
+	code, execErr := t.Backend.Exec(pctx, name, sandbox.Cmd{Argv: argv, Env: map[string]string{keyVar: keyEnv}, Stdout: &stdout, Stderr: &stderr})
 	worst := pulse()
 	var partial *Result
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
@@ -267,6 +283,7 @@ func Run(ctx context.Context, t Target, log io.Writer) (Report, error) {
 		seen(10, "the host's IPv6 listener", tcp6N.n.Load(), "connection(s)")
 	}
 	upstreamVerdict(rep.Results, cfg, up)
+	keyVerdict(rep.Results, up.received(), key, cfg.KeyRoute != "")
 	hostVerdict(rep.Results, worst)
 	after := snapshot(root, proj, t.PolicyDir, t.StateDir)
 	for k, v := range before {
