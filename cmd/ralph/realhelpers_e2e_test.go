@@ -95,11 +95,21 @@ func checkEnd(t *testing.T, tc promiseCase, code int, out string, seen []string,
 	t.Helper()
 	t.Logf("the mock saw %q; the gate refused %q", seen, gateDenials(t, state))
 	if code != tc.code || !strings.Contains(out, tc.want) {
-		t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
+		t.Errorf("exit %d, want %d with %q%s:\n%s", code, tc.code, tc.want, driftHint(out, turns), out)
 	}
 	if turns == 0 {
 		t.Error("the CLI never reached the mock API")
 	}
+}
+
+// driftHint names the likely cause when a real CLI reached its API but
+// ralph saw no promise: the pinned CLI's event shapes changed (its final
+// message is no longer where the adapter reads it).
+func driftHint(out string, turns int) string {
+	if turns > 0 && strings.Contains(out, "no promise") {
+		return " (the API was reached and answered with the promise, but ralph read none: the CLI's output events may have changed shape; compare its --output-format output with internal/agent and ../shared/agent-formats)"
+	}
+	return ""
 }
 
 // completed is the case of a single COMPLETE.

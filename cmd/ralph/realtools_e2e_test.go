@@ -192,7 +192,7 @@ func TestRealAgentsInBwrap(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					code, out, mock := runBwrapCLI(t, ralph, c, project(t, 1000), tc.texts, "-n", "3", "--iteration-timeout", "3m")
 					if code != tc.code || !strings.Contains(out, tc.want) {
-						t.Errorf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
+						t.Errorf("exit %d, want %d with %q%s:\n%s", code, tc.code, tc.want, driftHint(out, mock.turns()), out)
 					}
 					if mock.turns() == 0 {
 						t.Error("the CLI never reached the mock API")
