@@ -69,16 +69,12 @@ func doctorRun(ctx context.Context, o *doctorOptions) error {
 // variables set here that still pass into the sandbox (those a secret
 // replaces do not).
 func agentSecrets(store secret.Store, a doctor.Agent) (secrets, passed []string) {
+	kinds, _ := store.Stored(a.Name) // a damaged secret: the run says so
 	replaced := map[string]bool{}
-	for _, k := range secret.Kinds {
-		if k.Agent != a.Name {
-			continue
-		}
-		if _, err := store.Get(k.Name); err == nil {
-			secrets = append(secrets, k.Name)
-			for _, v := range append([]string{k.KeyVar, k.BaseVar}, k.Drop...) {
-				replaced[v] = true
-			}
+	for _, k := range kinds {
+		secrets = append(secrets, k.Name)
+		for _, v := range k.Vars() {
+			replaced[v] = true
 		}
 	}
 	passed = []string{}

@@ -26,21 +26,28 @@ type Kind struct {
 	Bearer            bool // the header's value is "Bearer " + the secret
 }
 
-// Kinds are the secrets the gate injects, per agent.
-var Kinds = []Kind{
-	{Name: "anthropic", Agent: "claude", KeyVar: "ANTHROPIC_API_KEY", Drop: []string{"CLAUDE_CODE_OAUTH_TOKEN"},
-		BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "x-api-key"},
-	{Name: "claude-oauth", Agent: "claude", KeyVar: "CLAUDE_CODE_OAUTH_TOKEN", Drop: []string{"ANTHROPIC_API_KEY"},
-		BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "Authorization", Bearer: true},
-	{Name: "openai", Agent: "codex", KeyVar: "CODEX_API_KEY", Drop: []string{"OPENAI_API_KEY"},
-		BaseVar: "OPENAI_BASE_URL", Upstream: "https://api.openai.com/v1", Header: "Authorization", Bearer: true},
-	{Name: "gemini", Agent: "gemini", KeyVar: "GEMINI_API_KEY", Drop: []string{"GOOGLE_API_KEY"},
-		BaseVar: "GOOGLE_GEMINI_BASE_URL", Upstream: "https://generativelanguage.googleapis.com", Header: "x-goog-api-key"},
+// Kinds are the secrets the gate injects, per agent (a fresh list each
+// call: nothing can change it for the next caller).
+func Kinds() []Kind {
+	return []Kind{
+		{Name: "anthropic", Agent: "claude", KeyVar: "ANTHROPIC_API_KEY", Drop: []string{"CLAUDE_CODE_OAUTH_TOKEN"},
+			BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "x-api-key"},
+		{Name: "claude-oauth", Agent: "claude", KeyVar: "CLAUDE_CODE_OAUTH_TOKEN", Drop: []string{"ANTHROPIC_API_KEY"},
+			BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "Authorization", Bearer: true},
+		{Name: "openai", Agent: "codex", KeyVar: "CODEX_API_KEY", Drop: []string{"OPENAI_API_KEY"},
+			BaseVar: "OPENAI_BASE_URL", Upstream: "https://api.openai.com/v1", Header: "Authorization", Bearer: true},
+		{Name: "gemini", Agent: "gemini", KeyVar: "GEMINI_API_KEY", Drop: []string{"GOOGLE_API_KEY"},
+			BaseVar: "GOOGLE_GEMINI_BASE_URL", Upstream: "https://generativelanguage.googleapis.com", Header: "x-goog-api-key"},
+	}
 }
+
+// Vars are the variables a run with this secret sets or keeps out of
+// the sandbox: none of them passes in as the host has it.
+func (k Kind) Vars() []string { return append([]string{k.KeyVar, k.BaseVar}, k.Drop...) }
 
 // KindOf is the kind named name, if ralph knows it.
 func KindOf(name string) (Kind, bool) {
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if k.Name == name {
 			return k, true
 		}
@@ -57,26 +64,39 @@ type Route struct {
 	Credential netgate.Credential
 }
 
-// stored are agent's stored secrets with their values.
-func (s Store) stored(ctx context.Context, agent string) ([]Kind, []string, error) {
-	var kinds []Kind
-	var values []string
-	for _, k := range Kinds {
+// Stored are the kinds of agent's secrets that are stored (their values
+// not read).
+func (s Store) Stored(agent string) ([]Kind, error) {
+	var out []Kind
+	for _, k := range Kinds() {
 		if k.Agent != agent {
 			continue
 		}
-		sec, err := s.Get(k.Name)
-		if errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(k.Name); errors.Is(err, ErrNotFound) {
 			continue
+		} else if err != nil {
+			return nil, err
 		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// stored are agent's stored secrets with their values.
+func (s Store) stored(ctx context.Context, agent string) ([]Kind, []string, error) {
+	kinds, err := s.Stored(agent)
+	if err != nil {
+		return nil, nil, err
+	}
+	values := make([]string, len(kinds))
+	for i, k := range kinds {
+		sec, err := s.Get(k.Name)
 		if err != nil {
 			return nil, nil, err
 		}
-		v, err := sec.Resolve(ctx)
-		if err != nil {
+		if values[i], err = sec.Resolve(ctx); err != nil {
 			return nil, nil, err
 		}
-		kinds, values = append(kinds, k), append(values, v)
 	}
 	return kinds, values, nil
 }
@@ -107,7 +127,7 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 		if k.Bearer {
 			v = "Bearer " + v
 		}
-		for _, d := range append([]string{k.KeyVar}, k.Drop...) {
+		for _, d := range k.Vars() {
 			delete(env, d)
 		}
 		env[k.KeyVar] = Placeholder(k.Name)
