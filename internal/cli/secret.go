@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -148,7 +147,8 @@ func readSecret(s IO, name string) (string, error) {
 		}
 		return checkValue(string(b))
 	}
-	b, err := io.ReadAll(io.LimitReader(bufio.NewReader(s.In), 64<<10))
+	// One byte past the cap, so a longer value is refused, not cut.
+	b, err := io.ReadAll(io.LimitReader(s.In, secret.MaxValue+3))
 	if err != nil {
 		return "", err
 	}
@@ -156,11 +156,8 @@ func readSecret(s IO, name string) (string, error) {
 }
 
 func checkValue(v string) (string, error) {
-	if v == "" {
-		return "", exitcode.Usagef("secret: the value is empty")
-	}
-	if strings.ContainsAny(v, "\r\n\x00") {
-		return "", exitcode.Usagef("secret: the value is more than one line")
+	if err := secret.Valid(v); err != nil {
+		return "", exitcode.Usagef("%v", err)
 	}
 	return v, nil
 }

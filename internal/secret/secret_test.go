@@ -47,6 +47,12 @@ func TestStoreRefusesNamesOutOfItsFolder(t *testing.T) {
 	if err := s.Set(Secret{Name: "both", Value: "v", FromCommand: "echo v"}); err == nil {
 		t.Error("a value and a command accepted together")
 	}
+	// A value that would break the header it goes into, or is too long.
+	for _, v := range []string{"a\r\nX-Evil: 1", "nul\x00", "esc\x1b[2J", strings.Repeat("k", MaxValue+1)} {
+		if err := s.Set(Secret{Name: "anthropic", Value: v}); err == nil {
+			t.Errorf("Set(%.20q) accepted", v)
+		}
+	}
 }
 
 func TestResolveFromCommand(t *testing.T) {
@@ -54,7 +60,7 @@ func TestResolveFromCommand(t *testing.T) {
 	if err != nil || v != "tok-123" {
 		t.Errorf("Resolve = %q, %v", v, err)
 	}
-	for _, cmd := range []string{"exit 3", "true", "printf 'a\\nb\\n'"} {
+	for _, cmd := range []string{"exit 3", "true", "printf 'a\\nb\\n'", "printf 'k\\033[2J'"} {
 		if _, err := (Secret{Name: "x", FromCommand: cmd}).Resolve(context.Background()); err == nil {
 			t.Errorf("%q: no error", cmd)
 		}

@@ -53,6 +53,11 @@ func (s Store) Set(sec Secret) error {
 	if (sec.Value == "") == (sec.FromCommand == "") {
 		return errors.New("secret: give a value or a command, not both or neither")
 	}
+	if sec.Value != "" {
+		if err := Valid(sec.Value); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("secret: %w", err)
 	}
@@ -63,10 +68,7 @@ func (s Store) Set(sec Secret) error {
 		return fmt.Errorf("secret: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("secret: %w", err)
-	}
+	// CreateTemp makes it 0600: readable by the user alone.
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("secret: %w", err)
@@ -143,8 +145,25 @@ func (sec Secret) Resolve(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("secret %s: its command failed: %w", sec.Name, err)
 	}
 	v := strings.TrimSuffix(strings.TrimSuffix(out.String(), "\n"), "\r")
-	if v == "" || strings.ContainsAny(v, "\r\n") {
-		return "", fmt.Errorf("secret %s: its command printed %s, not one line", sec.Name, map[bool]string{true: "nothing", false: "several lines"}[v == ""])
+	if err := Valid(v); err != nil {
+		return "", fmt.Errorf("secret %s: what its command printed: %w", sec.Name, err)
 	}
 	return v, nil
+}
+
+// MaxValue is the longest secret ralph takes.
+const MaxValue = 64 << 10
+
+// Valid checks a value can go into an HTTP header: one line, no control
+// characters, not empty, at most MaxValue bytes.
+func Valid(v string) error {
+	switch {
+	case v == "":
+		return errors.New("secret: the value is empty")
+	case len(v) > MaxValue:
+		return fmt.Errorf("secret: the value is longer than %d bytes", MaxValue)
+	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }):
+		return errors.New("secret: the value holds a line break or a control character")
+	}
+	return nil
 }
