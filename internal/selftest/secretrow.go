@@ -90,8 +90,11 @@ func findHashed(hash, workspace string) string {
 		}
 		found := ""
 		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || found != "" || files > 5000 {
-				return filepath.SkipDir
+			switch {
+			case found != "" || files > 5000:
+				return fs.SkipAll
+			case err != nil:
+				return nil // unreadable: skipped (a folder's error comes first, for the folder)
 			}
 			if !d.Type().IsRegular() {
 				return nil
@@ -118,18 +121,20 @@ func keyVerdict(rs []Result, received, key string, gated bool) {
 	if !has(rs, 16) {
 		return
 	}
-	route, elsewhere := false, false
+	// The key may arrive once, on the route's request; any other copy
+	// (on /elsewhere, or anywhere) left the sandbox for another host.
+	route := false
 	for _, req := range strings.Split(received, "POST ")[1:] {
 		head, _, _ := strings.Cut(req, "\r\n\r\n")
-		withKey := strings.Contains(head+"\r\n", "\r\nX-Api-Key: "+key+"\r\n")
-		switch {
-		case strings.HasPrefix(head, "/secret-route "):
-			route = route || withKey
-		case strings.HasPrefix(head, "/elsewhere "):
-			elsewhere = elsewhere || withKey
+		if strings.HasPrefix(head, "/secret-route ") && strings.Contains(head+"\r\n", "\r\nX-Api-Key: "+key+"\r\n") {
+			route = true
 		}
 	}
-	if elsewhere {
+	want := 0
+	if route {
+		want = 1
+	}
+	if strings.Count(received, key) > want {
 		fail(rs, 16, "another allowed host received the key from the sandbox")
 	}
 	if !gated {
