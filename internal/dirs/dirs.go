@@ -1,7 +1,7 @@
 // Package dirs says where ralph keeps its configuration and its state on
 // each OS: the XDG folders where they are set, else the OS's convention
 // (~/.config and ~/.local/state on Linux and the BSDs; the user's
-// Application Support folder on macOS; %AppData% and %LocalAppData% on
+// Application Support folder on macOS, state in its state/ folder; %AppData% and %LocalAppData% on
 // Windows). Both are outside every workspace.
 package dirs
 
@@ -25,8 +25,9 @@ func resolve(goos string, getenv func(string) string, home func() (string, error
 	var f folders
 	switch goos {
 	case "darwin":
+		// One folder for both; state below it, apart from the settings.
 		base := filepath.Join(h, "Library", "Application Support")
-		f = folders{base, base}
+		f = folders{base, filepath.Join(base, "ralph")}
 	case "windows":
 		f = folders{getenv("APPDATA"), getenv("LOCALAPPDATA")}
 		if f.config == "" {
@@ -41,8 +42,12 @@ func resolve(goos string, getenv func(string) string, home func() (string, error
 	if x := getenv("XDG_CONFIG_HOME"); x != "" {
 		f.config = x
 	}
-	if x := getenv("XDG_STATE_HOME"); x != "" {
-		f.state = x
+	stateName := "ralph"
+	if goos == "darwin" {
+		stateName = "state"
 	}
-	return folders{filepath.Join(f.config, "ralph"), filepath.Join(f.state, "ralph")}
+	if x := getenv("XDG_STATE_HOME"); x != "" {
+		f.state, stateName = x, "ralph"
+	}
+	return folders{filepath.Join(f.config, "ralph"), filepath.Join(f.state, stateName)}
 }

@@ -16,7 +16,7 @@ func TestResolve(t *testing.T) {
 	}{
 		{"linux", nil, folders{"/h/.config/ralph", "/h/.local/state/ralph"}},
 		{"linux", map[string]string{"XDG_CONFIG_HOME": "/c", "XDG_STATE_HOME": "/s"}, folders{"/c/ralph", "/s/ralph"}},
-		{"darwin", nil, folders{"/h/Library/Application Support/ralph", "/h/Library/Application Support/ralph"}},
+		{"darwin", nil, folders{"/h/Library/Application Support/ralph", "/h/Library/Application Support/ralph/state"}},
 		{"darwin", map[string]string{"XDG_STATE_HOME": "/s"}, folders{"/h/Library/Application Support/ralph", "/s/ralph"}},
 		{"windows", map[string]string{"APPDATA": "/r", "LOCALAPPDATA": "/l"}, folders{"/r/ralph", "/l/ralph"}},
 		{"windows", nil, folders{"/h/AppData/Roaming/ralph", "/h/AppData/Local/ralph"}},
