@@ -374,8 +374,12 @@ func printLog(ctx context.Context, out io.Writer, path string, follow, asJSON bo
 		}
 		var e netgate.Entry
 		if json.Unmarshal(line, &e) == nil {
+			rule := e.Rule
+			if e.Secret != "" {
+				rule += " · secret " + e.Secret + " added" // its name; the log never holds a value
+			}
 			fmt.Fprintf(out, "%s  %-5s  %-7s %s:%d  %s  %s\n", e.Time.Local().Format(time.DateTime), termsafe.Line(e.Decision),
-				termsafe.Line(e.Method), termsafe.Line(e.Host), e.Port, termsafe.Line(orDefault(e.Addr, "-")), termsafe.Line(e.Rule))
+				termsafe.Line(e.Method), termsafe.Line(e.Host), e.Port, termsafe.Line(orDefault(e.Addr, "-")), termsafe.Line(rule))
 		}
 		return nil
 	})

@@ -60,3 +60,19 @@ func TestPolicyLogFollows(t *testing.T) {
 		t.Errorf("printed %q; want one line (the half-written one waits)", got)
 	}
 }
+
+// TestPolicyLogNamesTheSecret: a request the gate added a secret to says
+// which one, escaped like every word of the log.
+func TestPolicyLogNamesTheSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.jsonl")
+	os.WriteFile(path, []byte(`{"method":"POST","host":"api.anthropic.com","port":443,"decision":"allow","rule":"allow api.anthropic.com (agent claude)","secret":"anthropic"}`+"\n"+
+		`{"method":"POST","host":"x.test","port":80,"decision":"allow","rule":"r","secret":"a\u001b[2Jb"}`+"\n"), 0o600)
+	var out bytes.Buffer
+	if err := printLog(context.Background(), &out, path, false, false); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "(agent claude) · secret anthropic added") || strings.Contains(got, "\x1b") {
+		t.Errorf("log:\n%q", got)
+	}
+}
