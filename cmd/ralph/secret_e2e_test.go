@@ -23,25 +23,8 @@ import (
 func TestSecretAddedByTheGate(t *testing.T) {
 	sandboxtest.SkipShort(t)
 	needBwrapAsRoot(t)
-	claude := realClaude(t)
-	ralph, _ := build(t)
 	const real = "sk-ant-api03-the-real-key-0123456789"
-	mock := &mockAnthropic{texts: []string{"BASH:env > env-seen.txt", "<promise>COMPLETE</promise>"}}
-	srv := httptest.NewServer(mock)
-	defer srv.Close()
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	proj := project(t, 1000)
-	linkInto(t, claude, filepath.Join(proj, "claude-bin"))
-	state := t.TempDir()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
-		"ANTHROPIC_BASE_URL=http://localhost:" + port}
-	set := exec.Command(ralph, "secret", "set", "anthropic")
-	set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(real+"\n")
-	if code, out := runCmd(t, set); code != 0 {
-		t.Fatalf("secret set: exit %d\n%s", code, out)
-	}
-	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin",
-		"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
+	code, out, mock, proj, state := claudeWithSecret(t, "anthropic", real, "BASH:env > env-seen.txt", "<promise>COMPLETE</promise>")
 	if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || !strings.Contains(out, "secret anthropic: added by the gate") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
@@ -102,11 +85,7 @@ func TestSecretAddedByTheGateCodexGemini(t *testing.T) {
 			env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir()}
 			more, flags, after := c.setup(t, ralph, proj, srv.Listener.Addr().(*net.TCPAddr).Port, env)
 			env = append(env, more...) // its key variable too: the secret wins
-			set := exec.Command(ralph, "secret", "set", name)
-			set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(real)
-			if code, out := runCmd(t, set); code != 0 {
-				t.Fatalf("secret set: exit %d\n%s", code, out)
-			}
+			setSecret(t, ralph, proj, env, name, real)
 			args := append(append([]string{"-n", "2", "--sandbox", "bwrap", "--agent", c.agent, "--stall-after", "0", "--max-retries", "0",
 				"--iteration-timeout", "3m"}, flags...), "--")
 			code, out := runRalph(t, ralph, proj, env, append(args, after...)...)
@@ -141,24 +120,8 @@ func TestSecretAddedByTheGateCodexGemini(t *testing.T) {
 func TestSecretClaudeOAuth(t *testing.T) {
 	sandboxtest.SkipShort(t)
 	needBwrapAsRoot(t)
-	claude := realClaude(t)
-	ralph, _ := build(t)
 	const real = "sk-ant-oat01-the-real-token-0123456789"
-	mock := &mockAnthropic{texts: []string{"<promise>COMPLETE</promise>"}}
-	srv := httptest.NewServer(mock)
-	defer srv.Close()
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	proj := project(t, 1000)
-	linkInto(t, claude, filepath.Join(proj, "claude-bin"))
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
-		"ANTHROPIC_BASE_URL=http://localhost:" + port}
-	set := exec.Command(ralph, "secret", "set", "claude-oauth")
-	set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(real)
-	if code, out := runCmd(t, set); code != 0 {
-		t.Fatalf("secret set: exit %d\n%s", code, out)
-	}
-	code, out := runRalph(t, ralph, proj, env, "-n", "1", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin",
-		"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
+	code, out, mock, _, _ := claudeWithSecret(t, "claude-oauth", real, "<promise>COMPLETE</promise>")
 	mock.mu.Lock()
 	auths, keys := append([]string(nil), mock.auths...), append([]string(nil), mock.keys...)
 	mock.mu.Unlock()
@@ -170,4 +133,37 @@ func TestSecretClaudeOAuth(t *testing.T) {
 			t.Errorf("request %d: Authorization %q, x-api-key %q; want the token as a bearer and no key", i, auths[i], keys[i])
 		}
 	}
+}
+
+// setSecret stores name's value as a user does: ralph secret set, the
+// value on stdin.
+func setSecret(t *testing.T, ralph, proj string, env []string, name, value string) {
+	t.Helper()
+	set := exec.Command(ralph, "secret", "set", name)
+	set.Dir, set.Env, set.Stdin = proj, env, strings.NewReader(value+"\n")
+	if code, out := runCmd(t, set); code != 0 {
+		t.Fatalf("secret set: exit %d\n%s", code, out)
+	}
+}
+
+// claudeWithSecret runs the real Claude Code in bwrap for up to two
+// iterations with the secret name stored and no key in the environment,
+// against a Messages API mock scripted with texts (the user's
+// ANTHROPIC_BASE_URL).
+func claudeWithSecret(t *testing.T, name, value string, texts ...string) (code int, out string, mock *mockAnthropic, proj, state string) {
+	t.Helper()
+	claude := realClaude(t)
+	ralph, _ := build(t)
+	mock = &mockAnthropic{texts: texts}
+	srv := httptest.NewServer(mock)
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	proj, state = project(t, 1000), t.TempDir()
+	linkInto(t, claude, filepath.Join(proj, "claude-bin"))
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+		"ANTHROPIC_BASE_URL=http://localhost:" + port}
+	setSecret(t, ralph, proj, env, name, value)
+	code, out = runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "bwrap", "--agent", "claude", "--agent-cmd", "/work/claude-bin",
+		"--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
+	return code, out, mock, proj, state
 }
