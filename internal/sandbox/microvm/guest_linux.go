@@ -204,10 +204,11 @@ func agentCgroup(cfg guestConfig) (int, error) {
 	if self != nil {
 		selfSize = self.Size()
 	}
-	limit := agentMemory(cfg.mem, memAvailable(), selfSize)
-	fmt.Fprintf(os.Stderr, "ralph-vm: the agent's memory limit is %d MiB\n", limit>>20)
-	if err := os.WriteFile(dir+"/memory.max", []byte(strconv.FormatInt(limit, 10)), 0); err != nil {
-		return -1, err
+	if limit := agentMemory(cfg.mem, memAvailable(), selfSize); limit > 0 {
+		fmt.Fprintf(os.Stderr, "ralph-vm: the agent's memory limit is %d MiB\n", limit>>20)
+		if err := os.WriteFile(dir+"/memory.max", []byte(strconv.FormatInt(limit, 10)), 0); err != nil {
+			return -1, err
+		}
 	}
 	return unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }

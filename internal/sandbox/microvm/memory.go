@@ -7,7 +7,8 @@ package microvm
 // and the copy of ralph, self bytes, put in /.ralph after this). Past
 // the limit the cgroup's own OOM killer ends an agent process; without
 // the reserve the guest-wide OOM killer fired first (anon 3.7 GB of a
-// 4 GiB guest) and could take the VM down with it.
+// 4 GiB guest) and could take the VM down with it. 0 is no limit: nothing
+// asked and nothing known (the host always asks).
 func agentMemory(want, available, self int64) int64 {
 	const reserve, floor = 128 << 20, 32 << 20
 	if available <= 0 {

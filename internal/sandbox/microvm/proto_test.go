@@ -62,6 +62,7 @@ func TestAgentMemory(t *testing.T) {
 		{0, 3900 * mib, 31 * mib, 3741 * mib},          // no ask: the room
 		{512 * mib, 0, 31 * mib, 512 * mib},            // meminfo unreadable: the ask
 		{4032 * mib, 100 * mib, 31 * mib, 32 * mib},    // a tiny guest: the floor
+		{0, 0, 31 * mib, 0},                            // nothing asked or known: no limit (never memory.max 0)
 	} {
 		if got := agentMemory(tc.want, tc.available, tc.self); got != tc.got {
 			t.Errorf("agentMemory(%d, %d, %d) = %d MiB, want %d MiB", tc.want>>20, tc.available>>20, tc.self>>20, got>>20, tc.got>>20)
