@@ -86,5 +86,6 @@ func initRun(ctx context.Context, o *initOptions) error {
 		return err
 	}
 	fmt.Fprintf(io.Err, "ralph: wrote %s\nralph: describe your project in .ralph/PROMPT.md and your tasks, then run: ralph\n", strings.Join(written, ", "))
+	fmt.Fprintln(io.Err, "ralph: unattended? `ralph --workspace clone` gives the agent a clone of its own: your tree changes only when you ralph merge (see workspace in .ralph/config.toml)")
 	return nil
 }

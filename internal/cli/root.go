@@ -55,7 +55,8 @@ Everything after -- is appended to the agent's own command line.`,
 	}
 	bindRun(runCmd, f, nil)
 
-	root.AddCommand(runCmd, newInit(f, nil), newTrust(f, nil), newVersion(f, nil), newLs(f), newStop(f), newRm(f), newPrune(f), newShell(f, nil), newImage(f), newHelper(), newPolicy(f), newDoctor(f, nil), newAudit(f, nil), newSelftest(f, nil), newStatus(f, nil), newHistory(f, nil), newLogs(f, nil), newFleetCmd(f), newGateCmd(f), newSecret(f))
+	root.AddCommand(runCmd, newInit(f, nil), newTrust(f, nil), newVersion(f, nil), newLs(f), newStop(f), newRm(f), newPrune(f), newShell(f, nil), newImage(f), newHelper(), newPolicy(f), newDoctor(f, nil), newAudit(f, nil), newSelftest(f, nil), newStatus(f, nil), newHistory(f, nil), newLogs(f, nil), newFleetCmd(f), newGateCmd(f), newSecret(f),
+		newDiff(f), newLog(f), newMerge(f), newDiscard(f))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.Name() == "completion" {

@@ -18,6 +18,7 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/session"
 	"github.com/ralphloop/ralph/internal/termsafe"
+	"github.com/ralphloop/ralph/internal/workspace"
 	"github.com/ralphloop/ralph/internal/wsfile"
 )
 
@@ -50,6 +51,8 @@ type runOptions struct {
 	tmpSize       string
 	onHost        bool
 	noAgentHosts  bool
+	workspace     string
+	loopName      string
 
 	iterationTimeout time.Duration
 	engineWait       time.Duration
@@ -89,6 +92,8 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	fl.StringVar(&o.tmpSize, "tmp-size", sandbox.DefaultTmpSize, "cap of each of the sandbox's in-memory /tmp and HOME (they count against --memory too)")
 	fl.BoolVar(&o.onHost, "dangerously-run-on-host", false, "with --sandbox host: run the agent with no isolation at all")
 	fl.BoolVar(&o.noAgentHosts, "no-agent-hosts", false, "do not allow the agent's API hosts by default (rules must allow them)")
+	fl.StringVar(&o.workspace, "workspace", workspace.Bind, "what the sandbox works on: bind (this folder itself, .git guarded) or clone (a clone of its own on the branch ralph/<name>; ralph diff and ralph merge bring the work back)")
+	fl.StringVar(&o.loopName, "name", "", "run a loop of its own (its sandbox, lock, records and, with --workspace clone, its clone and branch ralph/NAME), side by side with others")
 	fl.DurationVar(&o.iterationTimeout, "iteration-timeout", 60*time.Minute, "kill an agent that runs longer, and go on")
 	fl.DurationVar(&o.engineWait, "engine-wait", 5*time.Minute, "when the engine dies mid-run, wait this long for it to answer again, then bring the sandbox back and retry")
 	fl.IntVar(&o.maxRetries, "max-retries", 3, "failed agent runs in a row retried (not counted as iterations) before stopping with exit 5")
@@ -107,6 +112,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	fl.MarkHidden("retry-backoff")
 	fl.MarkHidden("limit-backoff")
 	cmd.RegisterFlagCompletionFunc("agent", cobra.FixedCompletions(agent.Names(), cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("workspace", cobra.FixedCompletions(workspace.Modes, cobra.ShellCompDirectiveNoFileComp))
 	cmd.RegisterFlagCompletionFunc("sandbox", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return backends.Names(o.f.Isolating()), cobra.ShellCompDirectiveNoFileComp
 	})
@@ -185,6 +191,14 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if name != "custom" {
 		bin = o.agentCmd
 	}
+	lw, err := o.loopWorkspace(ctx)
+	if err != nil {
+		return err
+	}
+	defer lw.close()
+	if lw.ws != nil {
+		ws = lw.ws
+	}
 	prompt, err := o.findPrompt(ws)
 	if err != nil {
 		return err
@@ -203,7 +217,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 		return err
 	}
 	spec := sandbox.Spec{
-		Name: sandbox.Name(ad.Name, project), Agent: ad.Name, Project: project,
+		Name: lw.sandboxName(ad.Name, project), Agent: ad.Name, Project: ws.Dir(),
 		Workdir: o.workdir, Image: o.image, User: o.user,
 		Memory: o.memory, CPUs: o.cpus, Pids: o.pids, TmpSize: o.tmpSize,
 	}
@@ -215,7 +229,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	cfg := loop.Config{
 		Agent: ad, AgentBin: bin, AgentArgs: o.agentArgs,
-		PromptPath: prompt, TasksPath: tasksPath, Workspace: ws,
+		PromptPath: prompt, TasksPath: tasksPath, Workspace: ws, OwnClone: lw.clone,
 		MaxIterations: o.maxIterations, TrustComplete: o.trustComplete,
 		Backend: b, Spec: spec, Env: env, Warning: warning,
 		IterationTimeout: o.iterationTimeout,
@@ -235,7 +249,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 		cfg.StallAfter = -1
 	}
 	so := session.Options{Loop: cfg, NoAgentHosts: o.noAgentHosts, Debug: o.debug, Quiet: o.quiet,
-		OnExit: o.onExit, Fresh: o.fresh, KeepBytes: o.keepBytes}
+		OnExit: o.onExit, Fresh: o.fresh, KeepBytes: o.keepBytes, Origin: project, LoopName: lw.name}
 	if o.asJSON {
 		so.JSON = o.io.Out
 	}

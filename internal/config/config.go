@@ -113,6 +113,13 @@ func exempt(key string) bool {
 	return false
 }
 
+// narrows reports a setting that only takes from what the agent
+// reaches, which a project's file may make without approval: the agent on
+// a clone of its own instead of the user's folder.
+func narrows(key string, vals []string) bool {
+	return key == "workspace" && len(vals) == 1 && vals[0] == "clone"
+}
+
 // keys returns the file's keys, sorted, after checking each names a flag.
 func (c *File) keys(fs *pflag.FlagSet) ([]string, error) {
 	names := make([]string, 0, len(c.raw))
@@ -146,7 +153,7 @@ func (c *File) HostSettings(fs *pflag.FlagSet, cli bool) (trust.Settings, error)
 		if err != nil {
 			return nil, invalid("config %s:%d: %s: %v", c.show, keyLine(c.data, k), k, err)
 		}
-		if isDefault(f, vals) {
+		if isDefault(f, vals) || narrows(k, vals) {
 			continue
 		}
 		out[k] = showValue(c.raw[k])

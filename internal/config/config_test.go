@@ -96,3 +96,27 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		t.Errorf("a config linked out of the project: %v, want refused", err)
 	}
 }
+
+// workspace = "clone" only narrows what the agent reaches: obeyed without
+// approval. Back to "bind" (the user's own folder) needs it.
+func TestWorkspaceCloneNeedsNoApproval(t *testing.T) {
+	l := Loader{Trust: trust.Store{Dir: t.TempDir()}, UserPath: filepath.Join(t.TempDir(), "config.toml")}
+	withWorkspace := func() *pflag.FlagSet {
+		fs := flags()
+		fs.String("workspace", "bind", "")
+		return fs
+	}
+	fs := withWorkspace()
+	if _, err := l.Load(fs, project(t, "workspace = \"clone\"\n"), false); err != nil {
+		t.Fatalf("workspace = clone: %v", err)
+	}
+	if v, _ := fs.GetString("workspace"); v != "clone" {
+		t.Errorf("workspace = %q, want clone", v)
+	}
+	fs2 := withWorkspace()
+	fs2.Lookup("workspace").DefValue = "clone" // a user whose own default is clone
+	var untrusted *UntrustedError
+	if _, err := l.Load(fs2, project(t, "workspace = \"bind\"\n"), false); !errors.As(err, &untrusted) {
+		t.Errorf("workspace = bind over a clone default: %v, want it held for approval", err)
+	}
+}

@@ -115,6 +115,10 @@ type Config struct {
 	// Workspace reads the project's files safely (wsfile); nil opens
 	// Spec.Project for the length of the run.
 	Workspace *wsfile.Workspace
+	// OwnClone says Spec.Project is the loop's own clone (--workspace
+	// clone), which no git of the user's runs in: its .git is the
+	// agent's to use, and is not guarded.
+	OwnClone bool
 
 	Backend sandbox.Backend
 	Spec    sandbox.Spec
@@ -190,6 +194,9 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	// .git/config) is noted now and put back after every iteration.
 	guard := gitguard.Take(cfg.Workspace)
 	repair := func(log io.Writer) error {
+		if cfg.OwnClone {
+			return nil
+		}
 		undone, err := guard.Repair(cfg.Workspace)
 		for _, u := range undone {
 			fmt.Fprintf(log, "ralph: WARNING: the agent wrote what your next git command would run; %s\n", u)

@@ -33,6 +33,12 @@ func PrintStatus(w io.Writer, run runlog.Run, state string, now time.Time) error
 	if run.Reason != "" {
 		fmt.Fprintf(tw, "reason\t%s\n", termsafe.Line(run.Reason))
 	}
+	if run.Loop != "" {
+		fmt.Fprintf(tw, "loop\t%s\n", run.Loop)
+	}
+	if run.Workspace != "" {
+		fmt.Fprintf(tw, "workspace\t%s (its own clone: ralph diff, ralph merge)\n", run.Workspace)
+	}
 	fmt.Fprintf(tw, "agent\t%s\n", run.Agent)
 	fmt.Fprintf(tw, "sandbox\t%s (%s, %s)\n", run.Sandbox, run.Backend, run.Boundary)
 	fmt.Fprintf(tw, "iteration\t%d of %d\n", n, run.MaxIterations)
@@ -45,13 +51,17 @@ func PrintStatus(w io.Writer, run runlog.Run, state string, now time.Time) error
 // PrintHistory writes runs one a line, with each run's live state.
 func PrintHistory(w io.Writer, runs []runlog.Run, state func(runlog.Run) string, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tAGENT\tBACKEND\tITERATIONS\tOUTCOME\tCOST")
+	fmt.Fprintln(tw, "RUN\tLOOP\tSTARTED\tDURATION\tAGENT\tBACKEND\tITERATIONS\tOUTCOME\tCOST")
 	for _, r := range runs {
 		end := now
 		if r.End != nil {
 			end = *r.End
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t$%.4f\n", r.ID, r.Start.Local().Format(time.DateTime),
+		loop := r.Loop
+		if loop == "" {
+			loop = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t$%.4f\n", r.ID, loop, r.Start.Local().Format(time.DateTime),
 			end.Sub(r.Start).Round(time.Second), r.Agent, r.Backend, len(r.Iterations), state(r), r.CostUSD)
 	}
 	return tw.Flush()

@@ -46,6 +46,8 @@ type Run struct {
 	Backend       string      `json:"backend"`
 	Boundary      string      `json:"boundary"`
 	Sandbox       string      `json:"sandbox"`
+	Loop          string      `json:"loop,omitempty"`      // --name, or the default loop of a clone
+	Workspace     string      `json:"workspace,omitempty"` // the loop's clone (--workspace clone)
 	MaxIterations int         `json:"max_iterations"`
 	PID           int         `json:"pid"`
 	Start         time.Time   `json:"start"`

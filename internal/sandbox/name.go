@@ -26,6 +26,26 @@ func Name(agent, absProject string) string {
 	return "ralph-" + slug(agent) + "-" + dir + "-" + hash
 }
 
+// LoopName is the sandbox of a loop other than the project's default
+// one in its folder: ralph-<agent>-<dir>-<loop>-<hash8>, where the hash
+// also covers the loop and whether it works on a clone, so a clone's
+// sandbox is never one that has the user's own folder mounted.
+func LoopName(agent, absProject, loop string, clone bool) string {
+	mode := "bind"
+	if clone {
+		mode = "clone"
+	}
+	sum := sha256.Sum256([]byte(absProject + "\x00" + mode + "\x00" + loop))
+	hash := hex.EncodeToString(sum[:])[:8]
+	parts := []string{"ralph", slug(agent)}
+	for _, p := range []string{slug(filepath.Base(absProject)), slug(loop)} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(append(parts, hash), "-")
+}
+
 func slug(s string) string {
 	var b strings.Builder
 	dash := false

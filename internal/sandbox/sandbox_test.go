@@ -35,6 +35,27 @@ func TestName(t *testing.T) {
 	}
 }
 
+func TestLoopName(t *testing.T) {
+	got := LoopName("claude", "/home/me/my-app", "api-tests", true)
+	if want := "ralph-claude-my-app-api-tests-"; len(got) != len(want)+8 || got[:len(want)] != want {
+		t.Errorf("LoopName = %q, want prefix %q + 8 hex", got, want)
+	}
+	names := map[string]bool{
+		Name("claude", "/home/me/my-app"):                         true,
+		LoopName("claude", "/home/me/my-app", "default", true):    true,
+		LoopName("claude", "/home/me/my-app", "default", false):   true,
+		LoopName("claude", "/home/me/my-app", "api-tests", true):  true,
+		LoopName("claude", "/home/me/my-app", "api-tests", false): true,
+		LoopName("codex", "/home/me/my-app", "api-tests", true):   true,
+	}
+	if len(names) != 6 {
+		t.Errorf("loops, modes or agents share a sandbox name: %v", names)
+	}
+	if LoopName("claude", "/p", "x", true) != LoopName("claude", "/p", "x", true) {
+		t.Error("LoopName is not deterministic")
+	}
+}
+
 func TestValidate(t *testing.T) {
 	home := t.TempDir()
 	proj := filepath.Join(home, "proj")

@@ -48,6 +48,12 @@ type Options struct {
 	Fresh bool
 	// KeepBytes caps the run records kept.
 	KeepBytes int64
+	// Origin is the user's project folder, under which the run is
+	// recorded; Loop.Spec.Project is its clone with --workspace clone.
+	// Empty means Loop.Spec.Project.
+	Origin string
+	// LoopName names the loop (--name); empty for the default one.
+	LoopName string
 }
 
 // Host is where the run lives on this machine.
@@ -202,7 +208,11 @@ func Run(ctx context.Context, o Options, h Host) error {
 // record starts the run's record, or resumes the last run of this sandbox
 // when it was interrupted (numbering and budgets go on), unless Fresh.
 func record(o Options, h Host, cfg *loop.Config) (*runlog.Recorder, error) {
-	dir := runlog.ProjectDir(filepath.Join(h.State, "runs"), cfg.Spec.Project)
+	origin := o.Origin
+	if origin == "" {
+		origin = cfg.Spec.Project
+	}
+	dir := runlog.ProjectDir(filepath.Join(h.State, "runs"), origin)
 	runs, _ := runlog.List(dir)
 	if last, ok := runlog.Resumable(runs, cfg.Spec.Name); ok && !o.Fresh {
 		next, spent := runlog.ResumeAt(last, func(outcome string) bool { return loop.IterationOutcome(outcome).Retried() })
@@ -216,8 +226,11 @@ func record(o Options, h Host, cfg *loop.Config) (*runlog.Recorder, error) {
 		return runlog.Resume(dir, last)
 	}
 	b := cfg.Backend
-	run := runlog.Run{ID: runlog.NewID(h.Now()), Project: cfg.Spec.Project, Agent: cfg.Agent.Name, Backend: b.Name(),
-		Boundary: string(b.Boundary()), Sandbox: cfg.Spec.Name, MaxIterations: cfg.MaxIterations, PID: os.Getpid(), Start: h.Now()}
+	run := runlog.Run{ID: runlog.NewID(h.Now()), Project: origin, Agent: cfg.Agent.Name, Backend: b.Name(),
+		Boundary: string(b.Boundary()), Sandbox: cfg.Spec.Name, Loop: o.LoopName, MaxIterations: cfg.MaxIterations, PID: os.Getpid(), Start: h.Now()}
+	if cfg.OwnClone {
+		run.Workspace = cfg.Spec.Project
+	}
 	fmt.Fprintf(h.Err, "ralph: run %s\n", run.ID)
 	return runlog.Start(dir, run)
 }

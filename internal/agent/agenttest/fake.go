@@ -40,6 +40,8 @@ import (
 //	sleep:S       sleeps S seconds first (then as none)
 //	stubborn:S    ignores SIGINT and SIGTERM, then sleeps S seconds
 //	write:FILE    writes FILE in the working directory (then as none)
+//	sh:SCRIPT     runs sh -c SCRIPT in the working directory, its output
+//	              in a tool result (then as none)
 //	fetch:URL     GET through the proxy variables, result appended to .fake-agent-net
 //	dial:HOST:PORT a direct TCP connection (no proxy), result appended likewise
 //	dns:NAME      a DNS lookup, result appended likewise
@@ -135,6 +137,9 @@ func FakeMain() int {
 		time.Sleep(time.Duration(sec * float64(time.Second)))
 	case "write":
 		os.WriteFile(arg, []byte("written by the fake agent\n"), 0o644)
+	case "sh":
+		out, err := exec.Command("sh", "-c", arg).CombinedOutput()
+		s.ToolOutputs = append(s.ToolOutputs, fmt.Sprintf("%s(%v)", out, err))
 	case "link":
 		// link:TARGET>NAME plants a symlink, as a hostile agent would.
 		target, name, _ := strings.Cut(arg, ">")
