@@ -83,7 +83,7 @@ func (s Store) Prepare(ctx context.Context, project, name string) (Prepared, err
 		if p.Carried, p.Skipped, err = carry(ctx, project, l.Dir); err != nil {
 			return err
 		}
-		return giveToOwner(project, l.Dir)
+		return s.giveToOwner(project, l.Dir)
 	}()
 	if err == nil {
 		err = s.save(l)
@@ -177,8 +177,10 @@ func copyOne(src, dst *os.Root, rel string) (bool, error) {
 }
 
 // giveToOwner hands the clone to the project's owner when ralph runs as
-// root and the owner is someone else (links are changed, never followed).
-func giveToOwner(project, clone string) error {
+// root and the owner is someone else (links are changed, never followed),
+// and lets that uid pass through ralph's state folder and its workspaces
+// folder to it (0711: no listing), as bwrap mounts the clone as that uid.
+func (s Store) giveToOwner(project, clone string) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
@@ -189,6 +191,11 @@ func giveToOwner(project, clone string) error {
 	uid, gid, ok := sandbox.FileOwner(st)
 	if !ok || uid == 0 {
 		return nil
+	}
+	for _, d := range []string{filepath.Dir(s.Dir), s.Dir} {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o011 == 0 {
+			os.Chmod(d, st.Mode().Perm()|0o011)
+		}
 	}
 	return filepath.WalkDir(clone, func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {

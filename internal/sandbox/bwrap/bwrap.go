@@ -304,8 +304,15 @@ func (b *Bwrap) GateOwner(spec sandbox.Spec) (*[2]int, error) {
 
 // Warnings: as a regular user there are no cgroups, so no caps.
 func (b *Bwrap) Warnings(ctx context.Context, spec sandbox.Spec) ([]string, error) {
+	var out []string
 	if !b.LimitsEnforced() {
-		return []string{"warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)"}, nil
+		out = append(out, "warning: bwrap as a regular user: no pids or memory caps (they need root for cgroups)")
 	}
-	return nil, nil
+	if uid, gid, err := RunsAs(spec); err == nil && spec.Project != "" {
+		if d := closedTo(spec.Project, uid, gid); d != "" {
+			out = append(out, fmt.Sprintf("warning: bwrap runs as uid %d, which cannot pass through %s on the way to the project %s: "+
+				"bwrap will fail with \"Can't find source path\"; open it to that uid (chmod o+x), or run ralph as the project's owner", uid, d, spec.Project))
+		}
+	}
+	return out, nil
 }

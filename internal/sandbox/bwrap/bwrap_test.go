@@ -100,3 +100,32 @@ func TestSeccompProgram(t *testing.T) {
 		t.Errorf("program of %d bytes for %d denied calls", len(p), len(denied))
 	}
 }
+
+func TestClosedTo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make folders of another owner")
+	}
+	top, err := os.MkdirTemp("", "closedto-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	os.Chmod(top, 0o711)
+	closed := filepath.Join(top, "closed")
+	os.Mkdir(closed, 0o700)
+	proj := filepath.Join(closed, "proj")
+	os.Mkdir(proj, 0o755)
+	os.Chown(proj, 1000, 1000)
+	if got := closedTo(proj, 1000, 1000); got != closed {
+		t.Errorf("closedTo = %q, want %q", got, closed)
+	}
+	os.Chmod(closed, 0o711)
+	if got := closedTo(proj, 1000, 1000); got != "" {
+		t.Errorf("closedTo an open path = %q", got)
+	}
+	os.Chmod(closed, 0o700)
+	os.Chown(closed, 1000, 1000)
+	if got := closedTo(proj, 1000, 1000); got != "" {
+		t.Errorf("closedTo through the uid's own folder = %q", got)
+	}
+}
