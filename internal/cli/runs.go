@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -57,6 +58,7 @@ func findRun(runs []runlog.Run, id string) (runlog.Run, error) {
 type statusOptions struct {
 	f      *Factory
 	asJSON bool
+	loop   string
 }
 
 // newStatus builds ralph status; runF does the work (statusRun when nil).
@@ -68,11 +70,12 @@ func newStatus(f *Factory, runF func(context.Context, *statusOptions) error) *co
 	cmd := &cobra.Command{
 		Use:     "status",
 		Short:   "The running or last run of this project: iteration, elapsed, last outcome",
-		Example: "  ralph status\n  watch -n 5 ralph status\n  ralph status --json | jq -r .state",
+		Example: "  ralph status\n  watch -n 5 ralph status\n  ralph status --name api-tests\n  ralph status --json | jq -r .state",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, args []string) error { return runF(cmd.Context(), o) },
 	}
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print run.json with the live state")
+	cmd.Flags().StringVar(&o.loop, "name", "", "the last run of this loop (ralph --name) instead of the project's last run")
 	return cmd
 }
 
@@ -82,6 +85,12 @@ func statusRun(ctx context.Context, o *statusOptions) error {
 	_, runs, err := f.projectRuns()
 	if err != nil {
 		return err
+	}
+	if o.loop != "" {
+		runs = slices.DeleteFunc(runs, func(r runlog.Run) bool { return r.Loop != o.loop })
+		if len(runs) == 0 {
+			return usageErr("no run of loop %q recorded for this project (ralph history lists every run)", o.loop)
+		}
 	}
 	run, err := findRun(runs, "")
 	if err != nil {

@@ -50,8 +50,13 @@ func newLs(f *Factory) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tBACKEND\tAGENT\tSTATE\tPROJECT")
-			for _, f := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Info.Name, f.Info.Backend, f.Info.Agent, f.Info.State, f.Info.Project)
+			loops := f.workspaces()
+			for _, s := range all {
+				project := s.Info.Project
+				if l, ok := loops.ByDir(project); ok {
+					project = fmt.Sprintf("%s (loop %s, on its clone)", l.Project, l.Name)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Info.Name, s.Info.Backend, s.Info.Agent, s.Info.State, project)
 			}
 			return tw.Flush()
 		},

@@ -14,7 +14,7 @@ import (
 )
 
 // GitGuard is what ralph does for the user's git on every backend.
-const GitGuard = "after every iteration ralph removes hooks the agent added to .git/hooks and puts .git/config back when it gained a command (not checked: .git/modules, .git/config.worktree, a .git file)"
+const GitGuard = "with --workspace bind (the default) the agent writes your .git; after every iteration ralph removes hooks it added to .git/hooks and puts .git/config back when it gained a command (not checked: .git/modules, .git/config.worktree, a .git file, a git command you run during an iteration); --workspace clone keeps your .git out of its reach"
 
 // Backend is one row of ralph doctor.
 type Backend struct {

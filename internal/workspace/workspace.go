@@ -135,6 +135,22 @@ func (s Store) List(project string) ([]Loop, error) {
 	return out, nil
 }
 
+// ByDir returns the loop whose clone is dir, if any.
+func (s Store) ByDir(dir string) (Loop, bool) {
+	paths, _ := filepath.Glob(filepath.Join(s.Dir, "*.json"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var l Loop
+		if json.Unmarshal(b, &l) == nil && l.Dir == dir {
+			return l, true
+		}
+	}
+	return Loop{}, false
+}
+
 // Pick returns the loop named, or with no name the project's only loop
 // (the default one when there are several and it is among them).
 func (s Store) Pick(project, name string) (Loop, error) {
