@@ -45,6 +45,20 @@ func (o *reviewOptions) pickLoop() (workspace.Loop, error) {
 	return l, err
 }
 
+// open opens the loop named (or the project's only one), or a fleet's
+// branch ralph/NAME that git fetch brought.
+func (o *reviewOptions) open(ctx context.Context) (*workspace.Source, error) {
+	project, err := o.f.project()
+	if err != nil {
+		return nil, err
+	}
+	src, err := o.f.workspaces().Open(ctx, project, o.loop)
+	if errors.Is(err, workspace.ErrNoLoop) {
+		return nil, usageErr("%v", err)
+	}
+	return src, err
+}
+
 func completeLoops(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 		project, err := f.project()
@@ -79,7 +93,8 @@ func newReview(f *Factory, use, short, long, example string, runF func(context.C
 	return cmd
 }
 
-const loopArg = "\n\nLOOP is the loop's --name; without it, the project's only loop (or the default one)."
+const loopArg = "\n\nLOOP is the loop's --name; without it, the project's only loop (or the default one). " +
+	"A name that is no loop here names a fleet's branch ralph/LOOP (ralph fleet run pushes them; git fetch brings them)."
 
 func newDiff(f *Factory) *cobra.Command {
 	return newReview(f, "diff", "Show what a loop's commits changed (--workspace clone)",
@@ -87,11 +102,12 @@ func newDiff(f *Factory) *cobra.Command {
 			"Work the agent did not commit is not shown."+loopArg,
 		"  ralph diff\n  ralph diff api-tests --stat",
 		func(ctx context.Context, o *reviewOptions) error {
-			l, err := o.pickLoop()
+			src, err := o.open(ctx)
 			if err != nil {
 				return err
 			}
-			return o.f.page(ctx, func(w io.Writer) error { return o.f.workspaces().Diff(ctx, l, w, o.stat) })
+			defer src.Close()
+			return o.f.page(ctx, func(w io.Writer) error { return src.Diff(ctx, w, o.stat) })
 		},
 		func(cmd *cobra.Command, o *reviewOptions) {
 			cmd.Flags().BoolVar(&o.stat, "stat", false, "only the files changed and how much")
@@ -103,11 +119,12 @@ func newLog(f *Factory) *cobra.Command {
 		"List the commits the loop made on its branch ralph/LOOP since it started, newest first (`ralph logs` shows a run's output)."+loopArg,
 		"  ralph log\n  ralph log docs --stat",
 		func(ctx context.Context, o *reviewOptions) error {
-			l, err := o.pickLoop()
+			src, err := o.open(ctx)
 			if err != nil {
 				return err
 			}
-			return o.f.page(ctx, func(w io.Writer) error { return o.f.workspaces().Log(ctx, l, w, o.stat) })
+			defer src.Close()
+			return o.f.page(ctx, func(w io.Writer) error { return src.Log(ctx, w, o.stat) })
 		},
 		func(cmd *cobra.Command, o *reviewOptions) {
 			cmd.Flags().BoolVar(&o.stat, "stat", false, "with the files each commit changed")
@@ -140,11 +157,12 @@ func newMerge(f *Factory) *cobra.Command {
 }
 
 func mergeRun(ctx context.Context, o *reviewOptions) error {
-	l, err := o.pickLoop()
+	src, err := o.open(ctx)
 	if err != nil {
 		return err
 	}
-	m, err := o.f.workspaces().Merge(ctx, l, o.how, o.force)
+	defer src.Close()
+	m, err := src.Merge(ctx, o.how, o.force)
 	var ce *workspace.ConflictError
 	if errors.As(err, &ce) {
 		return exitcode.With(1, err)
@@ -153,12 +171,12 @@ func mergeRun(ctx context.Context, o *reviewOptions) error {
 		return err
 	}
 	if o.asJSON {
-		return encodeJSON(o.f.IO.Out, map[string]any{"loop": l.Name, "branch": l.Branch, "head": m.Head, "commits": m.Commits, "into": m.Into, "how": m.How})
+		return encodeJSON(o.f.IO.Out, map[string]any{"loop": src.Name, "branch": src.Branch, "head": m.Head, "commits": m.Commits, "into": m.Into, "how": m.How})
 	}
-	fmt.Fprintf(o.f.IO.Err, "ralph: loop %s: %d commit(s) in your repository as %s (%.7s)\n", l.Name, m.Commits, l.Branch, m.Head)
+	fmt.Fprintf(o.f.IO.Err, "ralph: %s: %d commit(s) in your repository as %s (%.7s)\n", src.Name, m.Commits, src.Branch, m.Head)
 	switch m.How {
 	case "":
-		fmt.Fprintf(o.f.IO.Err, "ralph: your current branch is unchanged: ralph merge %s --ff (or --merge) brings it in\n", l.Name)
+		fmt.Fprintf(o.f.IO.Err, "ralph: your current branch is unchanged: ralph merge %s --ff (or --merge) brings it in\n", src.Name)
 	case "fast-forward":
 		fmt.Fprintf(o.f.IO.Err, "ralph: fast-forwarded %s\n", m.Into)
 	default:

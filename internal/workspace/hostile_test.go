@@ -76,16 +76,16 @@ func TestHostileCloneRunsNothingOnTheHost(t *testing.T) {
 	plant(t, p.Dir, canaries)
 
 	var out bytes.Buffer
-	if err := s.Diff(ctx, p.Loop, &out, false); err != nil || !strings.Contains(out.String(), "+done") {
+	if err := open(t, s, p.Loop).Diff(ctx, &out, false); err != nil || !strings.Contains(out.String(), "+done") {
 		t.Fatalf("diff = %v\n%s", err, out.String())
 	}
-	if err := s.Diff(ctx, p.Loop, &out, true); err != nil {
+	if err := open(t, s, p.Loop).Diff(ctx, &out, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Log(ctx, p.Loop, &out, true); err != nil || !strings.Contains(out.String(), "the work") {
+	if err := open(t, s, p.Loop).Log(ctx, &out, true); err != nil || !strings.Contains(out.String(), "the work") {
 		t.Fatalf("log = %v\n%s", err, out.String())
 	}
-	if _, err := s.Merge(ctx, p.Loop, MergeInto, false); err != nil {
+	if _, err := open(t, s, p.Loop).Merge(ctx, MergeInto, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := read(t, filepath.Join(project, "work.txt")); got != "done\n" {
@@ -163,8 +163,7 @@ func TestHeadIsReadByRalphAndChecked(t *testing.T) {
 	if _, err := p.Head(); err == nil || !strings.Contains(err.Error(), "not a folder") {
 		t.Errorf(".git as a link: Head = %v", err)
 	}
-	var out bytes.Buffer
-	if err := s.Diff(ctx, p.Loop, &out, false); err == nil {
-		t.Error("diff went on with a replaced .git")
+	if _, err := s.OpenLoop(ctx, p.Loop); err == nil {
+		t.Error("a review went on with a replaced .git")
 	}
 }

@@ -62,6 +62,17 @@ func read(t *testing.T, p string) string {
 	return string(b)
 }
 
+// open opens the loop's branch for review, closed at the test's end.
+func open(t *testing.T, s Store, l Loop) *Source {
+	t.Helper()
+	src, err := s.OpenLoop(context.Background(), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(src.Close)
+	return src
+}
+
 // agentCommits commits in the clone as the agent would (its own git).
 func agentCommits(t *testing.T, clone, rel, data, msg string) {
 	t.Helper()
@@ -195,13 +206,13 @@ func TestDiffLogMergeFastForward(t *testing.T) {
 	}
 
 	var diff, log bytes.Buffer
-	if err := s.Diff(ctx, p.Loop, &diff, false); err != nil {
+	if err := open(t, s, p.Loop).Diff(ctx, &diff, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(diff.String(), "+package api") || !strings.Contains(diff.String(), "b/api_test.go") {
 		t.Errorf("diff misses the loop's changes:\n%s", diff.String())
 	}
-	if err := s.Log(ctx, p.Loop, &log, false); err != nil {
+	if err := open(t, s, p.Loop).Log(ctx, &log, false); err != nil {
 		t.Fatal(err)
 	}
 	if lines := strings.Split(strings.TrimSpace(log.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "Agent: add the api") {
@@ -213,7 +224,7 @@ func TestDiffLogMergeFastForward(t *testing.T) {
 		}
 	}
 
-	m, err := s.Merge(ctx, p.Loop, FastFwd, false)
+	m, err := open(t, s, p.Loop).Merge(ctx, FastFwd, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,10 +261,10 @@ func TestMergeConflictLeavesTheUsersTreeUntouched(t *testing.T) {
 	write(t, project, "scratch.txt", "uncommitted\n")
 	before := run(t, project, "rev-parse", "HEAD")
 
-	if _, err := s.Merge(ctx, p.Loop, FastFwd, false); err == nil || !strings.Contains(err.Error(), "--merge") {
+	if _, err := open(t, s, p.Loop).Merge(ctx, FastFwd, false); err == nil || !strings.Contains(err.Error(), "--merge") {
 		t.Errorf("--ff on diverged branches = %v, want a refusal naming --merge", err)
 	}
-	_, err = s.Merge(ctx, p.Loop, MergeInto, false)
+	_, err = open(t, s, p.Loop).Merge(ctx, MergeInto, false)
 	var ce *ConflictError
 	if !errors.As(err, &ce) || !cmp.Equal(ce.Files, []string{"README.md"}) {
 		t.Fatalf("merge = %v, want a conflict in README.md", err)
@@ -281,11 +292,11 @@ func TestMergeMakesAMergeCommitWhenBothMoved(t *testing.T) {
 	write(t, project, "b.txt", "b\n")
 	run(t, project, "add", "b.txt")
 	run(t, project, "commit", "--quiet", "-m", "b")
-	m, err := s.Merge(ctx, p.Loop, MergeInto, false)
+	m, err := open(t, s, p.Loop).Merge(ctx, MergeInto, false)
 	if err != nil || m.How != "merge" {
 		t.Fatalf("merge = %+v, %v", m, err)
 	}
-	if got := run(t, project, "log", "-1", "--format=%s"); got != "Merge loop x (ralph/x)" {
+	if got := run(t, project, "log", "-1", "--format=%s"); got != "Merge ralph/x (ralph)" {
 		t.Errorf("merge commit %q", got)
 	}
 	if read(t, filepath.Join(project, "a.txt")) != "a\n" || read(t, filepath.Join(project, "b.txt")) != "b\n" {
