@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -226,6 +227,9 @@ func (c *cpioWriter) close()                                     { c.entry("TRAI
 type rootfs struct {
 	Dir string
 	Env []string
+	// Use is the lock file a VM on this root holds shared for its life
+	// (pruneCache leaves the root alone meanwhile).
+	Use string
 }
 
 func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []string, logf func(string, ...any)) (rootfs, error) {
@@ -241,7 +245,7 @@ func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []str
 		return rootfs{}, sandbox.Unavailable("image %s is in neither docker nor podman (ralph never pulls): build it with `ralph image build`", image)
 	}
 	dir := filepath.Join(cacheDir, "rootfs", id[:min(len(id), 24)])
-	r := rootfs{Dir: filepath.Join(dir, "root")}
+	r := rootfs{Dir: filepath.Join(dir, "root"), Use: dir + ".use"}
 	// Two sandboxes of one image may boot at once: one exports, the
 	// other waits for it.
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
@@ -254,8 +258,14 @@ func exportRootfs(ctx context.Context, cacheDir, image string, mountpoints []str
 	defer unlock()
 	if b, err := os.ReadFile(filepath.Join(dir, "env.json")); err == nil {
 		json.Unmarshal(b, &r.Env)
+		touchUse(dir)
 		return r, ensureMountpoints(r.Dir, mountpoints)
 	}
+	defer func() {
+		for _, p := range pruneCache(cacheDir, time.Now()) {
+			logf("ralph: microvm: removed %s from the cache (not used for a while)", p)
+		}
+	}()
 	logf("ralph: microvm: exporting %s's root filesystem from %s (once per image)", image, bin)
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(r.Dir, 0o755); err != nil {

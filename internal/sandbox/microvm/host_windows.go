@@ -23,3 +23,7 @@ func killPid(pid int) {
 func flock(path string) (unlock func(), err error) {
 	return nil, errors.New("microvm: Linux only")
 }
+
+func sharedLock(path string) (*os.File, error) { return nil, errors.New("microvm: Linux only") }
+
+func tryLock(path string) (unlock func(), ok bool) { return nil, false }

@@ -275,8 +275,17 @@ func (v *VM) boot(ctx context.Context, spec sandbox.Spec) error {
 	if asRoot {
 		os.Chown(console.Name(), uid, gid)
 	}
+	// QEMU inherits a shared lock on the root it boots: the cache is not
+	// pruned from under a running VM.
+	use, err := sharedLock(root.Use)
+	if err != nil {
+		return fmt.Errorf("microvm: %w", err)
+	}
+	cmd.ExtraFiles = []*os.File{use}
 	started := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	use.Close()
+	if err != nil {
 		return fmt.Errorf("microvm: qemu: %w", err)
 	}
 	exited := make(chan struct{})
