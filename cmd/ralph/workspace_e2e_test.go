@@ -89,21 +89,30 @@ func reviewAndMerge(t *testing.T, ralph, proj, clone string, env []string, file 
 	}
 }
 
-// TestWorkspaceCloneInContainers: on docker, gVisor and podman the
-// sandbox gets the loop's clone and nothing of the user's folder; the
-// work comes back only through ralph merge. (The image has no git: the
-// test commits in the clone as the agent would.)
+// TestWorkspaceCloneInContainers: on docker, gVisor, podman and the
+// microVM the sandbox gets the loop's clone and nothing of the user's
+// folder; the work comes back only through ralph merge. (The image has no
+// git: the test commits in the clone as the agent would.)
 func TestWorkspaceCloneInContainers(t *testing.T) {
 	ralph, fake := build(t)
-	for _, tc := range engines() {
+	for _, tc := range append(engines(), microVMEngine(t, ralph)) {
 		t.Run(tc.backend, func(t *testing.T) {
 			image, proj, _ := tc.prepare(t, fake)
-			sandboxtest.Cleanup(t, tc.bin, sandbox.LoopName("claude", proj, "default", true))
 			genv := gitEnv(t)
 			gitIn(t, genv, proj, "init", "--quiet")
 			gitIn(t, genv, proj, "add", "-A")
 			gitIn(t, genv, proj, "commit", "--quiet", "-m", "first")
 			env := append(genv, "XDG_STATE_HOME="+t.TempDir(), "FAKE_PLAN=write:made-inside.txt,complete", "ANTHROPIC_API_KEY=sk-e2e")
+			name := sandbox.LoopName("claude", proj, "default", true)
+			if tc.backend == "microvm" {
+				t.Cleanup(func() {
+					rm := exec.Command(ralph, "rm", "-f", name)
+					rm.Env = append(os.Environ(), env...)
+					rm.Run()
+				})
+			} else {
+				sandboxtest.Cleanup(t, tc.bin, name)
+			}
 			clone := cloneRun(t, ralph, proj, env, "--sandbox", tc.backend, "--image", image, "--memory", "512m")
 			gitIn(t, genv, clone, "add", "made-inside.txt")
 			gitIn(t, genv, clone, "commit", "--quiet", "-m", "the agent's work")

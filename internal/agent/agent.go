@@ -76,6 +76,10 @@ type Adapter struct {
 	EndpointVars []string
 	// Source is where the command line was checked.
 	Source string
+	// Tested is the CLI's version the end-to-end tests run (pinned in
+	// scripts/test.sh; a test keeps the two the same); "" when no CLI
+	// can be installed here (cursor) or for a custom command.
+	Tested string
 
 	build     func(bin, prompt string, extra []string) Invocation
 	newParser func() Parser

@@ -18,6 +18,7 @@ func claude() Adapter {
 
 		EndpointVars: []string{"ANTHROPIC_BASE_URL"},
 		Source:       "https://code.claude.com/docs/en/headless",
+		Tested:       "2.1.332",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "-p", "--dangerously-skip-permissions", "--output-format", "stream-json", "--verbose"}, extra),

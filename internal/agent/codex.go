@@ -18,6 +18,7 @@ func codex() Adapter {
 
 		EndpointVars: []string{"OPENAI_BASE_URL"},
 		Source:       "https://developers.openai.com/codex/noninteractive",
+		Tested:       "0.171.0",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "exec", "--dangerously-bypass-approvals-and-sandbox", "--json", "--skip-git-repo-check"}, extra, "-"),

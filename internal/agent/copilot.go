@@ -19,6 +19,7 @@ func copilot() Adapter {
 		Hosts:        []string{"api.githubcopilot.com", "api.individual.githubcopilot.com", "api.business.githubcopilot.com", "api.enterprise.githubcopilot.com", "api.github.com"},
 		EndpointVars: []string{"COPILOT_PROVIDER_BASE_URL"},
 		Source:       "https://docs.github.com/en/copilot/how-tos/copilot-cli",
+		Tested:       "1.0.102",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv: withExtra([]string{bin, "-p", prompt, "--output-format", "json", "--allow-all", "--no-ask-user"}, extra),

@@ -19,6 +19,7 @@ func gemini() Adapter {
 
 		EndpointVars: []string{"GOOGLE_GEMINI_BASE_URL"},
 		Source:       "https://geminicli.com/docs/cli/headless",
+		Tested:       "0.61.0",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "--output-format", "stream-json", "--approval-mode=yolo", "--skip-trust"}, extra),

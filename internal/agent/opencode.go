@@ -16,6 +16,7 @@ func opencode() Adapter {
 		KeyVars: []string{"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENERATIVE_AI_API_KEY", "OPENROUTER_API_KEY"},
 		Hosts:   []string{"api.anthropic.com", "api.openai.com"},
 		Source:  "https://opencode.ai/docs/cli/#run",
+		Tested:  "1.18.33",
 		build: func(bin, prompt string, extra []string) Invocation {
 			return Invocation{
 				Argv:  withExtra([]string{bin, "run", "--format", "json", "--auto"}, extra),

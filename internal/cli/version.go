@@ -4,10 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ralphloop/ralph/internal/agent"
+)
+
+// Set by the release build (scripts/release.sh: -ldflags -X); empty in
+// other builds, which read the module's version and VCS stamp instead.
+// The only package variables of cli: the linker can set nothing else.
+var (
+	releaseVersion string
+	releaseCommit  string
+	releaseDate    string
 )
 
 // buildInfo is what this binary knows of itself.
@@ -19,10 +33,22 @@ type buildInfo struct {
 	Go       string `json:"go"`
 	OS       string `json:"os"`
 	Arch     string `json:"arch"`
+	// AgentsTested are the agent CLIs' versions this build's adapters
+	// were tested with end to end.
+	AgentsTested map[string]string `json:"agents_tested"`
 }
 
 func readBuildInfo() buildInfo {
-	b := buildInfo{Version: "(devel)", Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	b := buildInfo{Version: "(devel)", Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, AgentsTested: map[string]string{}}
+	for name, a := range agent.Registry() {
+		if a.Tested != "" {
+			b.AgentsTested[name] = a.Tested
+		}
+	}
+	if releaseVersion != "" {
+		b.Version, b.Commit, b.Time = releaseVersion, releaseCommit, releaseDate
+		return b
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
@@ -76,7 +102,7 @@ func newVersion(f *Factory, runF func(context.Context, *versionOptions) error) *
 	}
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Print ralph's version, commit and platform",
+		Short: "Print ralph's version, commit, platform and the agent CLI versions it was tested with",
 		Example: `  ralph version
   ralph version --json`,
 		Args: cobra.NoArgs,
@@ -93,5 +119,10 @@ func versionRun(ctx context.Context, o *versionOptions) error {
 		return json.NewEncoder(o.f.IO.Out).Encode(b)
 	}
 	fmt.Fprintln(o.f.IO.Out, b)
+	var tested []string
+	for _, n := range slices.Sorted(maps.Keys(b.AgentsTested)) {
+		tested = append(tested, n+" "+b.AgentsTested[n])
+	}
+	fmt.Fprintf(o.f.IO.Out, "agent CLIs tested: %s\n", strings.Join(tested, ", "))
 	return nil
 }
