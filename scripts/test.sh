@@ -58,10 +58,19 @@ export CONTAINERS_CONF=/etc/containers/ralph-ci.conf
 export RALPH_REQUIRE_ENGINES=1
 go vet ./...
 # ralph builds for the other platforms it supports (Linux-only backends
-# sit behind build tags there).
-for t in darwin/arm64 darwin/amd64 linux/arm64 windows/amd64 windows/arm64; do
-  GOOS=${t%/*} GOARCH=${t#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/ralph
-done
+# sit behind build tags there), through the release path: six archives,
+# their checksums, a formula, and a binary that knows its version.
+if ! bash scripts/release.sh >/tmp/ralph-test/release.log 2>&1; then
+  tail -30 /tmp/ralph-test/release.log >&2
+  exit 1
+fi
+(cd dist && sha256sum --check --quiet SHA256SUMS)
+[ "$(ls dist/*.tar.gz dist/*.zip | wc -l)" = 6 ] || { echo "release: want 6 archives" >&2; ls dist >&2; exit 1; }
+grep -q 'sha256 "[0-9a-f]\{64\}"' dist/ralph.rb
+tar -xzOf dist/ralph_*_linux_"$(go env GOARCH)".tar.gz --wildcards '*/ralph' >/tmp/ralph-test/ralph-release
+chmod +x /tmp/ralph-test/ralph-release
+/tmp/ralph-test/ralph-release version | grep -q -- '-snapshot ' || { /tmp/ralph-test/ralph-release version >&2; exit 1; }
+rm -rf dist
 # Every package and its tests type-check for macOS and Windows (each
 # per-OS file's other variant is compiled, not only written).
 for os in darwin windows; do

@@ -40,6 +40,18 @@ func (f *Factory) live(run runlog.Run) string {
 	return "interrupted (ralph died; run ralph to resume)"
 }
 
+// ofLoop keeps the runs of the loop named (ralph --name); all for "".
+func ofLoop(runs []runlog.Run, loop string) ([]runlog.Run, error) {
+	if loop == "" {
+		return runs, nil
+	}
+	runs = slices.DeleteFunc(runs, func(r runlog.Run) bool { return r.Loop != loop })
+	if len(runs) == 0 {
+		return nil, usageErr("no run of loop %q recorded for this project (ralph history lists every run)", loop)
+	}
+	return runs, nil
+}
+
 func findRun(runs []runlog.Run, id string) (runlog.Run, error) {
 	if len(runs) == 0 {
 		return runlog.Run{}, usageErr("no run recorded for this project yet")
@@ -86,11 +98,8 @@ func statusRun(ctx context.Context, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.loop != "" {
-		runs = slices.DeleteFunc(runs, func(r runlog.Run) bool { return r.Loop != o.loop })
-		if len(runs) == 0 {
-			return usageErr("no run of loop %q recorded for this project (ralph history lists every run)", o.loop)
-		}
+	if runs, err = ofLoop(runs, o.loop); err != nil {
+		return err
 	}
 	run, err := findRun(runs, "")
 	if err != nil {
@@ -151,6 +160,7 @@ type logsOptions struct {
 	run         string // a run's ID or its prefix; "" for the last
 	iteration   int    // 0 for the last
 	follow, raw bool
+	loop        string // the last run of this loop (--name)
 }
 
 // newLogs builds ralph logs; runF does the work (logsRun when nil).
@@ -165,7 +175,8 @@ func newLogs(f *Factory, runF func(context.Context, *logsOptions) error) *cobra.
 		Example: `  ralph logs                 # the last iteration of the last run
   ralph logs -i 37           # iteration 37
   ralph logs 20261127-1530 -i 2 --raw   # the agent's own output
-  ralph logs -f              # follow the live iteration`,
+  ralph logs -f              # follow the live iteration
+  ralph logs -f --name docs  # the live iteration of the loop docs`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -177,6 +188,7 @@ func newLogs(f *Factory, runF func(context.Context, *logsOptions) error) *cobra.
 	cmd.Flags().IntVarP(&o.iteration, "iteration", "i", 0, "iteration number (default: the last)")
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing while the run goes on")
 	cmd.Flags().BoolVar(&o.raw, "raw", false, "the agent's raw output instead of ralph's log")
+	cmd.Flags().StringVar(&o.loop, "name", "", "the last run of this loop (ralph --name) instead of the project's last run")
 	return cmd
 }
 
@@ -185,6 +197,9 @@ func logsRun(ctx context.Context, o *logsOptions) error {
 	f, io := o.f, o.f.IO
 	dir, runs, err := f.projectRuns()
 	if err != nil {
+		return err
+	}
+	if runs, err = ofLoop(runs, o.loop); err != nil {
 		return err
 	}
 	run, err := findRun(runs, o.run)
