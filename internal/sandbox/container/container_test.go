@@ -219,3 +219,24 @@ func ensured(t *testing.T, e *Engine, label string) sandbox.Spec {
 	}
 	return spec
 }
+
+// On macOS and Windows docker and podman say plainly that they are not
+// usable yet (the gate cannot reach into their VM); gVisor is Linux-only.
+func TestHostSupported(t *testing.T) {
+	for _, c := range []struct {
+		e    *Engine
+		goos string
+		want string
+	}{
+		{Docker(), "linux", ""},
+		{Podman(), "linux", ""},
+		{Docker(), "darwin", "docker on darwin: not yet supported"},
+		{Podman(), "windows", "podman on windows: not yet supported"},
+		{GVisor(""), "darwin", "gVisor runs on Linux hosts only"},
+	} {
+		err := c.e.hostSupported(c.goos)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, sandbox.ErrUnavailable)) {
+			t.Errorf("%s on %s: %v, want %q", c.e.Name(), c.goos, err, c.want)
+		}
+	}
+}

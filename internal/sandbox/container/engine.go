@@ -79,11 +79,25 @@ func (e *Engine) Boundary() sandbox.Boundary {
 	return sandbox.SharedKernel
 }
 
+// hostSupported says whether this backend can run on a host of goos.
+// On macOS and Windows the engine runs in a VM (Docker Desktop, podman
+// machine): the gate's Unix socket does not cross it reliably, and the
+// in-sandbox helper is ralph itself, not a Linux binary on those hosts.
+func (e *Engine) hostSupported(goos string) error {
+	switch {
+	case goos == "linux":
+		return nil
+	case e.runtime != "":
+		return sandbox.Unavailable("gVisor runs on Linux hosts only (this is %s)", goos)
+	}
+	return sandbox.Unavailable("%s on %s: not yet supported: its engine runs in a VM that ralph's network gate (a Unix socket) and its in-sandbox helper (a Linux ralph) do not reach yet (issue #22); use --sandbox sbx, Docker Sandboxes' own microVMs", e.name, goos)
+}
+
 // Available checks that the engine answers and, for gVisor, that the
 // runtime is registered.
 func (e *Engine) Available(ctx context.Context) error {
-	if e.runtime != "" && runtime.GOOS != "linux" {
-		return sandbox.Unavailable("gVisor runs on Linux hosts only (this is %s)", runtime.GOOS)
+	if err := e.hostSupported(runtime.GOOS); err != nil {
+		return err
 	}
 	out, err := e.run(ctx, "version", "--format", "{{.Server.Version}}")
 	if errors.Is(err, proc.ErrNotFound) {
