@@ -104,7 +104,7 @@ class Ralph < Formula
   end
 
   test do
-    assert_match "ralph #{version}", shell_output("#{bin}/ralph version")
+    assert_match version.to_s, shell_output("#{bin}/ralph version")
   end
 end
 RUBY
