@@ -167,3 +167,18 @@ func TestHeadIsReadByRalphAndChecked(t *testing.T) {
 		t.Error("a review went on with a replaced .git")
 	}
 }
+
+// The agent replaces its clone's object store with a link (to the user's
+// own objects, or anywhere): the review refuses before git reads it.
+func TestObjectsLinkIsRefused(t *testing.T) {
+	ctx := context.Background()
+	project, s := repo(t)
+	p, _ := s.Prepare(ctx, project, DefaultLoop)
+	agentCommits(t, p.Dir, "a.txt", "a\n", "a")
+	objects := filepath.Join(p.Dir, ".git", "objects")
+	os.Rename(objects, objects+"-moved")
+	os.Symlink(objects+"-moved", objects)
+	if _, err := s.OpenLoop(ctx, p.Loop); err == nil || !strings.Contains(err.Error(), "objects is not a folder") {
+		t.Errorf("OpenLoop with .git/objects a link = %v", err)
+	}
+}
