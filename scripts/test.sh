@@ -69,7 +69,11 @@ fi
 grep -q 'sha256 "[0-9a-f]\{64\}"' dist/ralph.rb
 tar -xzOf dist/ralph_*_linux_"$(go env GOARCH)".tar.gz --wildcards '*/ralph' >/tmp/ralph-test/ralph-release
 chmod +x /tmp/ralph-test/ralph-release
-/tmp/ralph-test/ralph-release version | grep -q -- '-snapshot ' || { /tmp/ralph-test/ralph-release version >&2; exit 1; }
+release_version=$(/tmp/ralph-test/ralph-release version)
+case $release_version in
+  *-snapshot\ *) ;;
+  *) echo "release: the Linux binary says: $release_version" >&2; exit 1 ;;
+esac
 rm -rf dist
 # Every package and its tests type-check for macOS and Windows (each
 # per-OS file's other variant is compiled, not only written).
