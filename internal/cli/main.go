@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/ralphloop/ralph/internal/exitcode"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // IO is where commands read and write: data to Out, messages to Err.
@@ -54,9 +55,16 @@ func Main() int {
 	}
 	var ee *exitcode.Error
 	if err != nil && !(errors.As(err, &ee) && ee.Err == nil) {
-		fmt.Fprintf(os.Stderr, "ralph: %v\n", err)
+		printErr(os.Stderr, err)
 	}
 	return code
+}
+
+// printErr writes the error that ends ralph. Errors carry what the agent
+// could have written (a file name in git's stderr, a path in the
+// workspace): its control characters are shown, never obeyed.
+func printErr(w io.Writer, err error) {
+	fmt.Fprintf(w, "ralph: %s\n", termsafe.String(err.Error()))
 }
 
 // exitHooks run on a forced exit (a second Ctrl-C): what must not be left
