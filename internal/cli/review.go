@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -219,9 +220,10 @@ func newDiscard(f *Factory) *cobra.Command {
 }
 
 // page writes through the user's pager when stdout is a terminal
-// ($RALPH_PAGER, $PAGER, else less), else straight out.
+// ($RALPH_PAGER, $PAGER, else less), else straight out. Quitting the
+// pager early is not an error; the writer failing while it still reads is.
 func (f *Factory) page(ctx context.Context, write func(io.Writer) error) error {
-	if _, tty := termWidth(f.IO.Out); !tty {
+	if !isTerminalOut(f.IO.Out) {
 		return write(f.IO.Out)
 	}
 	pager := "less"
@@ -240,23 +242,25 @@ func (f *Factory) page(ctx context.Context, write func(io.Writer) error) error {
 	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	var pagerGone atomic.Bool
 	env := append(proc.MinimalEnv(), "LESS=FRX")
 	if t, ok := f.Getenv("TERM"); ok {
 		env = append(env, "TERM="+t)
 	}
 	go func() {
 		err := proc.Run(ctx, proc.Cmd{Argv: argv, Env: env, Stdin: pr, Stdout: f.IO.Out, Stderr: f.IO.Err})
+		pagerGone.Store(true)
 		pr.CloseWithError(io.ErrClosedPipe)
 		done <- err
 	}()
 	werr := write(pw)
 	pw.Close()
 	perr := <-done
-	if werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
-		return werr
-	}
 	if perr != nil {
 		return fmt.Errorf("pager %s: %w", argv[0], perr)
+	}
+	if werr != nil && !pagerGone.Load() {
+		return werr
 	}
 	return nil
 }

@@ -13,6 +13,13 @@ func isTerminal(r io.Reader) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// isTerminalOut reports whether w is an interactive terminal (whatever
+// NO_COLOR says: that is about colour only).
+func isTerminalOut(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // termWidth reports the width of w when it is a terminal (and that colour
 // is wanted), or 0 and false: plain lines, no control codes.
 func termWidth(w io.Writer) (int, bool) {
