@@ -50,10 +50,10 @@ func newLs(f *Factory) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tBACKEND\tAGENT\tSTATE\tPROJECT")
-			loops := f.workspaces()
+			loops := f.workspaces().ByDir()
 			for _, s := range all {
 				project := s.Info.Project
-				if l, ok := loops.ByDir(project); ok {
+				if l, ok := loops[project]; ok {
 					project = fmt.Sprintf("%s (loop %s, on its clone)", l.Project, l.Name)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Info.Name, s.Info.Backend, s.Info.Agent, s.Info.State, project)

@@ -192,7 +192,10 @@ func Run(ctx context.Context, cfg Config) (out Outcome, err error) {
 	}
 	// What the user's own git would run on the host (hooks, commands in
 	// .git/config) is noted now and put back after every iteration.
-	guard := gitguard.Take(cfg.Workspace)
+	var guard gitguard.Snapshot
+	if !cfg.OwnClone {
+		guard = gitguard.Take(cfg.Workspace)
+	}
 	repair := func(log io.Writer) error {
 		if cfg.OwnClone {
 			return nil

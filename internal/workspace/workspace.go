@@ -116,6 +116,19 @@ func (s Store) Get(project, name string) (Loop, error) {
 
 // List returns the project's loops that have a clone, by name.
 func (s Store) List(project string) ([]Loop, error) {
+	all, err := s.all()
+	var out []Loop
+	for _, l := range all {
+		if l.Project == project {
+			out = append(out, l)
+		}
+	}
+	return out, err
+}
+
+// all reads every loop's record, by name (a record whose contents do
+// not match its file name is skipped).
+func (s Store) all() ([]Loop, error) {
 	paths, err := filepath.Glob(filepath.Join(s.Dir, "*.json"))
 	if err != nil {
 		return nil, err
@@ -127,7 +140,7 @@ func (s Store) List(project string) ([]Loop, error) {
 			continue
 		}
 		var l Loop
-		if json.Unmarshal(b, &l) == nil && l.Project == project && s.record(l.Project, l.Name) == p {
+		if json.Unmarshal(b, &l) == nil && s.record(l.Project, l.Name) == p {
 			out = append(out, l)
 		}
 	}
@@ -135,20 +148,14 @@ func (s Store) List(project string) ([]Loop, error) {
 	return out, nil
 }
 
-// ByDir returns the loop whose clone is dir, if any.
-func (s Store) ByDir(dir string) (Loop, bool) {
-	paths, _ := filepath.Glob(filepath.Join(s.Dir, "*.json"))
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		var l Loop
-		if json.Unmarshal(b, &l) == nil && l.Dir == dir {
-			return l, true
-		}
+// ByDir maps each clone's folder to its loop.
+func (s Store) ByDir() map[string]Loop {
+	all, _ := s.all()
+	m := make(map[string]Loop, len(all))
+	for _, l := range all {
+		m[l.Dir] = l
 	}
-	return Loop{}, false
+	return m
 }
 
 // Pick returns the loop named, or with no name the project's only loop
