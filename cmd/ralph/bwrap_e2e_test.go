@@ -34,9 +34,7 @@ func TestLoopInBwrap(t *testing.T) {
 	defer up.Close()
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 	proj := project(t, 1000)
-	os.MkdirAll(filepath.Join(proj, ".bin"), 0o755)
-	data, _ := os.ReadFile(fake)
-	os.WriteFile(filepath.Join(proj, ".bin", "claude"), data, 0o755)
+	fakeInProject(t, proj, fake)
 	name := sandbox.Name("claude", proj)
 	env := []string{"XDG_STATE_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir()}
 	allow := exec.Command(ralph, "policy", "allow", "network", name, "127.0.0.1:"+port)
@@ -63,5 +61,20 @@ func TestLoopInBwrap(t *testing.T) {
 	}
 	if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 1000 {
 		t.Errorf("file owned by %d, want 1000", uid)
+	}
+}
+
+// fakeInProject puts the fake agent in the project as .bin/claude, where
+// bwrap (which sees only /usr of the host) runs it: --agent-cmd
+// /work/.bin/claude.
+func fakeInProject(t *testing.T, proj, fake string) {
+	t.Helper()
+	data, err := os.ReadFile(fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(proj, ".bin"), 0o755)
+	if err := os.WriteFile(filepath.Join(proj, ".bin", "claude"), data, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -133,9 +133,7 @@ func TestWorkspaceCloneInBwrap(t *testing.T) {
 	}
 	ralph, fake := build(t)
 	proj := project(t, 1000)
-	os.MkdirAll(filepath.Join(proj, ".bin"), 0o755)
-	data, _ := os.ReadFile(fake)
-	os.WriteFile(filepath.Join(proj, ".bin", "claude"), data, 0o755)
+	fakeInProject(t, proj, fake)
 	genv := gitEnv(t)
 	gitIn(t, genv, proj, "init", "--quiet")
 	gitIn(t, genv, proj, "add", "-A")
