@@ -50,6 +50,7 @@ func doctorRun(ctx context.Context, o *doctorOptions) error {
 	for i, a := range rep.Agents {
 		rep.Agents[i].Secrets, rep.Agents[i].KeysSet = agentSecrets(f.secrets(), a)
 	}
+	rep.GitSecrets = gitSecrets(f.secrets())
 	if o.asJSON {
 		enc := json.NewEncoder(f.IO.Out)
 		enc.SetIndent("", "  ")
@@ -72,7 +73,9 @@ func agentSecrets(store secret.Store, a doctor.Agent) (secrets, passed []string)
 	kinds, _ := store.Stored(a.Name) // a damaged secret: the run says so
 	replaced := map[string]bool{}
 	for _, k := range kinds {
-		secrets = append(secrets, k.Name)
+		if !k.Git {
+			secrets = append(secrets, k.Name)
+		}
 		for _, v := range k.Vars() {
 			replaced[v] = true
 		}
@@ -84,4 +87,16 @@ func agentSecrets(store secret.Store, a doctor.Agent) (secrets, passed []string)
 		}
 	}
 	return secrets, passed
+}
+
+// gitSecrets are the stored secrets for git (every agent's), named with
+// the server they are added for.
+func gitSecrets(store secret.Store) []string {
+	var out []string
+	for _, k := range secret.Kinds() {
+		if _, err := store.Get(k.Name); k.Git && err == nil {
+			out = append(out, k.Name)
+		}
+	}
+	return out
 }

@@ -43,6 +43,16 @@ The names ralph knows, and the agent each is for:
   claude-oauth   claude   (a subscription's token from claude setup-token; Authorization: Bearer)
   openai         codex    (Authorization: Bearer; API: $OPENAI_BASE_URL or api.openai.com/v1)
   gemini         gemini   (x-goog-api-key; API: $GOOGLE_GEMINI_BASE_URL or generativelanguage.googleapis.com)
+  github         git, with every agent (a token for git's fetch and push over https:
+                 Authorization: Basic; server: $GITHUB_SERVER_URL, passed with --env, or github.com)
+
+With github, git in the sandbox takes the gate's route for the server's
+https://, git@HOST: and ssh:// remotes (url.insteadOf, set through git's
+GIT_CONFIG_* variables); the gate adds the token to git's smart-HTTP
+requests (OWNER/REPO/info/refs, git-upload-pack, git-receive-pack, and Git
+LFS's API) and refuses any other path of the server. The server is allowed
+by the run's policy like an agent's API (deny rules still win). gh and
+other API clients get no token: api.github.com speaks only TLS.
 
 Values are stored in ~/.config/ralph/secrets (or $XDG_CONFIG_HOME/ralph/secrets),
 one file each, readable by you only; or come from a command run on this
@@ -52,6 +62,7 @@ warning.`,
 		Example: `  ralph secret set anthropic                              # asks for the value (not echoed)
   printf %s "$KEY" | ralph secret set openai             # from standard input
   ralph secret set gemini --from-command 'pass show gemini'  # run at each loop start
+  ralph secret set github --from-command 'gh auth token'     # git push from the sandbox, no token inside
   ralph secret ls
   ralph secret rm anthropic`,
 	}
@@ -173,6 +184,7 @@ func secretLs(o *secretOptions) error {
 		Name   string `json:"name"`
 		Source string `json:"source"`
 		Agent  string `json:"agent,omitempty"`
+		Git    bool   `json:"git,omitempty"` // git's token, used with every agent
 		Header string `json:"header,omitempty"`
 	}
 	var rows []row
@@ -186,7 +198,7 @@ func secretLs(o *secretOptions) error {
 			r.Source = "command"
 		}
 		if k, ok := secret.KindOf(n); ok {
-			r.Agent, r.Header = k.Agent, k.Header
+			r.Agent, r.Git, r.Header = k.Agent, k.Git, k.Header
 		}
 		rows = append(rows, r)
 	}
@@ -204,7 +216,11 @@ func secretLs(o *secretOptions) error {
 	tw := tabwriter.NewWriter(o.io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSOURCE\tAGENT\tHEADER")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Source, dash(r.Agent), dash(r.Header))
+		agent := r.Agent
+		if r.Git {
+			agent = "git (every agent)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Source, dash(agent), dash(r.Header))
 	}
 	return tw.Flush()
 }

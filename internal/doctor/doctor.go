@@ -67,6 +67,9 @@ type Report struct {
 	Backends []Backend `json:"backends"`
 	Auto     string    `json:"auto"`
 	Agents   []Agent   `json:"agents"`
+	// GitSecrets are the stored secrets git uses with every agent (the
+	// gate adds them to git's requests for their server).
+	GitSecrets []string `json:"git_secrets,omitempty"`
 }
 
 // Check asks each isolating backend, then host (never usable: it is no

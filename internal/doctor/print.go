@@ -44,6 +44,9 @@ func Print(w io.Writer, rep Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, yesNo(a.OnHost), a.Image+": "+a.InImage, orDash(strings.Join(seen, ", ")), orDash(credentials(a)))
 	}
 	tw.Flush()
+	for _, s := range rep.GitSecrets {
+		fmt.Fprintf(w, "git: secret %s: added by the gate to git's fetch and push (every agent; not on host or sbx)\n", s)
+	}
 	for _, a := range rep.Agents {
 		for _, name := range sortedKeys(a.InSandbox) {
 			if v := a.InSandbox[name]; v != "yes" && a.OnHost {

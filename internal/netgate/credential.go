@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,6 +29,14 @@ type Credential struct {
 	Upstream *url.URL // scheme://host[:port][/base path]
 	Header   string   // "x-api-key", "x-goog-api-key" or "Authorization"
 	Value    string   // the header's whole value ("Bearer …" for Authorization)
+	// Paths, when set, are the only request paths the credential is
+	// added to (git's token: its smart-HTTP paths, never the web site);
+	// a request for another path is refused, not sent without it. It
+	// must match the whole path (anchored: ^…$).
+	Paths *regexp.Regexp
+	// PathsSay names those paths in the refusal ("git's smart-HTTP
+	// paths").
+	PathsSay string
 }
 
 // CredentialHost is the name the sandbox uses for the API that the
@@ -79,6 +88,10 @@ func (g *Gate) credentialTunnel(ctx context.Context, c net.Conn, br *bufio.Reade
 // the credential. The upstream still passes the policy (deny beats
 // allow) and the address checks of any other request.
 func (g *Gate) inject(ctx context.Context, c net.Conn, req *http.Request, cred *Credential, e Entry) {
+	if !cred.allows(req.URL.Path) {
+		g.refuse(c, e, refusal{http.StatusForbidden, fmt.Sprintf("secret %s is added to %s only, not to %q", cred.Name, cred.PathsSay, req.URL.Path)})
+		return
+	}
 	up := cred.Upstream
 	upHost, upPort, err := policy.SplitHostPort(up.Host)
 	if err != nil || (up.Scheme != "http" && up.Scheme != "https") {
@@ -130,6 +143,16 @@ func (g *Gate) inject(ctx context.Context, c net.Conn, req *http.Request, cred *
 		return
 	}
 	g.copyIdle(c, conn, &activity{})
+}
+
+// allows reports whether the credential goes with a request for p: any
+// path when Paths is unset, else a clean path (no dot segments, no
+// doubled slash) that Paths matches whole.
+func (cred *Credential) allows(p string) bool {
+	if cred.Paths == nil {
+		return true
+	}
+	return p != "" && path.Clean(p) == p && cred.Paths.MatchString(p)
 }
 
 // joinPath puts the request's path under the upstream's base path.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -188,5 +189,29 @@ func TestCredentialUpstreamCertificateChecked(t *testing.T) {
 	}
 	if n := len(rec.all()); n != 0 {
 		t.Errorf("the secret went to an unverified upstream (%d requests)", n)
+	}
+}
+
+// TestCredentialOnlyOnItsPaths: a credential limited to git's paths
+// (the github secret) goes with git's requests only; any other path of
+// the same route, or a dotted or doubled one that a server could fold
+// onto a git path, is refused with nothing sent.
+func TestCredentialOnlyOnItsPaths(t *testing.T) {
+	e, rec, _ := credEnv(t, "allow example.com")
+	e.gate.Credentials[0].Paths = regexp.MustCompile(`^/[^/]+/[^/]+/(info/refs|git-upload-pack|git-receive-pack)$`)
+	e.gate.Credentials[0].PathsSay = "git's smart-HTTP paths"
+	if code := post(t, e, "http://anthropic.secret.invalid/o/r.git/git-receive-pack", nil); code != 200 {
+		t.Fatalf("git's path (the positive control) answered %d", code)
+	}
+	for _, p := range []string{"/settings/tokens", "/o/r.git/info/refs/x", "/o/../info/refs", "/o//r/info/refs", "/o/r/./info/refs", "/", "/o/r.git/git-receive-pack/"} {
+		if code := post(t, e, "http://anthropic.secret.invalid"+p, nil); code != http.StatusForbidden {
+			t.Errorf("%s answered %d, want 403", p, code)
+		}
+	}
+	if n := len(rec.all()); n != 1 {
+		t.Errorf("%d requests reached the upstream, want git's one only", n)
+	}
+	if !strings.Contains(e.log.String(), "git's smart-HTTP paths") {
+		t.Errorf("the refusal does not say why:\n%s", e.log.String())
 	}
 }

@@ -2,11 +2,17 @@ package secret
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/ralphloop/ralph/internal/netgate"
+	"github.com/ralphloop/ralph/internal/netgate/policy"
 )
 
 // Kind is a secret name ralph knows: which agent it authenticates, the
@@ -14,7 +20,7 @@ import (
 // gate presents it to the API.
 type Kind struct {
 	Name  string // the secret's name: ralph secret set NAME
-	Agent string
+	Agent string // "" for every agent (git's token)
 	// KeyVar gets the placeholder; Drop are the agent's other credential
 	// variables, never passed in while the secret is used.
 	KeyVar string
@@ -23,8 +29,19 @@ type Kind struct {
 	// user's own BaseVar when set on the host, else Upstream.
 	BaseVar, Upstream string
 	Header            string
-	Bearer            bool // the header's value is "Bearer " + the secret
+	Bearer            bool   // the header's value is "Bearer " + the secret
+	Basic             string // the header's value is HTTP Basic with this user and the secret
+	// Git: the sandbox reaches the route through git's url.insteadOf
+	// (GIT_CONFIG_* variables), for Upstream's https, ssh and scp-like
+	// addresses; Paths (anchored) are the only paths it is added to.
+	Git      bool
+	Paths    string
+	PathsSay string
 }
+
+// gitPaths are git's smart-HTTP requests (and Git LFS's API) under
+// OWNER/REPO: what a token for git pushes and fetches, never the site.
+const gitPaths = `^/[^/]+/[^/]+/(info/refs|git-upload-pack|git-receive-pack|info/lfs/[^?#]+)$`
 
 // Kinds are the secrets the gate injects, per agent (a fresh list each
 // call: nothing can change it for the next caller).
@@ -38,12 +55,22 @@ func Kinds() []Kind {
 			BaseVar: "OPENAI_BASE_URL", Upstream: "https://api.openai.com/v1", Header: "Authorization", Bearer: true},
 		{Name: "gemini", Agent: "gemini", KeyVar: "GEMINI_API_KEY", Drop: []string{"GOOGLE_API_KEY"},
 			BaseVar: "GOOGLE_GEMINI_BASE_URL", Upstream: "https://generativelanguage.googleapis.com", Header: "x-goog-api-key"},
+		{Name: "github", Drop: []string{"GITHUB_TOKEN", "GH_TOKEN"}, BaseVar: "GITHUB_SERVER_URL", Upstream: "https://github.com",
+			Header: "Authorization", Basic: "x-access-token", Git: true, Paths: gitPaths, PathsSay: "git's smart-HTTP paths (OWNER/REPO/info/refs, git-upload-pack, git-receive-pack, info/lfs)"},
 	}
 }
 
 // Vars are the variables a run with this secret sets or keeps out of
 // the sandbox: none of them passes in as the host has it.
-func (k Kind) Vars() []string { return append([]string{k.KeyVar, k.BaseVar}, k.Drop...) }
+func (k Kind) Vars() []string {
+	var out []string
+	for _, v := range append([]string{k.KeyVar, k.BaseVar}, k.Drop...) {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // KindOf is the kind named name, if ralph knows it.
 func KindOf(name string) (Kind, bool) {
@@ -62,6 +89,7 @@ func Placeholder(name string) string { return "ralph-secret-placeholder-" + name
 type Route struct {
 	Kind       Kind
 	Credential netgate.Credential
+	GitFrom    []string // for a Git kind: the remote addresses git takes the route for
 }
 
 // Stored are the kinds of agent's secrets that are stored (their values
@@ -69,7 +97,7 @@ type Route struct {
 func (s Store) Stored(agent string) ([]Kind, error) {
 	var out []Kind
 	for _, k := range Kinds() {
-		if k.Agent != agent {
+		if k.Agent != agent && k.Agent != "" {
 			continue
 		}
 		if _, err := s.Get(k.Name); errors.Is(err, ErrNotFound) {
@@ -110,44 +138,123 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 	if err != nil {
 		return nil, err
 	}
-	if len(kinds) > 1 {
-		return nil, fmt.Errorf("secrets %s and %s both authenticate %s: keep one (ralph secret rm NAME)", kinds[0].Name, kinds[1].Name, agent)
+	var own []string
+	for _, k := range kinds {
+		if k.Agent != "" {
+			own = append(own, k.Name)
+		}
+	}
+	if len(own) > 1 {
+		return nil, fmt.Errorf("secrets %s and %s both authenticate %s: keep one (ralph secret rm NAME)", own[0], own[1], agent)
 	}
 	var out []Route
 	for i, k := range kinds {
-		v := values[i]
 		upstream := k.Upstream
 		if u := env[k.BaseVar]; u != "" {
 			upstream = u
 		}
 		up, err := url.Parse(upstream)
-		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
-			return nil, fmt.Errorf("secret %s: the API %s=%q is not an http(s) URL", k.Name, k.BaseVar, upstream)
-		}
-		if k.Bearer {
-			v = "Bearer " + v
+		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" || up.User != nil {
+			return nil, fmt.Errorf("secret %s: %s=%q is not an http(s) URL (without credentials)", k.Name, k.BaseVar, upstream)
 		}
 		for _, d := range k.Vars() {
 			delete(env, d)
 		}
-		env[k.KeyVar] = Placeholder(k.Name)
-		env[k.BaseVar] = "http://" + netgate.CredentialHost(k.Name)
-		out = append(out, Route{Kind: k, Credential: netgate.Credential{Name: k.Name, Host: netgate.CredentialHost(k.Name), Upstream: up, Header: k.Header, Value: v}})
+		route := "http://" + netgate.CredentialHost(k.Name)
+		cred := netgate.Credential{Name: k.Name, Host: netgate.CredentialHost(k.Name), Upstream: up, Header: k.Header, Value: k.headerValue(values[i])}
+		if k.Paths != "" {
+			cred.Paths, cred.PathsSay = regexp.MustCompile(k.Paths), k.PathsSay
+		}
+		r := Route{Kind: k, Credential: cred}
+		if k.Git {
+			r.GitFrom = gitAddresses(up)
+			if err := insteadOf(env, route, r.GitFrom); err != nil {
+				return nil, fmt.Errorf("secret %s: %w", k.Name, err)
+			}
+		} else {
+			env[k.KeyVar] = Placeholder(k.Name)
+			env[k.BaseVar] = route
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
 
+// Rules allow the route's upstream for a Git kind (storing git's token
+// is asking for git to reach its server); an API's upstream is allowed
+// as the agent's host or endpoint already. Deny rules still win.
+func (r Route) Rules() ([]policy.Rule, error) {
+	if !r.Kind.Git {
+		return nil, nil
+	}
+	up := r.Credential.Upstream
+	port := up.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[up.Scheme]
+	}
+	rule, err := policy.ParseRule(policy.Allow, net.JoinHostPort(up.Hostname(), port), "secret "+r.Kind.Name)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", r.Kind.Name, err)
+	}
+	return []policy.Rule{rule}, nil
+}
+
+// headerValue is what the header carries for the secret v.
+func (k Kind) headerValue(v string) string {
+	switch {
+	case k.Bearer:
+		return "Bearer " + v
+	case k.Basic != "":
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(k.Basic+":"+v))
+	}
+	return v
+}
+
+// gitAddresses are the ways a remote names up's repositories: its https
+// (or http) URL, and ssh's two forms, which git then fetches over the
+// gate's route instead (the sandbox has no ssh way out at all).
+func gitAddresses(up *url.URL) []string {
+	base := strings.TrimSuffix(up.String(), "/") + "/"
+	return []string{base, "git@" + up.Hostname() + ":", "ssh://git@" + up.Hostname() + "/"}
+}
+
+// insteadOf makes git in the sandbox fetch and push every address in
+// from over route (url.ROUTE/.insteadOf), through GIT_CONFIG_COUNT and
+// GIT_CONFIG_KEY_n/VALUE_n after any the environment already sets (git
+// 2.31 and later read them; no file in the workspace is written).
+func insteadOf(env map[string]string, route string, from []string) error {
+	n := 0
+	if c, ok := env["GIT_CONFIG_COUNT"]; ok {
+		var err error
+		if n, err = strconv.Atoi(c); err != nil || n < 0 || n > 1000 {
+			return fmt.Errorf("GIT_CONFIG_COUNT=%q is not a count", c)
+		}
+	}
+	for _, f := range from {
+		env[fmt.Sprintf("GIT_CONFIG_KEY_%d", n)] = "url." + route + "/.insteadOf"
+		env[fmt.Sprintf("GIT_CONFIG_VALUE_%d", n)] = f
+		n++
+	}
+	env["GIT_CONFIG_COUNT"] = strconv.Itoa(n)
+	return nil
+}
+
 // PassIn puts the values of agent's stored secrets into env as they are
-// (for a backend without ralph's gate), and returns their names.
-func (s Store) PassIn(ctx context.Context, agent string, env map[string]string) ([]string, error) {
+// (for a backend without ralph's gate), and returns their names; skipped
+// are the secrets that only a gate can use (git's token, which git
+// reads from no variable), left out of the sandbox.
+func (s Store) PassIn(ctx context.Context, agent string, env map[string]string) (names, skipped []string, err error) {
 	kinds, values, err := s.stored(ctx, agent)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var names []string
 	for i, k := range kinds {
+		if k.KeyVar == "" {
+			skipped = append(skipped, k.Name)
+			continue
+		}
 		env[k.KeyVar] = values[i]
 		names = append(names, k.Name)
 	}
-	return names, nil
+	return names, skipped, nil
 }

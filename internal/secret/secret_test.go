@@ -3,6 +3,7 @@ package secret
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,5 +107,61 @@ func TestRoutesRefuseTwoSecretsForOneAgent(t *testing.T) {
 	s.Set(Secret{Name: "claude-oauth", Value: "t"})
 	if _, err := s.Routes(context.Background(), "claude", map[string]string{}); err == nil || !strings.Contains(err.Error(), "keep one") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestGitHubRouteForEveryAgent: git's token is used with any agent's
+// own secret; git in the sandbox gets url.insteadOf for the server's
+// https and ssh addresses after the variables already set, and no
+// variable holds the token or a placeholder of it.
+func TestGitHubRouteForEveryAgent(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	s.Set(Secret{Name: "github", Value: "ghp_real"})
+	s.Set(Secret{Name: "anthropic", Value: "sk-ant-real"})
+	env := map[string]string{"GITHUB_TOKEN": "ghp_env", "GH_TOKEN": "gho_env", "GIT_CONFIG_COUNT": "1",
+		"GIT_CONFIG_KEY_0": "user.name", "GIT_CONFIG_VALUE_0": "agent"}
+	rs, err := s.Routes(context.Background(), "claude", env)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("Routes = %+v, %v", rs, err)
+	}
+	gh := rs[1]
+	if gh.Kind.Name != "github" || gh.Credential.Value != "Basic eC1hY2Nlc3MtdG9rZW46Z2hwX3JlYWw=" || gh.Credential.Upstream.String() != "https://github.com" {
+		t.Fatalf("github route %+v", gh.Credential)
+	}
+	want := map[string]string{
+		"ANTHROPIC_API_KEY": Placeholder("anthropic"), "ANTHROPIC_BASE_URL": "http://anthropic.secret.invalid",
+		"GIT_CONFIG_COUNT": "4", "GIT_CONFIG_KEY_0": "user.name", "GIT_CONFIG_VALUE_0": "agent",
+		"GIT_CONFIG_KEY_1": "url.http://github.secret.invalid/.insteadOf", "GIT_CONFIG_VALUE_1": "https://github.com/",
+		"GIT_CONFIG_KEY_2": "url.http://github.secret.invalid/.insteadOf", "GIT_CONFIG_VALUE_2": "git@github.com:",
+		"GIT_CONFIG_KEY_3": "url.http://github.secret.invalid/.insteadOf", "GIT_CONFIG_VALUE_3": "ssh://git@github.com/",
+	}
+	if diff := cmp.Diff(want, env); diff != "" {
+		t.Errorf("env (-want +got):\n%s", diff)
+	}
+	if !gh.Credential.Paths.MatchString("/o/r.git/git-receive-pack") || gh.Credential.Paths.MatchString("/settings/tokens") ||
+		gh.Credential.Paths.MatchString("/o/r/info/refs/../../../x") {
+		t.Error("the route's paths are not git's alone")
+	}
+	rules, err := gh.Rules()
+	if err != nil || len(rules) != 1 || rules[0].Pattern != "github.com:443" {
+		t.Errorf("rules %+v, %v", rules, err)
+	}
+	// GitHub Enterprise: the server the user names; a URL with
+	// credentials in it, or a count git would not read, is refused.
+	env = map[string]string{"GITHUB_SERVER_URL": "https://ghe.example.com"}
+	if rs, err := s.Routes(context.Background(), "codex", env); err != nil || rs[0].Credential.Upstream.Host != "ghe.example.com" ||
+		env["GIT_CONFIG_VALUE_0"] != "https://ghe.example.com/" || env["GITHUB_SERVER_URL"] != "" {
+		t.Errorf("enterprise: %+v %v %v", rs, err, env)
+	}
+	for _, bad := range []map[string]string{{"GITHUB_SERVER_URL": "https://u:p@ghe.example.com"}, {"GIT_CONFIG_COUNT": "x"}} {
+		if _, err := s.Routes(context.Background(), "codex", bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	// Without a gate, git's token is not passed in at all.
+	env = map[string]string{}
+	names, skipped, err := s.PassIn(context.Background(), "codex", env)
+	if err != nil || len(names) != 0 || fmt.Sprint(skipped) != "[github]" || len(env) != 0 {
+		t.Errorf("PassIn = %v %v %v, env %v", names, skipped, err, env)
 	}
 }

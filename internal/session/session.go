@@ -128,9 +128,12 @@ func Run(ctx context.Context, o Options, h Host) error {
 		}
 		defaults = append(defaults, endpoints...)
 	}
-	creds, err := useSecrets(ctx, h, b, &cfg)
+	creds, secretRules, err := useSecrets(ctx, h, b, &cfg)
 	if err != nil {
 		return exitcode.Usagef("%v", err)
+	}
+	if !o.NoAgentHosts {
+		defaults = append(defaults, secretRules...)
 	}
 	gate, err := h.Gates.Attach(ctx, b, &spec, defaults, creds...)
 	if err != nil {
@@ -269,32 +272,46 @@ func orWorkdir(w string) string {
 // sandbox gets placeholders and the gate the credentials; a backend
 // without ralph's gate gets the values in its environment, with a
 // warning. It says which secrets the run uses, never their values.
-func useSecrets(ctx context.Context, h Host, b sandbox.Backend, cfg *loop.Config) ([]netgate.Credential, error) {
+func useSecrets(ctx context.Context, h Host, b sandbox.Backend, cfg *loop.Config) ([]netgate.Credential, []policy.Rule, error) {
 	if h.Secrets.Dir == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	env := maps.Clone(cfg.Env)
 	if env == nil {
 		env = map[string]string{}
 	}
 	if _, gated := b.(sandbox.GateUser); !gated {
-		names, err := h.Secrets.PassIn(ctx, cfg.Agent.Name, env)
+		names, skipped, err := h.Secrets.PassIn(ctx, cfg.Agent.Name, env)
 		for _, n := range names {
 			fmt.Fprintf(h.Err, "ralph: warning: secret %s is passed into the sandbox as a variable: the %s backend has no ralph gate to add it to requests\n", n, b.Name())
 		}
+		for _, n := range skipped {
+			fmt.Fprintf(h.Err, "ralph: secret %s is not used: only ralph's gate can add it, and the %s backend has none\n", n, b.Name())
+		}
 		cfg.Env = env
-		return nil, err
+		return nil, nil, err
 	}
 	routes, err := h.Secrets.Routes(ctx, cfg.Agent.Name, env)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var creds []netgate.Credential
+	var rules []policy.Rule
 	for _, r := range routes {
+		creds = append(creds, r.Credential)
+		rs, err := r.Rules()
+		if err != nil {
+			return nil, nil, err
+		}
+		rules = append(rules, rs...)
+		if r.Kind.Git {
+			fmt.Fprintf(h.Err, "ralph: secret %s: added by the gate to git's requests for %s; git in the sandbox fetches and pushes %s over the gate's route\n",
+				r.Kind.Name, r.Credential.Upstream.Host, strings.Join(r.GitFrom, " "))
+			continue
+		}
 		fmt.Fprintf(h.Err, "ralph: secret %s: added by the gate to requests for %s; the sandbox holds a placeholder in %s\n",
 			r.Kind.Name, r.Credential.Upstream.Host, r.Kind.KeyVar)
-		creds = append(creds, r.Credential)
 	}
 	cfg.Env = env
-	return creds, nil
+	return creds, rules, nil
 }
