@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ type mockAnthropic struct {
 	turns    int      // streamed requests: the script's steps
 	keys     []string // the x-api-key of each request
 	auths    []string // the Authorization of each request
+	tool     string   // the name of the shell tool BASH: calls (Claude Code's Bash when empty)
 }
 
 func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -52,10 +54,25 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.keys = append(m.keys, r.Header.Get("x-api-key"))
 	m.auths = append(m.auths, r.Header.Get("Authorization"))
 	n := m.requests
-	if !req.Stream {
-		// The CLI's side questions (a title, a quota check): not the
-		// script's turns.
+	if !req.Stream || strings.Contains(string(body), "You are a title generator") {
+		// The CLI's side questions (a title, a quota check; opencode
+		// streams its title's): not the script's turns.
 		m.mu.Unlock()
+		if req.Stream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			for _, e := range []string{
+				`{"type":"message_start","message":{"id":"msg_title","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":1,"output_tokens":1}}}`,
+				`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+				`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"A title"}}`,
+				`{"type":"content_block_stop","index":0}`,
+				`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":2}}`,
+				`{"type":"message_stop"}`} {
+				var ev struct{ Type string }
+				json.Unmarshal([]byte(e), &ev)
+				fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, e)
+			}
+			return
+		}
 		json.NewEncoder(w).Encode(map[string]any{"id": "msg_mock", "type": "message", "role": "assistant", "model": req.Model,
 			"content": []any{map[string]any{"type": "text", "text": "ok"}}, "stop_reason": "end_turn", "usage": usage})
 		return
@@ -97,7 +114,8 @@ func (m *mockAnthropic) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A call of Claude Code's Bash tool: the CLI runs the command
 		// for real and comes back with its result for the next step.
 		input, _ := json.Marshal(map[string]any{"command": cmd, "description": "run a command"})
-		ev("content_block_start", map[string]any{"index": 0, "content_block": map[string]any{"type": "tool_use", "id": fmt.Sprintf("toolu_mock_%d", n), "name": "Bash", "input": map[string]any{}}})
+		tool := cmp.Or(m.tool, "Bash")
+		ev("content_block_start", map[string]any{"index": 0, "content_block": map[string]any{"type": "tool_use", "id": fmt.Sprintf("toolu_mock_%d", n), "name": tool, "input": map[string]any{}}})
 		ev("content_block_delta", map[string]any{"index": 0, "delta": map[string]any{"type": "input_json_delta", "partial_json": string(input)}})
 		ev("content_block_stop", map[string]any{"index": 0})
 		ev("message_delta", map[string]any{"delta": map[string]any{"stop_reason": "tool_use"}, "usage": map[string]any{"output_tokens": 5}})

@@ -3,6 +3,9 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -132,6 +135,57 @@ func TestSecretClaudeOAuth(t *testing.T) {
 		if auths[i] != "Bearer "+real || keys[i] != "" {
 			t.Errorf("request %d: Authorization %q, x-api-key %q; want the token as a bearer and no key", i, auths[i], keys[i])
 		}
+	}
+}
+
+// TestSecretAddedByTheGateOpencode: opencode's anthropic provider, whose
+// base URL lives in opencode's own config, reaches the API through the
+// gate's route with the secret, which the CLI's environment (its bash
+// tool prints it) never holds; the user's own config content stays in
+// force (its model, its provider's models).
+func TestSecretAddedByTheGateOpencode(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	needBwrapAsRoot(t)
+	p := os.Getenv("RALPH_REAL_OPENCODE")
+	if p == "" {
+		sandboxtest.Require(t, "opencode (the real CLI from npm)", errors.New("RALPH_REAL_OPENCODE is not set (scripts/test.sh installs it)"))
+	}
+	ralph, _ := build(t)
+	const real = "sk-ant-api03-the-real-key-for-opencode"
+	mock := &mockAnthropic{tool: "bash", texts: []string{"BASH:env > env-seen.txt", "<promise>COMPLETE</promise>"}}
+	srv := httptest.NewServer(mock)
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	proj, state := project(t, 1000), t.TempDir()
+	linkInto(t, p, filepath.Join(proj, "opencode-bin"))
+	config, _ := json.Marshal(map[string]any{"model": "anthropic/mock-model", "autoupdate": false, "share": "disabled",
+		"provider": map[string]any{"anthropic": map[string]any{"models": map[string]any{"mock-model": map[string]any{"name": "Mock model"}}}}})
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "XDG_STATE_HOME=" + state, "XDG_CONFIG_HOME=" + t.TempDir(),
+		fmt.Sprintf("ANTHROPIC_BASE_URL=http://localhost:%d", port), "ANTHROPIC_API_KEY=sk-ant-from-env", "OPENCODE_CONFIG_CONTENT=" + string(config)}
+	if code, out := runRalph(t, ralph, proj, env, "policy", "allow", "network", "-g", fmt.Sprintf("localhost:%d,127.0.0.1:%d", port, port)); code != 0 {
+		t.Fatalf("policy: %s", out)
+	}
+	setSecret(t, ralph, proj, env, "anthropic", real)
+	code, out := runRalph(t, ralph, proj, env, "-n", "2", "--sandbox", "bwrap", "--agent", "opencode", "--agent-cmd", "/work/opencode-bin",
+		"--env", "OPENCODE_CONFIG_CONTENT", "--env", "ANTHROPIC_BASE_URL", "--stall-after", "0", "--max-retries", "0", "--iteration-timeout", "3m")
+	mock.mu.Lock()
+	keys := append([]string(nil), mock.keys...)
+	mock.mu.Unlock()
+	if code != 0 || !strings.Contains(out, "COMPLETE after 1 iteration") || !strings.Contains(out, "secret anthropic: added by the gate") {
+		t.Fatalf("exit %d, the API got %d requests; the gate refused %q:\n%s", code, len(keys), gateDenials(t, state), out)
+	}
+	for _, k := range keys {
+		if k != real {
+			t.Errorf("the API got x-api-key %q, want the secret", k)
+		}
+	}
+	seen, err := os.ReadFile(filepath.Join(proj, "env-seen.txt"))
+	if err != nil || !strings.Contains(string(seen), "ANTHROPIC_API_KEY=ralph-secret-placeholder-anthropic") ||
+		!strings.Contains(string(seen), "anthropic.secret.invalid/v1") {
+		t.Errorf("the agent's environment (%v) lacks the placeholder or the route:\n%s", err, seen)
+	}
+	if strings.Contains(string(seen), real) || strings.Contains(string(seen), "sk-ant-from-env") || strings.Contains(out, real) {
+		t.Error("a key entered the sandbox or ralph's output")
 	}
 }
 

@@ -43,6 +43,8 @@ The names ralph knows, and the agent each is for:
   claude-oauth   claude   (a subscription's token from claude setup-token; Authorization: Bearer)
   openai         codex    (Authorization: Bearer; API: $OPENAI_BASE_URL or api.openai.com/v1)
   gemini         gemini   (x-goog-api-key; API: $GOOGLE_GEMINI_BASE_URL or generativelanguage.googleapis.com)
+  (anthropic, openai and gemini are opencode's too: its providers anthropic, openai
+   and google, their base URLs set in OPENCODE_CONFIG_CONTENT)
   github         git, with every agent (a token for git's fetch and push over https:
                  Authorization: Basic; server: $GITHUB_SERVER_URL, passed with --env, or github.com)
 

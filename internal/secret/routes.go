@@ -3,6 +3,7 @@ package secret
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -37,7 +38,16 @@ type Kind struct {
 	Git      bool
 	Paths    string
 	PathsSay string
+	// Opencode is how opencode uses this secret, if it does: opencode
+	// takes its providers' base URLs from its own config, not from a
+	// variable.
+	Opencode *Provider
 }
+
+// Provider is one of opencode's providers: its id in opencode's config,
+// the key variable it reads, and the path its SDK's base URL has under
+// the API's root.
+type Provider struct{ ID, KeyVar, Path string }
 
 // gitPaths are git's smart-HTTP requests (and Git LFS's API) under
 // OWNER/REPO: what a token for git pushes and fetches, never the site.
@@ -48,13 +58,16 @@ const gitPaths = `^/[^/]+/[^/]+/(info/refs|git-upload-pack|git-receive-pack|info
 func Kinds() []Kind {
 	return []Kind{
 		{Name: "anthropic", Agent: "claude", KeyVar: "ANTHROPIC_API_KEY", Drop: []string{"CLAUDE_CODE_OAUTH_TOKEN"},
-			BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "x-api-key"},
+			BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "x-api-key",
+			Opencode: &Provider{ID: "anthropic", KeyVar: "ANTHROPIC_API_KEY", Path: "/v1"}},
 		{Name: "claude-oauth", Agent: "claude", KeyVar: "CLAUDE_CODE_OAUTH_TOKEN", Drop: []string{"ANTHROPIC_API_KEY"},
 			BaseVar: "ANTHROPIC_BASE_URL", Upstream: "https://api.anthropic.com", Header: "Authorization", Bearer: true},
 		{Name: "openai", Agent: "codex", KeyVar: "CODEX_API_KEY", Drop: []string{"OPENAI_API_KEY"},
-			BaseVar: "OPENAI_BASE_URL", Upstream: "https://api.openai.com/v1", Header: "Authorization", Bearer: true},
+			BaseVar: "OPENAI_BASE_URL", Upstream: "https://api.openai.com/v1", Header: "Authorization", Bearer: true,
+			Opencode: &Provider{ID: "openai", KeyVar: "OPENAI_API_KEY"}},
 		{Name: "gemini", Agent: "gemini", KeyVar: "GEMINI_API_KEY", Drop: []string{"GOOGLE_API_KEY"},
-			BaseVar: "GOOGLE_GEMINI_BASE_URL", Upstream: "https://generativelanguage.googleapis.com", Header: "x-goog-api-key"},
+			BaseVar: "GOOGLE_GEMINI_BASE_URL", Upstream: "https://generativelanguage.googleapis.com", Header: "x-goog-api-key",
+			Opencode: &Provider{ID: "google", KeyVar: "GOOGLE_GENERATIVE_AI_API_KEY", Path: "/v1beta"}},
 		{Name: "github", Drop: []string{"GITHUB_TOKEN", "GH_TOKEN"}, BaseVar: "GITHUB_SERVER_URL", Upstream: "https://github.com",
 			Header: "Authorization", Basic: "x-access-token", Git: true, Paths: gitPaths, PathsSay: "git's smart-HTTP paths (OWNER/REPO/info/refs, git-upload-pack, git-receive-pack, info/lfs)"},
 	}
@@ -70,6 +83,27 @@ func (k Kind) Vars() []string {
 		}
 	}
 	return out
+}
+
+// forAgent is k as agent uses it, if it does: opencode puts the
+// placeholder in its provider's key variable and keeps every variable of
+// the kind's own agent out.
+func (k Kind) forAgent(agent string) (Kind, bool) {
+	switch {
+	case k.Agent == agent || k.Agent == "":
+		k.Opencode = nil
+		return k, true
+	case agent == "opencode" && k.Opencode != nil:
+		var drop []string
+		for _, v := range append([]string{k.KeyVar}, k.Drop...) {
+			if v != k.Opencode.KeyVar {
+				drop = append(drop, v)
+			}
+		}
+		k.KeyVar, k.Drop = k.Opencode.KeyVar, drop
+		return k, true
+	}
+	return Kind{}, false
 }
 
 // KindOf is the kind named name, if ralph knows it.
@@ -97,7 +131,8 @@ type Route struct {
 func (s Store) Stored(agent string) ([]Kind, error) {
 	var out []Kind
 	for _, k := range Kinds() {
-		if k.Agent != agent && k.Agent != "" {
+		k, ok := k.forAgent(agent)
+		if !ok {
 			continue
 		}
 		if _, err := s.Get(k.Name); errors.Is(err, ErrNotFound) {
@@ -138,14 +173,12 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 	if err != nil {
 		return nil, err
 	}
-	var own []string
+	apis := map[string]string{} // base URL variable: the secret for that API
 	for _, k := range kinds {
-		if k.Agent != "" {
-			own = append(own, k.Name)
+		if other, ok := apis[k.BaseVar]; ok {
+			return nil, fmt.Errorf("secrets %s and %s both authenticate %s's API: keep one (ralph secret rm NAME)", other, k.Name, agent)
 		}
-	}
-	if len(own) > 1 {
-		return nil, fmt.Errorf("secrets %s and %s both authenticate %s: keep one (ralph secret rm NAME)", own[0], own[1], agent)
+		apis[k.BaseVar] = k.Name
 	}
 	var out []Route
 	for i, k := range kinds {
@@ -169,6 +202,11 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 		if k.Git {
 			r.GitFrom = gitAddresses(up)
 			if err := insteadOf(env, route, r.GitFrom); err != nil {
+				return nil, fmt.Errorf("secret %s: %w", k.Name, err)
+			}
+		} else if k.Opencode != nil {
+			env[k.KeyVar] = Placeholder(k.Name)
+			if err := opencodeBase(env, k.Opencode.ID, route+k.Opencode.Path); err != nil {
 				return nil, fmt.Errorf("secret %s: %w", k.Name, err)
 			}
 		} else {
@@ -197,6 +235,54 @@ func (r Route) Rules() ([]policy.Rule, error) {
 		return nil, fmt.Errorf("secret %s: %w", r.Kind.Name, err)
 	}
 	return []policy.Rule{rule}, nil
+}
+
+// opencodeBase sets provider's base URL in opencode's config
+// (OPENCODE_CONFIG_CONTENT, which opencode reads after its other
+// configs), over what the user's own content there says, and removes a
+// key written into it.
+func opencodeBase(env map[string]string, provider, base string) error {
+	cfg := map[string]any{}
+	if c := env["OPENCODE_CONFIG_CONTENT"]; c != "" {
+		dec := json.NewDecoder(strings.NewReader(c))
+		dec.UseNumber()
+		if err := dec.Decode(&cfg); err != nil {
+			return fmt.Errorf("OPENCODE_CONFIG_CONTENT is not a JSON object (%v): ralph cannot add the gate's route to it", err)
+		}
+	}
+	obj := func(m map[string]any, key string) (map[string]any, error) {
+		v, ok := m[key]
+		if !ok || v == nil {
+			n := map[string]any{}
+			m[key] = n
+			return n, nil
+		}
+		n, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("OPENCODE_CONFIG_CONTENT: %q is not an object", key)
+		}
+		return n, nil
+	}
+	providers, err := obj(cfg, "provider")
+	if err != nil {
+		return err
+	}
+	p, err := obj(providers, provider)
+	if err != nil {
+		return err
+	}
+	opts, err := obj(p, "options")
+	if err != nil {
+		return err
+	}
+	opts["baseURL"] = base
+	delete(opts, "apiKey")
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	env["OPENCODE_CONFIG_CONTENT"] = string(b)
+	return nil
 }
 
 // headerValue is what the header carries for the secret v.

@@ -165,3 +165,43 @@ func TestGitHubRouteForEveryAgent(t *testing.T) {
 		t.Errorf("PassIn = %v %v %v, env %v", names, skipped, err, env)
 	}
 }
+
+// TestRoutesForOpencode: opencode's providers get the gate's route in
+// opencode's own config, over the user's content there (whose other
+// settings stay and whose written key goes); its key variables hold
+// placeholders; several APIs at once are fine.
+func TestRoutesForOpencode(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	s.Set(Secret{Name: "anthropic", Value: "sk-ant-real"})
+	s.Set(Secret{Name: "openai", Value: "sk-openai-real"})
+	env := map[string]string{"OPENAI_API_KEY": "sk-env", "CODEX_API_KEY": "x", "ANTHROPIC_API_KEY": "sk-ant-env",
+		"OPENCODE_CONFIG_CONTENT": `{"model":"anthropic/claude-x","n":12345678901234567890,"provider":{"anthropic":{"options":{"apiKey":"sk-written","timeout":5}}}}`}
+	rs, err := s.Routes(context.Background(), "opencode", env)
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("Routes = %+v, %v", rs, err)
+	}
+	if rs[0].Credential.Value != "sk-ant-real" || rs[1].Credential.Value != "Bearer sk-openai-real" {
+		t.Errorf("credentials %+v", rs)
+	}
+	cfg := env["OPENCODE_CONFIG_CONTENT"]
+	delete(env, "OPENCODE_CONFIG_CONTENT")
+	want := map[string]string{"ANTHROPIC_API_KEY": Placeholder("anthropic"), "OPENAI_API_KEY": Placeholder("openai")}
+	if diff := cmp.Diff(want, env); diff != "" {
+		t.Errorf("env (-want +got):\n%s", diff)
+	}
+	wantCfg := `{"model":"anthropic/claude-x","n":12345678901234567890,"provider":{"anthropic":{"options":{"baseURL":"http://anthropic.secret.invalid/v1","timeout":5}},"openai":{"options":{"baseURL":"http://openai.secret.invalid"}}}}`
+	if cfg != wantCfg {
+		t.Errorf("config\n got %s\nwant %s", cfg, wantCfg)
+	}
+	for _, bad := range []string{"not json", `{"provider":[]}`, `{"provider":{"anthropic":{"options":"x"}}}`} {
+		if _, err := s.Routes(context.Background(), "opencode", map[string]string{"OPENCODE_CONFIG_CONTENT": bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	// claude's subscription token is no opencode credential.
+	s.Remove("anthropic")
+	s.Set(Secret{Name: "claude-oauth", Value: "t"})
+	if kinds, _ := s.Stored("opencode"); len(kinds) != 1 || kinds[0].Name != "openai" {
+		t.Errorf("opencode's stored secrets: %+v", kinds)
+	}
+}
