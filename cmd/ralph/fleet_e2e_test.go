@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -266,6 +267,37 @@ type fleetEnv struct {
 	dir, ralph, image, repo, bare, ns, host string
 	state, config                           string
 	remotePaths                             func() []string
+	// api is the agent's API on the pod bridge, which the gate's
+	// secret (ralph-gate-secrets: anthropic, anthropic.url) names.
+	api     string
+	apiKeys func() []string
+}
+
+// gateSecretKey is the API key the fleet's gate holds and adds.
+const gateSecretKey = "sk-ant-fleet-gate-0123456789"
+
+// keyRecorder is an API that records the x-api-key of each request.
+func keyRecorder(t testing.TB, addr net.IP) (hostport string, keys func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	l, err := net.Listen("tcp", net.JoinHostPort(addr.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("x-api-key"))
+		mu.Unlock()
+		fmt.Fprint(w, "api answered")
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
 }
 
 func newFleetEnv(t testing.TB) *fleetEnv {
@@ -293,6 +325,11 @@ func newFleetEnv(t testing.TB) *fleetEnv {
 			t.Fatalf("secret: %v\n%s", err, out)
 		}
 	}
+	e.api, e.apiKeys = keyRecorder(t, host)
+	if out, err := kubectl(t, dir, "-n", e.ns, "create", "secret", "generic", fleet.GateSecretsName,
+		"--from-literal=anthropic="+gateSecretKey, "--from-literal=anthropic.url=http://"+e.api); err != nil {
+		t.Fatalf("secret: %v\n%s", err, out)
+	}
 	return e
 }
 
@@ -309,7 +346,7 @@ func (e *fleetEnv) fleet(ctx context.Context, args ...string) (*exec.Cmd, *bytes
 // runArgs are the flags of a small test loop.
 func (e *fleetEnv) runArgs(cpu, mem string) []string {
 	return []string{"run", "--repo", e.repo, "--image", e.image, "-n", "5", "--gate-via", "pod",
-		"--api-key-secret", "anthropic", "--git-secret", "git", "--cpu", cpu, "--memory", mem, "--disk", "1Gi"}
+		"--gate-secret", "anthropic", "--allow", e.api, "--git-secret", "git", "--cpu", cpu, "--memory", mem, "--disk", "1Gi"}
 }
 
 // TestFleetOnKubernetes submits real Jobs to a real API server and
@@ -334,8 +371,8 @@ func TestFleetOnKubernetes(t *testing.T) {
 		t.Errorf("missing Secret: exit %d\n%s", typo.ProcessState.ExitCode(), typoErr)
 	}
 
-	run, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"),
-		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,try-read:/proc/*/environ,linger:"+strings.TrimSuffix(e.repo, "/app.git")+"/leak,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
+	run, out, stderr := fleetCmd(ctx, append(e.runArgs("500m", "256Mi"), "-n", "6",
+		"--env", "FAKE_PLAN=fetch:http://"+denied+"/,fetch:http://anthropic.secret.invalid/v1/messages,try-read:/proc/*/environ,linger:"+strings.TrimSuffix(e.repo, "/app.git")+"/leak,write:made-in-pod.txt,complete", "--env", "FAKE_RECORD=1",
 		"--wait", "--json", "--", "--model", "e2e")...)
 	start := time.Now()
 	if err := run.Run(); err != nil {
@@ -349,7 +386,7 @@ func TestFleetOnKubernetes(t *testing.T) {
 		t.Fatalf("fleet run --json: %v: %s", err, out)
 	}
 	r := res[0]
-	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 5 || r.State != "succeeded" {
+	if r.Result.Outcome != "complete" || r.Result.Exit != 0 || !r.Result.Pushed || r.Result.Iterations != 6 || r.State != "succeeded" {
 		t.Errorf("result %+v state %s", *r.Result, r.State)
 	}
 
@@ -384,6 +421,19 @@ func TestFleetOnKubernetes(t *testing.T) {
 	}
 	if !strings.Contains(netLog, "403") {
 		t.Errorf("the gate let through a fetch no rule allows: %s", netLog)
+	}
+	// The agent asked its API through the gate's route: the API got the
+	// key of ralph-gate-secrets, which the pod never held (its Job names
+	// no Secret but git's, and carries the placeholder).
+	if !strings.Contains(netLog, "status 200 api answered") {
+		t.Errorf("the agent's request for its API through the gate's route: %s", netLog)
+	}
+	if keys := e.apiKeys(); len(keys) == 0 || slices.ContainsFunc(keys, func(k string) bool { return k != gateSecretKey }) {
+		t.Errorf("the API got x-api-key %q, want the gate's secret on each request", keys)
+	}
+	if job, err := kubectl(t, dir, "-n", ns, "get", "job", r.Job, "-o", "json"); err != nil || strings.Contains(job, gateSecretKey) ||
+		strings.Contains(job, fleet.GateSecretsName) || !strings.Contains(job, "ralph-secret-placeholder-anthropic") {
+		t.Errorf("the loop's Job (%v) holds the key or mounts the gate's secrets, or lacks the placeholder:\n%s", err, job)
 	}
 	// The agent, same uid as ralph in the pod, reads every process's
 	// environment it can: its own (the control) but none with the git

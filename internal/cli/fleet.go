@@ -60,7 +60,7 @@ out; a NetworkPolicy denies them everything else, DNS included.`,
 type fleetRunOptions struct {
 	run                     fleet.Run
 	count, iterations       int
-	allow, env              []string
+	allow, env, gateSecrets []string
 	apiKeyEnv, agentCmd     string
 	gateReplicas            int
 	gateImage               string
@@ -84,9 +84,17 @@ The image (--image) must hold ralph, git and the agent's CLI. The agent's
 API key and the git token come from Secrets named by --api-key-secret and
 --git-secret (NAME or NAME:KEY, key "token" by default), never from the
 command line. The gate allows the agent's API hosts, the git remote's host
-and --allow patterns; nothing else leaves the pods.`,
+and --allow patterns; nothing else leaves the pods.
+
+With --gate-secret NAME instead of --api-key-secret, the key never enters a
+pod: the gate's pods mount the Secret ralph-gate-secrets, whose key NAME
+(anthropic, claude-oauth, openai, gemini) holds it and NAME.url, if set, the
+API's URL; the pods hold a placeholder and the gate's route, as a loop on
+one machine does with ralph secret.`,
 		Example: `  ralph fleet run --repo https://github.com/me/app.git --image ghcr.io/me/ralph-claude:1 \
       --api-key-secret anthropic --git-secret github -n 50 --runtime-class gvisor
+  kubectl -n ralph create secret generic ralph-gate-secrets --from-literal=anthropic=sk-ant-...
+  ralph fleet run --repo https://github.com/me/app.git --gate-secret anthropic --git-secret github -n 50
   ralph fleet run --repo https://github.com/me/app.git --agent codex --count 5 -- --model gpt-5.5
   ralph fleet run --repo https://github.com/me/app.git --wait --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -108,6 +116,7 @@ and --allow patterns; nothing else leaves the pods.`,
 	fl.StringVar(&o.run.Image, "image", "", "image with ralph, git and the agent (default ralph-<agent>:latest)")
 	fl.StringVar(&o.run.RuntimeClass, "runtime-class", "", "RuntimeClass of the pods (gvisor, kata, ...): the pod's boundary")
 	fl.StringVar(&o.run.APIKey, "api-key-secret", "", "Secret NAME[:KEY] holding the agent's API key")
+	fl.StringArrayVar(&o.gateSecrets, "gate-secret", nil, "a key of the Secret "+fleet.GateSecretsName+" the gate adds to the agent's API requests (anthropic, openai, ...); the pods hold a placeholder; repeatable")
 	fl.StringVar(&o.apiKeyEnv, "api-key-env", "", "variable the API key goes in (default: the agent's first, e.g. ANTHROPIC_API_KEY)")
 	fl.StringVar(&o.run.GitToken, "git-secret", "", "Secret NAME[:KEY] holding a token for the git remote")
 	fl.StringArrayVar(&o.allow, "allow", nil, "also allow this host pattern at the gate; repeatable")
@@ -134,7 +143,8 @@ func (o *fleetRunOptions) submit(ctx context.Context, io IO, k *kubeFlags, pushS
 	}
 	sub := fleet.Submission{Run: o.run, Count: o.count, Iterations: o.iterations, Allow: o.allow, Env: o.env,
 		APIKeyEnv: o.apiKeyEnv, AgentCmd: o.agentCmd, GateReplicas: o.gateReplicas, GateImage: o.gateImage,
-		GateViaPod: o.gateVia == "pod", GateTimeout: o.gateTimeout, MaxRuntime: o.maxRuntime, PushSet: pushSet}
+		GateViaPod: o.gateVia == "pod", GateTimeout: o.gateTimeout, MaxRuntime: o.maxRuntime, PushSet: pushSet,
+		GateSecrets: o.gateSecrets}
 	if err := sub.Check(); err != nil {
 		return err
 	}

@@ -36,8 +36,12 @@ const (
 	RoleGate       = "gate"
 	GateName       = "ralph-gate"
 	GatePolicyName = "ralph-gate-policy"
-	GatePort       = 3128
-	PolicyKey      = "global.json"
+	// GateSecretsName is the Secret whose keys (anthropic, openai, …;
+	// NAME.url for another API) the gate adds for their routes; only the
+	// gate's pods mount it, and it may not exist.
+	GateSecretsName = "ralph-gate-secrets"
+	GatePort        = 3128
+	PolicyKey       = "global.json"
 	// Home and Work are emptyDirs: the root filesystem is read-only.
 	Home = "/home/ralph"
 	Work = "/work"
@@ -250,12 +254,14 @@ func Gate(ns, image string, replicas int32, uid int64) (*appsv1.Deployment, erro
 	port := intstr.FromInt32(GatePort)
 	c := corev1.Container{
 		Name: "gate", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-		Command: []string{"ralph"}, Args: []string{"gate", "serve", "--listen", ":" + strconv.Itoa(GatePort), "--policy-dir", "/etc/ralph/policy"},
+		Command: []string{"ralph"}, Args: []string{"gate", "serve", "--listen", ":" + strconv.Itoa(GatePort), "--policy-dir", "/etc/ralph/policy",
+			"--secrets-dir", "/etc/ralph/secrets"},
 		Ports:           []corev1.ContainerPort{{Name: "proxy", ContainerPort: GatePort, Protocol: corev1.ProtocolTCP}},
 		SecurityContext: containerSecurity(uid), Resources: res,
 		ReadinessProbe: &corev1.Probe{PeriodSeconds: 2, ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}}},
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: "policy", MountPath: "/etc/ralph/policy", ReadOnly: true}, mount("home", Home)},
+			{Name: "policy", MountPath: "/etc/ralph/policy", ReadOnly: true},
+			{Name: "secrets", MountPath: "/etc/ralph/secrets", ReadOnly: true}, mount("home", Home)},
 		Env: []corev1.EnvVar{{Name: "HOME", Value: Home}},
 	}
 	spec := corev1.PodSpec{
@@ -264,6 +270,8 @@ func Gate(ns, image string, replicas int32, uid int64) (*appsv1.Deployment, erro
 		Volumes: []corev1.Volume{
 			{Name: "policy", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 				LocalObjectReference: corev1.LocalObjectReference{Name: GatePolicyName}}}},
+			{Name: "secrets", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: GateSecretsName, Optional: ptr(true), DefaultMode: ptr(int32(0o440))}}},
 			emptyDir("home", "64Mi")},
 	}
 	return &appsv1.Deployment{

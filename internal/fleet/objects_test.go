@@ -113,8 +113,19 @@ func TestGateIsRestricted(t *testing.T) {
 	if *d.Spec.Replicas != 2 || d.Spec.Template.Labels[LabelRole] != RoleGate {
 		t.Errorf("replicas %d labels %v", *d.Spec.Replicas, d.Spec.Template.Labels)
 	}
-	if got := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); got != "gate serve --listen :3128 --policy-dir /etc/ralph/policy" {
+	if got := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); got != "gate serve --listen :3128 --policy-dir /etc/ralph/policy --secrets-dir /etc/ralph/secrets" {
 		t.Errorf("gate args %q", got)
+	}
+	// The gate's secrets: an optional Secret, readable by the gate's
+	// group only; the loops' pods never mount it (TestJob…).
+	var sec *corev1.SecretVolumeSource
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Secret != nil {
+			sec = v.Secret
+		}
+	}
+	if sec == nil || sec.SecretName != GateSecretsName || !*sec.Optional || *sec.DefaultMode != 0o440 {
+		t.Errorf("the gate's secrets volume %+v", sec)
 	}
 }
 

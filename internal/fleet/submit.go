@@ -14,6 +14,7 @@ import (
 	"github.com/ralphloop/ralph/internal/agent"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
+	"github.com/ralphloop/ralph/internal/secret"
 )
 
 // ErrInvalid is a submission that cannot be made as asked (a usage
@@ -50,6 +51,9 @@ type Submission struct {
 	MaxRuntime   time.Duration
 	// PushSet: Run.Push names the branch (one loop only).
 	PushSet bool
+	// GateSecrets are secrets (anthropic, openai, …) the gate adds from
+	// its Secret (GateSecretsName): the pods get placeholders and routes.
+	GateSecrets []string
 }
 
 var envAssign = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
@@ -97,6 +101,22 @@ func (s *Submission) prepare() (agent.Adapter, []policy.Rule, error) {
 		r.Env[name] = val
 		r.LoopArgs = append(r.LoopArgs, "--env", name)
 	}
+	if len(s.GateSecrets) > 0 {
+		if r.APIKey != "" {
+			return ad, nil, invalid("--api-key-secret puts the key into the pods, --gate-secret keeps it at the gate: use one")
+		}
+		env := map[string]string{}
+		if _, err := secret.RouteEnv(ad.Name, s.GateSecrets, env); err != nil {
+			return ad, nil, invalid("--gate-secret: %v", err)
+		}
+		for _, k := range sortedKeys(env) {
+			if _, set := r.Env[k]; set {
+				return ad, nil, invalid("--env %s: --gate-secret sets it", k)
+			}
+			r.Env[k] = env[k]
+			r.LoopArgs = append(r.LoopArgs, "--env", k)
+		}
+	}
 	r.Deadline = s.MaxRuntime + 10*time.Minute
 	r.UID = 1000
 	rules := policyfile.AgentRules(ad.Name, ad.Hosts)
@@ -134,7 +154,11 @@ func (s Submission) Submit(ctx context.Context, c *Client, say func(string, ...a
 	if warn != "" {
 		say("warning: %s", warn)
 	}
-	for _, ref := range []string{r.APIKey, r.GitToken} {
+	refs := []string{r.APIKey, r.GitToken}
+	for _, n := range s.GateSecrets {
+		refs = append(refs, GateSecretsName+":"+n)
+	}
+	for _, ref := range refs {
 		if ref == "" {
 			continue
 		}

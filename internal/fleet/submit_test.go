@@ -42,11 +42,48 @@ func TestSubmissionPrepare(t *testing.T) {
 		"secret in env":         func(s *Submission) { s.Env = []string{"not an assignment"} },
 		"bad allow":             func(s *Submission) { s.Allow = []string{"a b"} },
 		"negative gate replica": func(s *Submission) { s.GateReplicas = -1 },
+		"gate secret and key":   func(s *Submission) { s.GateSecrets, s.Run.APIKey = []string{"anthropic"}, "anthropic" },
+		"another agent's":       func(s *Submission) { s.GateSecrets = []string{"openai"} },
+		"git's at the gate":     func(s *Submission) { s.GateSecrets = []string{"github"} },
+		"two for one API":       func(s *Submission) { s.GateSecrets = []string{"anthropic", "claude-oauth"} },
+		"gate secret over env":  func(s *Submission) { s.GateSecrets, s.Env = []string{"anthropic"}, []string{"ANTHROPIC_BASE_URL=http://x"} },
 	} {
 		s := ok
 		bad(&s)
 		if _, _, err := s.prepare(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: prepare = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// TestSubmissionGateSecret: with --gate-secret the pods get the
+// placeholder and the gate's route, passed on to the agent, and the Job
+// holds no reference to the key at all.
+func TestSubmissionGateSecret(t *testing.T) {
+	s := Submission{Run: Run{Repo: "https://git.example/me/app.git", Agent: "claude"}, Count: 1, Iterations: 5,
+		MaxRuntime: time.Hour, GateSecrets: []string{"anthropic"}}
+	if _, _, err := s.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Run.Env["ANTHROPIC_API_KEY"] != "ralph-secret-placeholder-anthropic" || s.Run.Env["ANTHROPIC_BASE_URL"] != "http://anthropic.secret.invalid" {
+		t.Errorf("pod env %v", s.Run.Env)
+	}
+	if !slices.Contains(s.Run.LoopArgs, "ANTHROPIC_BASE_URL") {
+		t.Errorf("loop args %q do not pass the route to the agent", s.Run.LoopArgs)
+	}
+	s.Run.ID, s.Run.Push, s.Run.CPU, s.Run.Memory, s.Run.Disk = "app-1", "ralph/app-1", "1", "1Gi", "1Gi"
+	j, err := Job("ns", s.Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range j.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil {
+			t.Errorf("the pod takes %s from %+v", e.Name, e.ValueFrom)
+		}
+	}
+	for _, v := range j.Spec.Template.Spec.Volumes {
+		if v.Secret != nil {
+			t.Errorf("the loop pod mounts Secret %s", v.Secret.SecretName)
 		}
 	}
 }

@@ -52,9 +52,13 @@ func (g *Gate) credential(host string, port int) *Credential {
 	if port != 80 {
 		return nil
 	}
-	for i := range g.Credentials {
-		if strings.EqualFold(g.Credentials[i].Host, host) {
-			return &g.Credentials[i]
+	creds := g.Credentials
+	if g.CredentialsFrom != nil {
+		creds = g.CredentialsFrom()
+	}
+	for i := range creds {
+		if strings.EqualFold(creds[i].Host, host) {
+			return &creds[i]
 		}
 	}
 	return nil

@@ -64,6 +64,11 @@ type Gate struct {
 	// (nil: the system's).
 	Credentials []Credential
 	RootCAs     *x509.CertPool
+	// CredentialsFrom, when set, is asked for the credentials per request
+	// instead (a fleet's gate reads them from a Secret the kubelet
+	// updates); it must be cheap and safe to call at once from many
+	// connections.
+	CredentialsFrom func() []Credential
 
 	// testAllow lets the package's own tests reach their loopback
 	// upstreams; nothing outside the tests can set it.

@@ -173,12 +173,8 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 	if err != nil {
 		return nil, err
 	}
-	apis := map[string]string{} // base URL variable: the secret for that API
-	for _, k := range kinds {
-		if other, ok := apis[k.BaseVar]; ok {
-			return nil, fmt.Errorf("secrets %s and %s both authenticate %s's API: keep one (ralph secret rm NAME)", other, k.Name, agent)
-		}
-		apis[k.BaseVar] = k.Name
+	if err := oneEach(agent, kinds); err != nil {
+		return nil, err
 	}
 	var out []Route
 	for i, k := range kinds {
@@ -190,32 +186,89 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" || up.User != nil {
 			return nil, fmt.Errorf("secret %s: %s=%q is not an http(s) URL (without credentials)", k.Name, k.BaseVar, upstream)
 		}
-		for _, d := range k.Vars() {
-			delete(env, d)
-		}
-		route := "http://" + netgate.CredentialHost(k.Name)
 		cred := netgate.Credential{Name: k.Name, Host: netgate.CredentialHost(k.Name), Upstream: up, Header: k.Header, Value: k.headerValue(values[i])}
 		if k.Paths != "" {
 			cred.Paths, cred.PathsSay = regexp.MustCompile(k.Paths), k.PathsSay
 		}
 		r := Route{Kind: k, Credential: cred}
-		if k.Git {
-			r.GitFrom = gitAddresses(up)
-			if err := insteadOf(env, route, r.GitFrom); err != nil {
-				return nil, fmt.Errorf("secret %s: %w", k.Name, err)
-			}
-		} else if k.Opencode != nil {
-			env[k.KeyVar] = Placeholder(k.Name)
-			if err := opencodeBase(env, k.Opencode.ID, route+k.Opencode.Path); err != nil {
-				return nil, fmt.Errorf("secret %s: %w", k.Name, err)
-			}
-		} else {
-			env[k.KeyVar] = Placeholder(k.Name)
-			env[k.BaseVar] = route
+		if r.GitFrom, err = k.sandboxEnv(env, up); err != nil {
+			return nil, err
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// oneEach refuses two secrets for the same API of agent.
+func oneEach(agent string, kinds []Kind) error {
+	apis := map[string]string{} // base URL variable: the secret for that API
+	for _, k := range kinds {
+		if other, ok := apis[k.BaseVar]; ok {
+			return fmt.Errorf("secrets %s and %s both authenticate %s's API: keep one (ralph secret rm NAME)", other, k.Name, agent)
+		}
+		apis[k.BaseVar] = k.Name
+	}
+	return nil
+}
+
+// sandboxEnv rewrites env (what enters the sandbox) to take k's route:
+// its variables as the host has them removed, then the placeholder and
+// the route in the agent's variables (or opencode's config), or git's
+// url.insteadOf for the addresses of up (which it returns).
+func (k Kind) sandboxEnv(env map[string]string, up *url.URL) (gitFrom []string, err error) {
+	for _, d := range k.Vars() {
+		delete(env, d)
+	}
+	route := "http://" + netgate.CredentialHost(k.Name)
+	switch {
+	case k.Git:
+		gitFrom = gitAddresses(up)
+		err = insteadOf(env, route, gitFrom)
+	case k.Opencode != nil:
+		env[k.KeyVar] = Placeholder(k.Name)
+		err = opencodeBase(env, k.Opencode.ID, route+k.Opencode.Path)
+	default:
+		env[k.KeyVar] = Placeholder(k.Name)
+		env[k.BaseVar] = route
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", k.Name, err)
+	}
+	return gitFrom, nil
+}
+
+// RouteEnv rewrites env for a sandbox whose gate holds the secrets named
+// (a fleet's, from a Secret): as Routes does, without their values. Each
+// name must be a secret agent uses; git's token is not offered (a fleet
+// pushes with its own --git-secret).
+func RouteEnv(agent string, names []string, env map[string]string) ([]Kind, error) {
+	var kinds []Kind
+	for _, n := range names {
+		k, ok := KindOf(n)
+		if ok {
+			k, ok = k.forAgent(agent)
+		}
+		if !ok || k.Git {
+			var can []string
+			for _, k := range Kinds() {
+				if k, ok := k.forAgent(agent); ok && !k.Git {
+					can = append(can, k.Name)
+				}
+			}
+			return nil, fmt.Errorf("secret %q is not one the gate can add for %s (it can: %s)", n, agent, strings.Join(can, ", "))
+		}
+		kinds = append(kinds, k)
+	}
+	if err := oneEach(agent, kinds); err != nil {
+		return nil, err
+	}
+	for _, k := range kinds {
+		up, _ := url.Parse(k.Upstream)
+		if _, err := k.sandboxEnv(env, up); err != nil {
+			return nil, err
+		}
+	}
+	return kinds, nil
 }
 
 // Rules allow the route's upstream for a Git kind (storing git's token
