@@ -46,7 +46,9 @@ func TestSubmissionPrepare(t *testing.T) {
 		"another agent's":       func(s *Submission) { s.GateSecrets = []string{"openai"} },
 		"git's at the gate":     func(s *Submission) { s.GateSecrets = []string{"github"} },
 		"two for one API":       func(s *Submission) { s.GateSecrets = []string{"anthropic", "claude-oauth"} },
-		"gate secret over env":  func(s *Submission) { s.GateSecrets, s.Env = []string{"anthropic"}, []string{"ANTHROPIC_BASE_URL=http://x"} },
+		"gate secret over env": func(s *Submission) {
+			s.GateSecrets, s.Env = []string{"anthropic"}, []string{"ANTHROPIC_BASE_URL=http://x"}
+		},
 	} {
 		s := ok
 		bad(&s)

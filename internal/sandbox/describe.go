@@ -24,6 +24,18 @@ type OwnNetwork interface {
 	Network() string
 }
 
+// CredentialKeeper is a backend with a credential proxy of its own
+// (sbx): ralph hands it the secrets it stores, which the backend's proxy
+// adds to requests, instead of passing their values in.
+type CredentialKeeper interface {
+	// Keeps names the backend's own service for ralph's secret name,
+	// or "" when it has none.
+	Keeps(secret string) string
+	// Keep holds value for sandbox name: set before the run's first
+	// command in the sandbox (after the sandbox exists).
+	Keep(name, secret, value string)
+}
+
 // Warner says what the backend cannot enforce, or does slowly, for spec
 // on this machine: each line is printed before the run starts.
 type Warner interface {

@@ -381,19 +381,26 @@ func insteadOf(env map[string]string, route string, from []string) error {
 // PassIn puts the values of agent's stored secrets into env as they are
 // (for a backend without ralph's gate), and returns their names; skipped
 // are the secrets that only a gate can use (git's token, which git
-// reads from no variable), left out of the sandbox.
-func (s Store) PassIn(ctx context.Context, agent string, env map[string]string) (names, skipped []string, err error) {
+// reads from no variable), left out of the sandbox. keep, when set, is
+// offered each secret first: when it takes one (a backend with its own
+// credential proxy), its variables are kept out of env instead.
+func (s Store) PassIn(ctx context.Context, agent string, env map[string]string, keep func(Kind, string) bool) (names, skipped []string, err error) {
 	kinds, values, err := s.stored(ctx, agent)
 	if err != nil {
 		return nil, nil, err
 	}
 	for i, k := range kinds {
-		if k.KeyVar == "" {
+		switch {
+		case keep != nil && keep(k, values[i]):
+			for _, v := range k.Vars() {
+				delete(env, v)
+			}
+		case k.KeyVar == "":
 			skipped = append(skipped, k.Name)
-			continue
+		default:
+			env[k.KeyVar] = values[i]
+			names = append(names, k.Name)
 		}
-		env[k.KeyVar] = values[i]
-		names = append(names, k.Name)
 	}
 	return names, skipped, nil
 }

@@ -160,7 +160,7 @@ func TestGitHubRouteForEveryAgent(t *testing.T) {
 	}
 	// Without a gate, git's token is not passed in at all.
 	env = map[string]string{}
-	names, skipped, err := s.PassIn(context.Background(), "codex", env)
+	names, skipped, err := s.PassIn(context.Background(), "codex", env, nil)
 	if err != nil || len(names) != 0 || fmt.Sprint(skipped) != "[github]" || len(env) != 0 {
 		t.Errorf("PassIn = %v %v %v, env %v", names, skipped, err, env)
 	}

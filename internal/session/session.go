@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options, h Host) error {
 		}
 		defaults = append(defaults, endpoints...)
 	}
-	creds, secretRules, err := useSecrets(ctx, h, b, &cfg)
+	creds, secretRules, err := useSecrets(ctx, h, b, spec.Name, &cfg)
 	if err != nil {
 		return exitcode.Usagef("%v", err)
 	}
@@ -272,7 +272,7 @@ func orWorkdir(w string) string {
 // sandbox gets placeholders and the gate the credentials; a backend
 // without ralph's gate gets the values in its environment, with a
 // warning. It says which secrets the run uses, never their values.
-func useSecrets(ctx context.Context, h Host, b sandbox.Backend, cfg *loop.Config) ([]netgate.Credential, []policy.Rule, error) {
+func useSecrets(ctx context.Context, h Host, b sandbox.Backend, sandboxName string, cfg *loop.Config) ([]netgate.Credential, []policy.Rule, error) {
 	if h.Secrets.Dir == "" {
 		return nil, nil, nil
 	}
@@ -281,7 +281,20 @@ func useSecrets(ctx context.Context, h Host, b sandbox.Backend, cfg *loop.Config
 		env = map[string]string{}
 	}
 	if _, gated := b.(sandbox.GateUser); !gated {
-		names, skipped, err := h.Secrets.PassIn(ctx, cfg.Agent.Name, env)
+		var keep func(secret.Kind, string) bool
+		if keeper, ok := b.(sandbox.CredentialKeeper); ok {
+			keep = func(k secret.Kind, value string) bool {
+				svc := keeper.Keeps(k.Name)
+				if svc == "" {
+					return false
+				}
+				keeper.Keep(sandboxName, k.Name, value)
+				fmt.Fprintf(h.Err, "ralph: secret %s: handed to %s's own credential proxy (service %s, this sandbox only); the sandbox holds %s's placeholder\n",
+					k.Name, b.Name(), svc, b.Name())
+				return true
+			}
+		}
+		names, skipped, err := h.Secrets.PassIn(ctx, cfg.Agent.Name, env, keep)
 		for _, n := range names {
 			fmt.Fprintf(h.Err, "ralph: warning: secret %s is passed into the sandbox as a variable: the %s backend has no ralph gate to add it to requests\n", n, b.Name())
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -21,9 +22,52 @@ import (
 // SBX drives the sbx CLI.
 type SBX struct {
 	bin string
+
+	mu   sync.Mutex
+	kept map[string][]keptSecret // by sandbox: secrets to set once it exists
 }
 
-var _ sandbox.Backend = (*SBX)(nil)
+type keptSecret struct{ service, value string }
+
+// services are sbx's credential services for ralph's secret names
+// (shared/SBX.md 1.8); claude-oauth has none ralph can be sure of.
+var services = map[string]string{"anthropic": "anthropic", "openai": "openai", "gemini": "google", "github": "github"}
+
+// Keeps is sbx's service for ralph's secret name.
+func (s *SBX) Keeps(secret string) string { return services[secret] }
+
+// Keep holds a secret for the sandbox name: Ensure gives it to sbx
+// (`sbx secret set SERVICE --sandbox NAME`, the value on stdin) once the
+// sandbox exists; sbx's proxy adds it and the agent sees sbx's sentinel.
+func (s *SBX) Keep(name, secret, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kept == nil {
+		s.kept = map[string][]keptSecret{}
+	}
+	s.kept[name] = append(s.kept[name], keptSecret{services[secret], value})
+}
+
+// setKept hands the secrets held for name to sbx, once.
+func (s *SBX) setKept(ctx context.Context, name string) error {
+	s.mu.Lock()
+	kept := s.kept[name]
+	delete(s.kept, name)
+	s.mu.Unlock()
+	for _, k := range kept {
+		err := proc.Run(ctx, proc.Cmd{Argv: []string{s.bin, "secret", "set", k.service, "--sandbox", name}, Env: env(),
+			Stdin: strings.NewReader(k.value + "\n")})
+		if err != nil {
+			return fmt.Errorf("sbx: secret set %s --sandbox %s: %w", k.service, name, err)
+		}
+	}
+	return nil
+}
+
+var (
+	_ sandbox.Backend          = (*SBX)(nil)
+	_ sandbox.CredentialKeeper = (*SBX)(nil)
+)
 
 // New returns the sbx backend using the sbx on PATH.
 func New() *SBX { return &SBX{bin: "sbx"} }
@@ -118,8 +162,17 @@ func agentOf(a string) string {
 }
 
 // Ensure creates the sandbox with `sbx create --name NAME AGENT PATH`, or
-// starts an existing one (`sbx exec` starts a stopped sandbox).
+// starts an existing one (`sbx exec` starts a stopped sandbox); then it
+// gives sbx the secrets held for it (Keep).
 func (s *SBX) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
+	created, err := s.ensure(ctx, spec)
+	if err != nil {
+		return created, err
+	}
+	return created, s.setKept(ctx, spec.Name)
+}
+
+func (s *SBX) ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	e, ok, err := s.find(ctx, spec.Name)
 	if err != nil {
 		return false, err

@@ -10,6 +10,7 @@ package sbxtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -21,7 +22,14 @@ type box struct {
 	Agent      string   `json:"agent"`
 	Status     string   `json:"status"`
 	Workspaces []string `json:"workspaces"`
+	// Secrets are the sandbox's own (sbx secret set SERVICE --sandbox
+	// NAME): the fake keeps them in its state; exec shows the agent the
+	// service's sentinel instead (shared/SBX.md: "proxy-managed").
+	Secrets map[string]string `json:"secrets,omitempty"`
 }
+
+// sentinels are the variables the agent sees for a service's secret.
+var sentinels = map[string]string{"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "google": "GEMINI_API_KEY", "github": "GH_TOKEN"}
 
 func load() map[string]*box {
 	m := map[string]*box{}
@@ -130,6 +138,29 @@ func Main() {
 		}
 		m[name] = &box{Name: name, Agent: rest[0], Status: "running", Workspaces: rest[1:]}
 		fmt.Printf("✓ Created sandbox '%s'\n  Workspace: %s (direct mount)\n  Agent: %s\n", name, strings.Join(rest[1:], ","), rest[0])
+	case "secret":
+		// secret set SERVICE --sandbox NAME, the value on stdin (a value
+		// as an argument, -t, is refused here: ralph must never use it).
+		if len(args) < 5 || args[1] != "set" || args[3] != "--sandbox" {
+			fail("fake sbx: only `secret set SERVICE --sandbox NAME` (value on stdin) is faked, got %q", args)
+		}
+		if _, ok := sentinels[args[2]]; !ok {
+			fail("Error: unknown service %q", args[2])
+		}
+		b, ok := m[args[4]]
+		if !ok {
+			fail("Error: sandbox '%s' not found", args[4])
+		}
+		v, _ := io.ReadAll(io.LimitReader(os.Stdin, 1<<16))
+		val := strings.TrimSpace(string(v))
+		if val == "" {
+			fail("Error: empty secret")
+		}
+		if b.Secrets == nil {
+			b.Secrets = map[string]string{}
+		}
+		b.Secrets[args[2]] = val
+		fmt.Printf("✓ Secret %s set for sandbox %s\n", args[2], args[4])
 	case "exec":
 		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
 		i := 1
@@ -156,6 +187,9 @@ func Main() {
 		b, ok := m[args[i]]
 		if !ok {
 			fail("Error: sandbox '%s' not found", args[i])
+		}
+		for svc := range b.Secrets {
+			env = append(env, sentinels[svc]+"=proxy-managed")
 		}
 		b.Status = "running" // exec starts a stopped sandbox
 		save(m)
