@@ -77,9 +77,13 @@ esac
 rm -rf dist
 # Every package and its tests type-check for macOS and Windows (each
 # per-OS file's other variant is compiled, not only written).
+# and the test binary of every package links there (go test -c).
 for os in darwin windows; do
   GOOS=$os CGO_ENABLED=0 go vet ./...
+  rm -rf /tmp/ralph-test/testbin && mkdir -p /tmp/ralph-test/testbin
+  GOOS=$os CGO_ENABLED=0 go test -c -o /tmp/ralph-test/testbin/ ./... >/dev/null
 done
+rm -rf /tmp/ralph-test/testbin
 # Data races, in the packages that need no engine: the loop, the gate and
 # its policy, the parsers of hostile input, the fake backend, the CLI.
 go test -race -count=1 -timeout 10m ./internal/loop/ ./internal/netgate/... ./internal/promise/ ./internal/tasks/ \
