@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"github.com/ralphloop/ralph/internal/jsonscan"
 	"time"
 )
 
@@ -39,7 +40,7 @@ type claudeParser struct {
 }
 
 func (p *claudeParser) Line(line []byte) {
-	t, _ := topLevelString(line, "type")
+	t, _ := jsonscan.TopString(line, "type")
 	if t == "rate_limit_event" {
 		var ev struct {
 			Info struct {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"github.com/ralphloop/ralph/internal/jsonscan"
 	"strconv"
 )
 
@@ -46,7 +47,7 @@ type codexParser struct {
 }
 
 func (p *codexParser) Line(line []byte) {
-	t, _ := topLevelString(line, "type")
+	t, _ := jsonscan.TopString(line, "type")
 	switch t {
 	case "item.completed":
 		var ev struct {

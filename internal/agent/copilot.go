@@ -1,6 +1,10 @@
 package agent
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/ralphloop/ralph/internal/jsonscan"
+)
 
 // copilot: GitHub Copilot CLI in prompt mode.
 // Source: https://docs.github.com/en/copilot/how-tos/copilot-cli and
@@ -38,7 +42,7 @@ type copilotParser struct {
 }
 
 func (p *copilotParser) Line(line []byte) {
-	t, _ := topLevelString(line, "type")
+	t, _ := jsonscan.TopString(line, "type")
 	switch t {
 	case "assistant.message":
 		var ev struct {

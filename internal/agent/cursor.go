@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"github.com/ralphloop/ralph/internal/jsonscan"
 	"strings"
 )
 
@@ -34,7 +35,7 @@ type cursorParser struct {
 }
 
 func (p *cursorParser) Line(line []byte) {
-	t, _ := topLevelString(line, "type")
+	t, _ := jsonscan.TopString(line, "type")
 	switch t {
 	case "assistant":
 		var ev struct {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"github.com/ralphloop/ralph/internal/jsonscan"
 	"strings"
 )
 
@@ -39,7 +40,7 @@ type geminiParser struct {
 }
 
 func (p *geminiParser) Line(line []byte) {
-	t, _ := topLevelString(line, "type")
+	t, _ := jsonscan.TopString(line, "type")
 	switch t {
 	case "message":
 		var ev struct {

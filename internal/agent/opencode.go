@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"github.com/ralphloop/ralph/internal/jsonscan"
 	"strings"
 )
 
@@ -41,7 +42,7 @@ type opencodeParser struct {
 }
 
 func (p *opencodeParser) Line(line []byte) {
-	t, _ := topLevelString(line, "type")
+	t, _ := jsonscan.TopString(line, "type")
 	switch t {
 	case "step_start":
 		p.cur.Reset()

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 )
 
@@ -67,128 +66,6 @@ func (s *Stream) flush() {
 		s.buf = nil // do not keep a huge buffer after one huge line
 	} else {
 		s.buf = s.buf[:0]
-	}
-}
-
-// topLevelString returns the string value of key in the JSON object line,
-// looking at the top level only. It scans without decoding, so a line whose
-// key of interest says it can be ignored costs little more than a memchr
-// over its strings. ok is false for anything that is not a JSON object
-// with that key holding a string.
-func topLevelString(line []byte, key string) (val string, ok bool) {
-	i := skipSpace(line, 0)
-	if i >= len(line) || line[i] != '{' {
-		return "", false
-	}
-	i++
-	for {
-		i = skipSpace(line, i)
-		if i >= len(line) || line[i] != '"' {
-			return "", false
-		}
-		kEnd := skipString(line, i)
-		if kEnd < 0 {
-			return "", false
-		}
-		k := line[i+1 : kEnd-1]
-		i = skipSpace(line, kEnd)
-		if i >= len(line) || line[i] != ':' {
-			return "", false
-		}
-		i = skipSpace(line, i+1)
-		if i >= len(line) {
-			return "", false
-		}
-		if string(k) == key {
-			if line[i] != '"' {
-				return "", false
-			}
-			end := skipString(line, i)
-			if end < 0 {
-				return "", false
-			}
-			raw := line[i+1 : end-1]
-			if bytes.IndexByte(raw, '\\') < 0 {
-				return string(raw), true
-			}
-			var s string
-			if json.Unmarshal(line[i:end], &s) != nil {
-				return "", false
-			}
-			return s, true
-		}
-		i = skipValue(line, i)
-		if i < 0 {
-			return "", false
-		}
-		i = skipSpace(line, i)
-		if i >= len(line) || line[i] != ',' {
-			return "", false
-		}
-		i++
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index just past the string starting at b[i]=='"',
-// or -1.
-func skipString(b []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		j += k
-		// Count the backslashes before the quote.
-		n := 0
-		for m := j - 1; m > i && b[m] == '\\'; m-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// skipValue returns the index just past the JSON value at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				if i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	default:
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' {
-			i++
-		}
-		return i
 	}
 }
 

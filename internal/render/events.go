@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ralphloop/ralph/internal/jsonscan"
 )
 
 // Kind is what an event is.
@@ -27,6 +29,10 @@ type Event struct {
 	Name string // the tool's name
 	Text string
 	Fail bool // a tool result that failed
+	// Summary: Text is already a tool result's first line (after leading
+	// space) and More the count of lines after it.
+	Summary bool
+	More    int
 }
 
 type m = map[string]any
@@ -134,7 +140,208 @@ type claudeLine struct {
 	} `json:"rate_limit_info"`
 }
 
+// claude reads a line with one jsonscan walk, decoding only the fields
+// it shows: a tool result's first line, a tool call's arguments of
+// interest, however long the rest of the line. What it cannot read that
+// way, and lines other than assistant and user turns, go to claudeJSON.
 func claude(line []byte) []Event {
+	c := jsonscan.NewCursor(line)
+	var typ string
+	var msg []byte // the message, when it came before the type
+	var out []Event
+	sub, done := false, false
+	turn := func() bool { return typ == "assistant" || typ == "user" }
+	c.Object(func(k []byte) bool {
+		switch string(k) {
+		case "type":
+			if c.Peek() != '"' {
+				return c.Skip()
+			}
+			var ok bool
+			typ, ok = c.String()
+			return ok && turn()
+		case "parent_tool_use_id":
+			v, ok := c.Raw()
+			sub = sub || ok && string(v) != "null"
+			return ok
+		case "message":
+			if turn() && !done {
+				out, done = claudeMessage(c, typ), true
+				return !c.Err()
+			}
+			var ok bool
+			msg, ok = c.Raw()
+			return ok
+		}
+		return c.Skip()
+	})
+	switch {
+	case c.Err() || !turn():
+		return claudeJSON(line)
+	case typ == "assistant" && sub:
+		return nil // a sub-agent's turn
+	case !done && msg != nil:
+		c = jsonscan.NewCursor(msg)
+		out = claudeMessage(c, typ)
+	}
+	if c.Err() {
+		return claudeJSON(line)
+	}
+	return out
+}
+
+// claudeMessage consumes a turn's message and returns the events of its
+// content blocks.
+func claudeMessage(c *jsonscan.Cursor, typ string) []Event {
+	var out []Event
+	if c.Peek() != '{' {
+		c.Skip()
+		return nil
+	}
+	c.Object(func(k []byte) bool {
+		if string(k) != "content" || c.Peek() != '[' {
+			return c.Skip()
+		}
+		return c.Array(func() bool {
+			e, keep := claudeBlock(c, typ)
+			if keep {
+				out = append(out, e)
+			}
+			return !c.Err()
+		})
+	})
+	return out
+}
+
+// claudeBlock consumes one content block and returns its event, if it
+// shows one; a block jsonscan cannot read as claudeJSON would sets the
+// cursor's error.
+func claudeBlock(c *jsonscan.Cursor, typ string) (Event, bool) {
+	var btype, text, name string
+	var result Event
+	var input []byte
+	isErr := false
+	str := func(dst *string) bool {
+		if c.Peek() == 'n' {
+			return c.Skip() // null
+		}
+		var ok bool
+		*dst, ok = c.String()
+		return ok
+	}
+	c.Object(func(k []byte) bool {
+		switch string(k) {
+		case "type":
+			return str(&btype)
+		case "text":
+			return str(&text)
+		case "name":
+			return str(&name)
+		case "input":
+			var ok bool
+			input, ok = c.Raw()
+			return ok
+		case "content":
+			var ok bool
+			result, ok = contentScan(c)
+			return ok
+		case "is_error":
+			v, ok := c.Raw()
+			isErr = string(v) == "true"
+			return ok
+		}
+		return c.Skip()
+	})
+	if c.Err() {
+		return Event{}, false
+	}
+	switch {
+	case typ == "assistant" && btype == "text":
+		return Event{Kind: Text, Text: text}, true
+	case typ == "assistant" && btype == "tool_use":
+		a, ok := argsScan(input)
+		if !ok {
+			c.Refuse()
+			return Event{}, false
+		}
+		return Event{Kind: Tool, Name: name, Text: a}, true
+	case typ == "user" && btype == "tool_result":
+		result.Kind, result.Fail = Result, isErr
+		return result, true
+	}
+	return Event{}, false
+}
+
+// argsScan is args of a tool call's raw input object.
+func argsScan(input []byte) (string, bool) {
+	if len(input) == 0 || string(input) == "null" {
+		return "", true
+	}
+	strs := map[string]string{}
+	if !jsonscan.Object(input, func(k, v []byte) bool {
+		if len(v) > 0 && v[0] == '"' {
+			key, ok := jsonscan.String(append(append([]byte{'"'}, k...), '"'))
+			s, ok2 := jsonscan.String(v)
+			if !ok || !ok2 {
+				return false
+			}
+			strs[key] = s // the last of a repeated key, as encoding/json
+		}
+		return true
+	}) {
+		return "", false
+	}
+	in := make(m, len(strs))
+	for k, v := range strs {
+		in[k] = v
+	}
+	return args(in), true
+}
+
+// contentScan consumes a tool result's content and returns its event's
+// text: a string is summarized without being decoded whole (summarize);
+// blocks' text fields join; anything else (an object) sets the cursor's
+// error, for claudeJSON.
+func contentScan(c *jsonscan.Cursor) (Event, bool) {
+	switch c.Peek() {
+	case 'n':
+		return Event{}, c.Skip()
+	case '"':
+		raw, ok := c.RawString()
+		if !ok {
+			return Event{}, false
+		}
+		if first, more, ok := summarize(raw); ok {
+			return Event{Text: first, More: more, Summary: true}, true
+		}
+		s, ok := jsonscan.String(append(append([]byte{'"'}, raw...), '"'))
+		if !ok {
+			c.Refuse()
+		}
+		return Event{Text: s}, ok
+	case '[':
+		var b strings.Builder
+		ok := c.Array(func() bool {
+			if c.Peek() != '{' {
+				return c.Skip() // content() skips what is not a block
+			}
+			return c.Object(func(k []byte) bool {
+				if string(k) != "text" || c.Peek() != '"' {
+					return c.Skip()
+				}
+				s, ok := c.String()
+				b.WriteString(s)
+				return ok
+			})
+		})
+		return Event{Text: b.String()}, ok
+	}
+	c.Refuse()
+	return Event{}, false
+}
+
+// claudeJSON decodes the whole line with encoding/json.
+func claudeJSON(line []byte) []Event {
 	var ev claudeLine
 	if json.Unmarshal(line, &ev) != nil {
 		return nil

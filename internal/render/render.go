@@ -18,6 +18,7 @@ type Renderer struct {
 	color bool
 
 	buf     []byte // a partial line of the agent's output
+	skip    bool   // the rest of a line too long to show
 	pending strings.Builder
 }
 
@@ -32,19 +33,30 @@ func New(w io.Writer, agent string, width int, color bool) *Renderer {
 
 // Write takes the agent's raw output; it never fails.
 func (r *Renderer) Write(p []byte) (int, error) {
-	r.buf = append(r.buf, p...)
-	for {
-		i := bytes.IndexByte(r.buf, '\n')
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
+			if len(r.buf)+len(p) > 16<<20 {
+				r.buf, r.skip = r.buf[:0], true // a line too long to show: skipped, as by the parser
+			} else if !r.skip {
+				r.buf = append(r.buf, p...)
+			}
 			break
 		}
-		r.line(r.buf[:i])
-		r.buf = r.buf[i+1:]
+		switch {
+		case r.skip:
+			r.skip = false
+		case len(r.buf) > 0:
+			r.buf = append(r.buf, p[:i]...)
+			r.line(r.buf)
+			r.buf = r.buf[:0]
+		default:
+			r.line(p[:i]) // a whole line in p: no copy
+		}
+		p = p[i+1:]
 	}
-	if len(r.buf) > 16<<20 {
-		r.buf = r.buf[:0] // a line too long to show: skipped, as by the parser
-	}
-	return len(p), nil
+	return n, nil
 }
 
 // Flush prints what is pending.
@@ -86,6 +98,10 @@ func (r *Renderer) paint(code, s string) string {
 }
 
 func (r *Renderer) show(e Event) {
+	if e.Kind == Result {
+		r.result(e)
+		return
+	}
 	// The agent's words are hostile: control characters are made visible
 	// before ralph adds its own colours.
 	e.Text, e.Name = termsafe.String(e.Text), termsafe.Line(e.Name)
@@ -99,24 +115,34 @@ func (r *Renderer) show(e Event) {
 	case Tool:
 		head := "▸ " + e.Name
 		fmt.Fprintf(r.w, "  %s %s\n", r.paint(bold+cyan, head), r.paint(dim, r.fit(oneLine(e.Text), 4+utf8.RuneCountInString(head))))
-	case Result:
-		lines := strings.Split(strings.TrimSpace(e.Text), "\n")
-		first := oneLine(lines[0])
-		if first == "" {
-			first = "(no output)"
-		}
-		if len(lines) > 1 {
-			first += fmt.Sprintf(" (+%d lines)", len(lines)-1)
-		}
-		mark := "↳"
-		if e.Fail {
-			fmt.Fprintf(r.w, "    %s\n", r.paint(red, r.fit(mark+" "+first, 4)))
-			return
-		}
-		fmt.Fprintf(r.w, "    %s\n", r.paint(dim, r.fit(mark+" "+first, 4)))
 	case Error:
 		fmt.Fprintf(r.w, "  %s\n", r.paint(bold+red, r.fit("✗ "+oneLine(e.Text), 2)))
 	}
+}
+
+// result shows a tool result's first line and how many follow; only
+// that line is made terminal-safe, however long the result.
+func (r *Renderer) result(e Event) {
+	first, more := e.Text, e.More
+	if !e.Summary {
+		text := strings.TrimSpace(e.Text)
+		first, more = text, 0
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			first, more = text[:i], strings.Count(text[i:], "\n")
+		}
+	}
+	first = oneLine(termsafe.String(first))
+	if first == "" {
+		first = "(no output)"
+	}
+	if more > 0 {
+		first += fmt.Sprintf(" (+%d lines)", more)
+	}
+	color := dim
+	if e.Fail {
+		color = red
+	}
+	fmt.Fprintf(r.w, "    %s\n", r.paint(color, r.fit("↳ "+first, 4)))
 }
 
 func oneLine(s string) string {

@@ -79,12 +79,42 @@ func (e *emitter) line(v any) {
 	if e.err != nil {
 		return
 	}
-	b, err := json.Marshal(v)
+	b, err := typeFirst(v)
 	if err != nil {
 		e.err = err
 		return
 	}
 	_, e.err = e.w.Write(append(b, '\n'))
+}
+
+// typeFirst marshals v with its top-level "type" first, as the agents'
+// CLIs write their events (a map alone would sort it among the others).
+func typeFirst(v any) ([]byte, error) {
+	obj, ok := v.(m)
+	t, has := obj["type"]
+	if !ok || !has {
+		return json.Marshal(v)
+	}
+	rest := make(m, len(obj))
+	for k, x := range obj {
+		if k != "type" {
+			rest[k] = x
+		}
+	}
+	tb, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := json.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(`{"type":`), tb...)
+	if len(rest) > 0 {
+		out = append(append(out, ','), rb[1:]...)
+		return out, nil
+	}
+	return append(out, '}'), nil
 }
 
 func (e *emitter) claude(s Script) {
