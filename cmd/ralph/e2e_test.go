@@ -22,6 +22,12 @@ import (
 func build(t testing.TB) (ralph, fake string) {
 	t.Helper()
 	sandboxtest.SkipShort(t) // every end-to-end test builds ralph first
+	return buildAll(t)
+}
+
+// buildAll is build in -short mode too (for benchmarks CI runs short).
+func buildAll(t testing.TB) (ralph, fake string) {
+	t.Helper()
 	dir := t.TempDir()
 	ralph, fake = filepath.Join(dir, "ralph"), filepath.Join(dir, "claude")
 	for out, pkg := range map[string]string{ralph: ".", fake: "../../internal/agent/agenttest/fakeagent"} {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 
 // Renderer writes an agent's events as lines that fit the width.
 type Renderer struct {
-	w     io.Writer
+	w     *bufio.Writer // flushed at the end of each Write: one write per chunk of the agent's output, not per line
 	agent string
 	width int
 	color bool
@@ -28,7 +29,7 @@ func New(w io.Writer, agent string, width int, color bool) *Renderer {
 	if width <= 20 {
 		width = 100
 	}
-	return &Renderer{w: w, agent: agent, width: width, color: color}
+	return &Renderer{w: bufio.NewWriterSize(w, 32<<10), agent: agent, width: width, color: color}
 }
 
 // Write takes the agent's raw output; it never fails.
@@ -56,6 +57,7 @@ func (r *Renderer) Write(p []byte) (int, error) {
 		}
 		p = p[i+1:]
 	}
+	r.w.Flush()
 	return n, nil
 }
 
@@ -66,6 +68,7 @@ func (r *Renderer) Flush() {
 		r.buf = r.buf[:0]
 	}
 	r.flushText()
+	r.w.Flush()
 }
 
 func (r *Renderer) line(l []byte) {

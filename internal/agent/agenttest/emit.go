@@ -325,3 +325,17 @@ func StreamGiB(w io.Writer) (turn []byte, grown int64, err error) {
 	}
 	return chunk.Bytes(), int64(peak.HeapInuse) - int64(before.HeapInuse), nil
 }
+
+// Transcript is a claude stream-json transcript of about size bytes for
+// benchmarks: tool results of 8 KiB of source text (dense with escaped
+// quotes and newlines), narration, and a final COMPLETE.
+func Transcript(size int) []byte {
+	chunk := strings.Repeat("func main() { fmt.Println(\"hello, \\\"world\\\"\") }\n", 160)
+	var outs []string
+	for n := 0; n < size; n += 2*len(chunk) + 400 {
+		outs = append(outs, chunk)
+	}
+	var buf bytes.Buffer
+	Emit(&buf, "claude", Script{Narration: []string{"Looking."}, ToolOutputs: outs, Final: "<promise>COMPLETE</promise>"})
+	return buf.Bytes()
+}
