@@ -7,7 +7,6 @@ import (
 	"github.com/ralphloop/ralph/internal/agent/agenttest"
 )
 
-
 // BenchmarkClaudeFinalMessage measures final-message extraction from a
 // claude stream-json transcript fed in 32 KiB writes, as a pipe delivers
 // it. Goal: at least 200 MB/s, with allocations that do not grow with the

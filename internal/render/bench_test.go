@@ -9,7 +9,6 @@ import (
 	"github.com/ralphloop/ralph/internal/render"
 )
 
-
 // BenchmarkRenderClaude renders a claude transcript fed in 32 KiB writes,
 // as a pipe delivers it, to a discarding writer. Goal (issue 21): at
 // least 400 MB/s, and no more than 2x the time of the final-message
