@@ -91,6 +91,13 @@ go test -race -count=1 -timeout 10m ./internal/loop/ ./internal/netgate/... ./in
   ./internal/sandbox/sandboxtest/ ./internal/cli/
 go test -count=1 -timeout 40m ./... "$@"
 
+# Every benchmark once, small (-short), so each keeps compiling and
+# working; the figures are bench/'s job (bench/README.md).
+if ! go test -short -count=1 -run '^$' -bench . -benchtime 1x ./... >/tmp/ralph-test/bench.log 2>&1; then
+  grep -B3 -A12 -E '^(--- FAIL|FAIL)' /tmp/ralph-test/bench.log | head -60 >&2
+  exit 1
+fi
+
 # The attack battery on every real backend, as users run it (the Go tests
 # above run it too and check each row; this prints the table in the log).
 CGO_ENABLED=0 go build -o /tmp/ralph-test/ralph ./cmd/ralph
