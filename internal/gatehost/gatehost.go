@@ -162,7 +162,7 @@ func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, ow
 		}
 		os.Chmod(mnt, 0o755)
 	}
-	if err := installSelf(filepath.Join(mnt, "ralph")); err != nil {
+	if err := installSelf(filepath.Join(mnt, "ralph"), filepath.Join(dir, "ralph.installed")); err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(mnt, "gate.sock")
@@ -264,14 +264,24 @@ func (h Host) NetworkLine(b sandbox.Backend, name string, defaults []policy.Rule
 }
 
 // installSelf copies the running ralph to dst (atomically), after checking
-// it is statically linked: it has to run inside images of any libc.
-func installSelf(dst string) error {
+// it is statically linked: it has to run inside images of any libc. The
+// copy is made once per build of ralph: stamp (outside the sandbox's
+// reach) records which ralph dst holds, and while neither has changed
+// since, the next run finds it there (32 MB not copied per run).
+func installSelf(dst, stamp string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)
 	}
+	return install(exe, dst, stamp)
+}
+
+func install(exe, dst, stamp string) error {
 	if !sandbox.Static(exe) {
 		return sandbox.Unavailable("the network gate runs ralph inside the sandbox and needs a static build: reinstall with CGO_ENABLED=0 go install ./cmd/ralph")
+	}
+	if b, err := os.ReadFile(stamp); err == nil && string(b) == installed(exe, dst) {
+		return nil
 	}
 	src, err := os.Open(exe)
 	if err != nil {
@@ -291,7 +301,45 @@ func installSelf(dst string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), dst)
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return err
+	}
+	return writeFileAtomic(stamp, installed(exe, dst))
+}
+
+// installed identifies the pair (the ralph at exe, its copy at dst) by
+// path, size, modification time and inode of each: "" when either is
+// missing, which no stamp matches.
+func installed(exe, dst string) string {
+	id := func(p string) string {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprintf("%s %d %d %v %s", p, fi.Size(), fi.ModTime().UnixNano(), fi.Mode().Perm(), inode(fi))
+	}
+	a, b := id(exe), id(dst)
+	if a == "" || b == "" {
+		return ""
+	}
+	return a + "\n" + b + "\n"
+}
+
+// writeFileAtomic replaces p with data.
+func writeFileAtomic(p, data string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".stamp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
 }
 
 // describeRules says what the gate lets through, for the run's header.

@@ -1,6 +1,7 @@
 package gatehost
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -117,5 +118,56 @@ func TestGateSocketMovesOutOfALongStateFolder(t *testing.T) {
 	short := Host{Dir: "/tmp/g"}
 	if got := short.MountDir(name, nil); got != filepath.Join("/tmp/g", name, "mnt") {
 		t.Errorf("a short state folder keeps its own mount folder: %s", got)
+	}
+}
+
+// TestInstallOncePerBuild: the gate folder's copy of ralph is made once
+// for a build: the next run leaves it alone; a copy changed or removed
+// since, or another build of ralph, is installed again.
+func TestInstallOncePerBuild(t *testing.T) {
+	static := "/bin/busybox" // busybox-static: a static binary to stand for ralph
+	if !sandbox.Static(static) {
+		t.Skip("no static /bin/busybox here")
+	}
+	dir := t.TempDir()
+	exe, dst, stamp := filepath.Join(dir, "ralph"), filepath.Join(dir, "mnt-ralph"), filepath.Join(dir, "stamp")
+	data, _ := os.ReadFile(static)
+	os.WriteFile(exe, data, 0o755)
+	if err := install(exe, dst, stamp); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.Stat(dst)
+	if err := install(exe, dst, stamp); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Stat(dst); !os.SameFile(first, again) {
+		t.Error("the second run copied ralph again")
+	}
+	// Changed in place (same size): copied again, and right.
+	f, _ := os.OpenFile(dst, os.O_WRONLY, 0)
+	f.WriteAt([]byte("X"), 100)
+	f.Close()
+	if err := install(exe, dst, stamp); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Error("a changed copy was kept")
+	}
+	// Another build of ralph at the same path: copied.
+	cur, _ := os.Stat(dst)
+	os.Remove(exe)
+	os.WriteFile(exe, append(data, 0), 0o755)
+	if err := install(exe, dst, stamp); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Stat(dst); os.SameFile(cur, again) || again.Size() != int64(len(data)+1) {
+		t.Error("a new build of ralph was not installed")
+	}
+	os.Remove(dst)
+	if err := install(exe, dst, stamp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dst); err != nil {
+		t.Errorf("a removed copy was not installed again: %v", err)
 	}
 }
