@@ -13,13 +13,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/ralphloop/ralph/internal/atomicfile"
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
@@ -288,23 +288,10 @@ func install(exe, dst, stamp string) error {
 		return fmt.Errorf("gate: %w", err)
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ralph-*")
-	if err != nil {
-		return fmt.Errorf("gate: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, src); err != nil {
-		tmp.Close()
+	if err := atomicfile.Copy(dst, src, 0o755); err != nil {
 		return fmt.Errorf("gate: copy ralph: %w", err)
 	}
-	tmp.Chmod(0o755)
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return err
-	}
-	return writeFileAtomic(stamp, installed(exe, dst))
+	return atomicfile.Write(stamp, []byte(installed(exe, dst)), 0o600)
 }
 
 // installed identifies the pair (the ralph at exe, its copy at dst) by
@@ -323,23 +310,6 @@ func installed(exe, dst string) string {
 		return ""
 	}
 	return a + "\n" + b + "\n"
-}
-
-// writeFileAtomic replaces p with data.
-func writeFileAtomic(p, data string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".stamp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }
 
 // describeRules says what the gate lets through, for the run's header.

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ralphloop/ralph/internal/atomicfile"
 )
 
 // Iteration is one agent run as the record keeps it.
@@ -175,19 +177,10 @@ func (r *Recorder) save() error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(r.dir, ".run-*.json")
-	if err != nil {
-		return fmt.Errorf("runlog: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
+	if err := atomicfile.Write(filepath.Join(r.dir, "run.json"), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("runlog: write run.json: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("runlog: write run.json: %w", err)
-	}
-	return os.Rename(tmp.Name(), filepath.Join(r.dir, "run.json"))
+	return nil
 }
 
 // outputBytes is the size of the iteration files in dir.

@@ -113,7 +113,7 @@ func TestRecordAndList(t *testing.T) {
 		rec.Finish("complete", 0, "COMPLETE")
 	}
 	// A save torn by a crash leaves only its temporary file behind.
-	os.WriteFile(filepath.Join(proj, "a", ".run-123.json"), []byte(`{"id":`), 0o600)
+	os.WriteFile(filepath.Join(proj, "a", ".run.json.123.tmp"), []byte(`{"id":`), 0o600)
 	os.Mkdir(filepath.Join(proj, "not-a-run"), 0o700)
 	runs, err := runlog.List(proj)
 	if err != nil {

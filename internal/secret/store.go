@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ralphloop/ralph/internal/atomicfile"
 	"github.com/ralphloop/ralph/internal/proc"
 )
 
@@ -63,20 +64,12 @@ func (s Store) Set(sec Secret) error {
 	}
 	os.Chmod(s.Dir, 0o700)
 	b, _ := json.Marshal(sec)
-	tmp, err := os.CreateTemp(s.Dir, ".secret-*")
-	if err != nil {
+	// 0600 from the start (the temporary file is made so): readable by
+	// the user alone.
+	if err := atomicfile.Write(p, b, 0o600); err != nil {
 		return fmt.Errorf("secret: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	// CreateTemp makes it 0600: readable by the user alone.
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("secret: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("secret: %w", err)
-	}
-	return os.Rename(tmp.Name(), p)
+	return nil
 }
 
 // Get reads the secret name.

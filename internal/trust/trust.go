@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/ralphloop/ralph/internal/atomicfile"
 )
 
 // Settings maps a config key to its value as ralph shows it (strings
@@ -68,19 +70,10 @@ func (s Store) Approve(project string, set Settings) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(s.Dir, ".trust-*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(s.path(project), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("trust: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("trust: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("trust: %w", err)
-	}
-	return os.Rename(tmp.Name(), s.path(project))
+	return nil
 }
 
 // Revoke forgets project's approval; nil when there was none.

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ralphloop/ralph/internal/atomicfile"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 )
 
@@ -239,23 +240,7 @@ func (s Store) write(scope string, rules []policy.Rule) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".policy-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	return atomicfile.Write(p, data, 0o600)
 }
 
 // EndpointRules allow, for an agent pointed at another API endpoint, the

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ralphloop/ralph/internal/atomicfile"
 )
 
 // ralph's own seccomp profile, for every container backend (docker, podman,
@@ -168,15 +170,8 @@ func writeSeccomp(dir string, data []byte) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("seccomp profile: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".seccomp-*.json")
-	if err != nil {
+	if err := atomicfile.Write(p, data, 0o644); err != nil {
 		return "", fmt.Errorf("seccomp profile: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	tmp.Write(data)
-	tmp.Chmod(0o644)
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	return p, os.Rename(tmp.Name(), p)
+	return p, nil
 }

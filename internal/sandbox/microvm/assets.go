@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ralphloop/ralph/internal/atomicfile"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -61,7 +62,7 @@ func Vmlinux(ctx context.Context, cacheDir, kernel, version string) string {
 	if !bytes.HasPrefix(elf.Bytes(), []byte("\x7fELF")) || os.MkdirAll(cacheDir, 0o755) != nil {
 		return kernel
 	}
-	if writeAtomic(out, elf.Bytes()) != nil {
+	if atomicfile.Write(out, elf.Bytes(), 0o644) != nil {
 		return kernel
 	}
 	return out
@@ -168,29 +169,9 @@ func Initramfs(cacheDir, ralph, version string) (string, error) {
 	}
 	w.file("modules/order", []byte(strings.Join(names, "\n")+"\n"), 0o644)
 	w.close()
-	return path, writeAtomic(path, buf.Bytes())
-}
-
-// writeAtomic writes through a temporary file of its own, so writers
-// racing for the same cache entry never mix their bytes.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	// Through a temporary file of its own: writers racing for the same
+	// cache entry never mix their bytes.
+	return path, atomicfile.Write(path, buf.Bytes(), 0o644)
 }
 
 // cpio writes the "newc" format the kernel unpacks.
