@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds ralph's release into dist/: an archive per target (linux, darwin,
-# windows; amd64 and arm64) holding the static binary, the README and the
-# shell completions; SHA256SUMS; and a Homebrew formula (ralph.rb) that
+# windows; amd64 and arm64) holding the static binary (on Linux with
+# ralph-helper, the slim binary that goes into sandboxes), the README and
+# the shell completions; SHA256SUMS; and a Homebrew formula (ralph.rb) that
 # points at the archives. The binaries carry the version, commit and the
 # commit's date (ralph version); archives are reproducible (sorted, owner
 # 0, the commit's time).
@@ -51,6 +52,9 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 wi
   [ "$os" = windows ] && exe=ralph.exe
   echo "release: $name" >&2
   GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/$exe" ./cmd/ralph
+  if [ "$os" = linux ]; then
+    GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/ralph-helper" ./cmd/ralph-helper
+  fi
   cp README.md "$dir/"
   cp -r "$work/completions" "$dir/"
   find "$dir" -exec touch -h -d "@$epoch" {} +
@@ -98,6 +102,7 @@ class Ralph < Formula
 
   def install
     bin.install "ralph"
+    bin.install "ralph-helper" if OS.linux?
     bash_completion.install "completions/ralph.bash" => "ralph"
     zsh_completion.install "completions/ralph.zsh" => "_ralph"
     fish_completion.install "completions/ralph.fish"

@@ -67,12 +67,17 @@ fi
 (cd dist && sha256sum --check --quiet SHA256SUMS)
 [ "$(ls dist/*.tar.gz dist/*.zip | wc -l)" = 6 ] || { echo "release: want 6 archives" >&2; ls dist >&2; exit 1; }
 grep -q 'sha256 "[0-9a-f]\{64\}"' dist/ralph.rb
-tar -xzOf dist/ralph_*_linux_"$(go env GOARCH)".tar.gz --wildcards '*/ralph' >/tmp/ralph-test/ralph-release
-chmod +x /tmp/ralph-test/ralph-release
-release_version=$(/tmp/ralph-test/ralph-release version)
+rm -rf /tmp/ralph-test/release && mkdir -p /tmp/ralph-test/release
+tar -xzf dist/ralph_*_linux_"$(go env GOARCH)".tar.gz -C /tmp/ralph-test/release --strip-components=1
+release_version=$(/tmp/ralph-test/release/ralph version)
 case $release_version in
   *-snapshot\ *) ;;
   *) echo "release: the Linux binary says: $release_version" >&2; exit 1 ;;
+esac
+# Its ralph-helper is of the same build: ralph puts it into sandboxes.
+case $release_version in
+  *"sandbox helper: /tmp/ralph-test/release/ralph-helper ("*"; the same build)"*) ;;
+  *) echo "release: ralph does not take its ralph-helper: $release_version" >&2; exit 1 ;;
 esac
 rm -rf dist
 # Every package and its tests type-check for macOS and Windows (each

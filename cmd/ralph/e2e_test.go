@@ -30,7 +30,9 @@ func buildAll(t testing.TB) (ralph, fake string) {
 	t.Helper()
 	dir := t.TempDir()
 	ralph, fake = filepath.Join(dir, "ralph"), filepath.Join(dir, "claude")
-	for out, pkg := range map[string]string{ralph: ".", fake: "../../internal/agent/agenttest/fakeagent"} {
+	// ralph-helper beside ralph, as installed: what the sandboxes get.
+	helper := filepath.Join(dir, "ralph-helper")
+	for out, pkg := range map[string]string{ralph: ".", fake: "../../internal/agent/agenttest/fakeagent", helper: "../ralph-helper"} {
 		cmd := exec.Command("go", "build", "-o", out, pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {

@@ -5,13 +5,14 @@ import (
 	"os"
 
 	"github.com/ralphloop/ralph/internal/cli"
-	"github.com/ralphloop/ralph/internal/sandbox/microvm"
+	"github.com/ralphloop/ralph/internal/helper"
 )
 
 func main() {
-	// Inside a microVM, ralph is the guest's init and its exec wrapper.
-	if microvm.IsGuest(os.Args) {
-		os.Exit(microvm.GuestMain(os.Args))
+	// Inside a sandbox or a microVM (its init and exec wrapper), ralph
+	// is the helper that ralph-helper is alone.
+	if helper.Handles(os.Args) {
+		os.Exit(helper.Main(os.Args))
 	}
 	os.Exit(cli.Main())
 }

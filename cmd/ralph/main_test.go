@@ -12,14 +12,13 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ralphloop/ralph/internal/agent/agenttest"
-	"github.com/ralphloop/ralph/internal/cli"
 	"github.com/ralphloop/ralph/internal/sandbox/sbx/sbxtest"
 )
 
 func TestMain(m *testing.M) {
 	fake := func() { os.Exit(agenttest.FakeMain()) }
 	testscript.Main(m, map[string]func(){
-		"ralph":        func() { os.Exit(cli.Main()) },
+		"ralph":        main, // as installed: the helper, or the CLI
 		"claude":       fake,
 		"codex":        fake,
 		"gemini":       fake,

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ralphloop/ralph/internal/helperbin"
 	"github.com/ralphloop/ralph/internal/lock"
 	"github.com/ralphloop/ralph/internal/sandbox"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
@@ -27,14 +28,16 @@ type Registry struct {
 	// State is ralph's state folder ($XDG_STATE_HOME/ralph): records,
 	// locks, caches.
 	State string
-	// Self is the running ralph (copied into sandboxes and VMs).
-	Self string
+	// Self is the running ralph; Helper what goes into sandboxes and
+	// boots as a microVM's init (ralph-helper beside it, else Self).
+	Self, Helper string
 }
 
 // New is the registry of this process: state under stateDir.
 func New(stateDir string) *Registry {
 	self, _ := os.Executable()
-	return &Registry{State: stateDir, Self: self}
+	h, _ := helperbin.Find(self)
+	return &Registry{State: stateDir, Self: self, Helper: h}
 }
 
 // Isolating lists the isolating backends, strongest boundary first: the
@@ -83,7 +86,7 @@ func (r *Registry) microVM() *microvm.VM {
 	} else if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		run = filepath.Join(d, "ralph", "microvm")
 	}
-	vm := microvm.New(r.Self, filepath.Join(base, "records"), run, cache)
+	vm := microvm.New(r.Helper, filepath.Join(base, "records"), run, cache)
 	vm.Log = os.Stderr
 	return vm
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/ralphloop/ralph/internal/exitcode"
 	"github.com/ralphloop/ralph/internal/sandbox/bwrap"
 )
 
@@ -22,30 +21,5 @@ func newCgexec() *cobra.Command {
 	fl.StringVar(&c.Memory, "memory", "4g", "")
 	fl.IntVar(&c.Pids, "pids", 512, "")
 	fl.StringVar(&c.UserName, "user-name", "ralph", "")
-	return cmd
-}
-
-// newRunForward parses the flags of the inside of a gated bwrap exec.
-func newRunForward() *cobra.Command {
-	var listen, socket, workdir string
-	var lock bool
-	cmd := &cobra.Command{
-		Use:  "run -- ARGV...",
-		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := bwrap.RunForward(cmd.Context(), listen, socket, workdir, lock, args)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return exitcode.Quiet(code)
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:3128", "")
-	cmd.Flags().StringVar(&socket, "socket", "/.ralph/gate.sock", "")
-	cmd.Flags().StringVar(&workdir, "workdir", "/work", "the workspace inside")
-	cmd.Flags().BoolVar(&lock, "landlock", false, "restrict the command's file access with Landlock")
 	return cmd
 }

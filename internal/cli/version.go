@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ralphloop/ralph/internal/agent"
+	"github.com/ralphloop/ralph/internal/helperbin"
+	"github.com/ralphloop/ralph/internal/termsafe"
 )
 
 // Set by the release build (scripts/release.sh: -ldflags -X); empty in
@@ -36,6 +39,10 @@ type buildInfo struct {
 	// AgentsTested are the agent CLIs' versions this build's adapters
 	// were tested with end to end.
 	AgentsTested map[string]string `json:"agents_tested"`
+	// Helper is what goes into sandboxes and boots microVMs: the
+	// ralph-helper beside ralph when it is of the same build, else ralph.
+	Helper     string `json:"helper,omitempty"`
+	HelperSlim bool   `json:"helper_slim,omitempty"`
 }
 
 func readBuildInfo() buildInfo {
@@ -115,6 +122,9 @@ func newVersion(f *Factory, runF func(context.Context, *versionOptions) error) *
 // versionRun prints what this ralph was built from.
 func versionRun(ctx context.Context, o *versionOptions) error {
 	b := readBuildInfo()
+	if self, err := os.Executable(); err == nil {
+		b.Helper, b.HelperSlim = helperbin.Find(self)
+	}
 	if o.asJSON {
 		return json.NewEncoder(o.f.IO.Out).Encode(b)
 	}
@@ -124,5 +134,20 @@ func versionRun(ctx context.Context, o *versionOptions) error {
 		tested = append(tested, n+" "+b.AgentsTested[n])
 	}
 	fmt.Fprintf(o.f.IO.Out, "agent CLIs tested: %s\n", strings.Join(tested, ", "))
+	switch {
+	case b.HelperSlim:
+		fmt.Fprintf(o.f.IO.Out, "sandbox helper: %s (%s; the same build)\n", termsafe.Line(b.Helper), fileSize(b.Helper))
+	case runtime.GOOS == "linux":
+		fmt.Fprintf(o.f.IO.Out, "sandbox helper: ralph itself (%s; no %s of this build beside it)\n", fileSize(b.Helper), helperbin.Name)
+	}
 	return nil
+}
+
+// fileSize is p's size in MB, for people.
+func fileSize(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "size unknown"
+	}
+	return fmt.Sprintf("%.1f MB", float64(fi.Size())/1e6)
 }

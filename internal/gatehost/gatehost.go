@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/ralphloop/ralph/internal/atomicfile"
+	"github.com/ralphloop/ralph/internal/helperbin"
 	"github.com/ralphloop/ralph/internal/netgate"
 	"github.com/ralphloop/ralph/internal/netgate/policy"
 	"github.com/ralphloop/ralph/internal/netgate/policyfile"
@@ -263,17 +264,19 @@ func (h Host) NetworkLine(b sandbox.Backend, name string, defaults []policy.Rule
 	return "unrestricted (the host's own)"
 }
 
-// installSelf copies the running ralph to dst (atomically), after checking
-// it is statically linked: it has to run inside images of any libc. The
-// copy is made once per build of ralph: stamp (outside the sandbox's
-// reach) records which ralph dst holds, and while neither has changed
-// since, the next run finds it there (32 MB not copied per run).
+// installSelf copies ralph's helper (ralph-helper beside ralph, else
+// ralph itself; helperbin) to dst (atomically), after checking it is
+// statically linked: it has to run inside images of any libc. The copy
+// is made once per build: stamp (outside the sandbox's reach) records
+// which binary dst holds, and while neither has changed since, the next
+// run finds it there.
 func installSelf(dst, stamp string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("gate: %w", err)
 	}
-	return install(exe, dst, stamp)
+	h, _ := helperbin.Find(exe)
+	return install(h, dst, stamp)
 }
 
 func install(exe, dst, stamp string) error {

@@ -1,0 +1,49 @@
+package helperbin
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+func TestSameBuild(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !SameBuild(self, self) {
+		t.Error("a binary is not of its own build")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to compare with")
+	}
+	if SameBuild(self, goTool) {
+		t.Error("the go tool counts as ralph's build")
+	}
+	if SameBuild(self, "/etc/hostname") {
+		t.Error("a file that is no Go binary counts")
+	}
+}
+
+// TestFindFallsBack: no helper, or one that is not static or not of the
+// same build, gives ralph itself.
+func TestFindFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	self := filepath.Join(dir, "ralph")
+	os.WriteFile(self, []byte("x"), 0o755)
+	if p, slim := Find(self); p != self || slim {
+		t.Errorf("no helper: %s %v", p, slim)
+	}
+	os.WriteFile(filepath.Join(dir, Name), []byte("#!/bin/sh\n"), 0o755)
+	if p, slim := Find(self); p != self || slim {
+		t.Errorf("a script as helper: %s %v", p, slim)
+	}
+	if data, err := os.ReadFile("/bin/busybox"); err == nil {
+		os.WriteFile(filepath.Join(dir, Name), data, 0o755) // static, another build
+		if p, slim := Find(self); p != self || slim {
+			t.Errorf("another program as helper: %s %v", p, slim)
+		}
+	}
+}
