@@ -120,6 +120,14 @@ func TestSecretGitPushThroughTheGate(t *testing.T) {
 	if err != nil || !strings.Contains(string(seen), "url.http://github.secret.invalid/.insteadOf") {
 		t.Errorf("the agent's environment (%v) lacks git's route:\n%s", err, seen)
 	}
+	// The sandbox got ralph-helper, built beside ralph (helperbin), not
+	// ralph itself: the gate's stamp names what it installed.
+	stamps, _ := filepath.Glob(filepath.Join(state, "ralph", "gates", "*", "ralph.installed"))
+	if len(stamps) != 1 {
+		t.Errorf("gate stamps %q", stamps)
+	} else if b, _ := os.ReadFile(stamps[0]); !strings.HasPrefix(string(b), filepath.Join(filepath.Dir(ralph), "ralph-helper")+" ") {
+		t.Errorf("the sandbox's helper is not ralph-helper:\n%s", b)
+	}
 	if !strings.Contains(string(gateLog), `"secret":"github"`) {
 		t.Errorf("the gate's log does not name the secret:\n%s", gateLog)
 	}
