@@ -10,9 +10,11 @@ out=$(go test -run '^$' -bench 'Boot|AttachExec' -benchtime "${count}x" ./intern
 echo "$out" | grep -E '^Benchmark' || { echo "$out"; exit 1; }
 echo "$out" | awk '
   /^BenchmarkBoot\/raw-qemu/ { raw = $3 }
-  /^BenchmarkBoot\/ralph/    { ralph = $3; rss = $5 }
+  /^BenchmarkBoot\/ralph-[0-9]/ { ralph = $3; rss = $5 }
+  /^BenchmarkBoot\/ralph-whole/ { whole = $3; wrss = $5 }
   /^BenchmarkAttachExec/     { exec = $3 }
   END {
-    printf "microvm: ralph boot to first exec %.0f ms vs raw QEMU boot to init %.0f ms: %.2fx (QEMU RSS %s MiB)\n", ralph/1e6, raw/1e6, ralph/raw, rss
+    printf "microvm: ralph boot to first exec %.0f ms vs raw QEMU boot to init %.0f ms: %.2fx (QEMU RSS %s MiB; init ralph-helper)\n", ralph/1e6, raw/1e6, ralph/raw, rss
+    printf "microvm: with ralph whole as the init %.0f ms: %.2fx (QEMU RSS %s MiB)\n", whole/1e6, whole/raw, wrss
     printf "microvm: attach + exec %.0f ms\n", exec/1e6
   }'

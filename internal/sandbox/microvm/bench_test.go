@@ -39,7 +39,9 @@ func execTrue(b *testing.B, v *VM, name string) {
 // power-off is not timed) against the raw engine in the same run: the
 // same QEMU and kernel booting a busybox initramfs whose init reboots at
 // once (-no-reboot: QEMU exits). Reports QEMU's resident memory once
-// ralph's guest is up (rss-MiB). bench/microvm.sh prints the ratio.
+// ralph's guest is up (rss-MiB). bench/microvm.sh prints the ratio. The
+// init is ralph-helper (ralph), and then ralph's whole binary
+// (ralph-whole).
 func BenchmarkBoot(b *testing.B) {
 	v, spec := benchVM(b)
 	ctx := context.Background()
@@ -59,7 +61,7 @@ func BenchmarkBoot(b *testing.B) {
 			}
 		}
 	})
-	b.Run("ralph", func(b *testing.B) {
+	boot := func(b *testing.B) {
 		var rss float64
 		for b.Loop() {
 			if _, err := v.Ensure(ctx, spec); err != nil {
@@ -72,7 +74,12 @@ func BenchmarkBoot(b *testing.B) {
 			b.StartTimer()
 		}
 		b.ReportMetric(rss, "rss-MiB")
-	})
+	}
+	// ralph-helper as the init (as installed), then ralph's whole binary
+	// (when no helper is beside it).
+	b.Run("ralph", boot)
+	v.Ralph = staticInit(b, "cmd/ralph")
+	b.Run("ralph-whole", boot)
 }
 
 // rawInitramfs is busybox as the only thing in an initramfs, with an init

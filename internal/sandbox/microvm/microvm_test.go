@@ -15,11 +15,12 @@ import (
 	"github.com/ralphloop/ralph/internal/sandbox/sandboxtest"
 )
 
-// staticRalph builds the static ralph the guest boots as its init.
-func staticRalph(t testing.TB) string {
+// staticInit builds the static command pkg for the guest to boot as its
+// init: ralph-helper, as installed (ralph itself works too).
+func staticInit(t testing.TB, pkg string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "ralph")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/ralphloop/ralph/cmd/ralph")
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, "github.com/ralphloop/ralph/"+pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
@@ -35,7 +36,7 @@ func newTestVM(t testing.TB) *VM {
 	}
 	os.Chmod(dir, 0o755)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	return New(staticRalph(t), filepath.Join(dir, "state"), filepath.Join(dir, "run"), filepath.Join(dir, "cache"))
+	return New(staticInit(t, "cmd/ralph-helper"), filepath.Join(dir, "state"), filepath.Join(dir, "run"), filepath.Join(dir, "cache"))
 }
 
 func TestConformanceMicroVM(t *testing.T) {
