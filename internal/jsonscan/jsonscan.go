@@ -16,84 +16,23 @@ import (
 // between the quotes) and raw value of the JSON object b, in order, until
 // fn returns false. It reports whether b is an object it could walk.
 func Object(b []byte, fn func(key, val []byte) bool) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return true
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return false
-		}
-		kEnd := skipString(b, i)
-		if kEnd < 0 {
-			return false
-		}
-		k := b[i+1 : kEnd-1]
-		i = skipSpace(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-		if i >= len(b) {
-			return false
-		}
-		end := skipValue(b, i)
-		if end < 0 {
-			return false
-		}
-		if !fn(k, b[i:end]) {
-			return true
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return false
-		}
-		if b[i] == '}' {
-			return true
-		}
-		if b[i] != ',' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-	}
+	c := NewCursor(b)
+	c.Object(func(k []byte) bool {
+		v, ok := c.Raw()
+		return ok && fn(k, v)
+	})
+	return !c.Err()
 }
 
 // Array calls fn with each raw element of the JSON array b until fn
 // returns false; it reports whether b is an array it could walk.
 func Array(b []byte, fn func(val []byte) bool) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '[' {
-		return false
-	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return true
-	}
-	for i < len(b) {
-		end := skipValue(b, i)
-		if end < 0 {
-			return false
-		}
-		if !fn(b[i:end]) {
-			return true
-		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return false
-		}
-		if b[i] == ']' {
-			return true
-		}
-		if b[i] != ',' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-	}
-	return false
+	c := NewCursor(b)
+	c.Array(func() bool {
+		v, ok := c.Raw()
+		return ok && fn(v)
+	})
+	return !c.Err()
 }
 
 // Field is the raw value of key at the top level of the object b.
