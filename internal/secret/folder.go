@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -45,13 +43,9 @@ func (f Folder) Credentials() ([]netgate.Credential, []string, error) {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, err
 		}
-		up, err := url.Parse(upstream)
-		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" || up.User != nil {
-			return nil, nil, fmt.Errorf("secret %s in %s: %s.url %q is not an http(s) URL (without credentials)", k.Name, f.Dir, k.Name, upstream)
-		}
-		c := netgate.Credential{Name: k.Name, Host: netgate.CredentialHost(k.Name), Upstream: up, Header: k.Header, Value: k.headerValue(v)}
-		if k.Paths != "" {
-			c.Paths, c.PathsSay = regexp.MustCompile(k.Paths), k.PathsSay
+		c, err := k.credential(upstream, v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (%s.url in %s)", err, k.Name, f.Dir)
 		}
 		creds = append(creds, c)
 		names = append(names, k.Name)

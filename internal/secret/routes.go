@@ -182,14 +182,11 @@ func (s Store) Routes(ctx context.Context, agent string, env map[string]string) 
 		if u := env[k.BaseVar]; u != "" {
 			upstream = u
 		}
-		up, err := url.Parse(upstream)
-		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" || up.User != nil {
-			return nil, fmt.Errorf("secret %s: %s=%q is not an http(s) URL (without credentials)", k.Name, k.BaseVar, upstream)
+		cred, err := k.credential(upstream, values[i])
+		if err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, k.BaseVar)
 		}
-		cred := netgate.Credential{Name: k.Name, Host: netgate.CredentialHost(k.Name), Upstream: up, Header: k.Header, Value: k.headerValue(values[i])}
-		if k.Paths != "" {
-			cred.Paths, cred.PathsSay = regexp.MustCompile(k.Paths), k.PathsSay
-		}
+		up := cred.Upstream
 		r := Route{Kind: k, Credential: cred}
 		if r.GitFrom, err = k.sandboxEnv(env, up); err != nil {
 			return nil, err
@@ -336,6 +333,21 @@ func opencodeBase(env map[string]string, provider, base string) error {
 	}
 	env["OPENCODE_CONFIG_CONTENT"] = string(b)
 	return nil
+}
+
+// credential is what the gate needs to add secret value to the
+// requests for k's route, sent on to upstream (an http(s) URL without
+// credentials in it).
+func (k Kind) credential(upstream, value string) (netgate.Credential, error) {
+	up, err := url.Parse(upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" || up.User != nil {
+		return netgate.Credential{}, fmt.Errorf("secret %s: the API %q is not an http(s) URL without credentials", k.Name, upstream)
+	}
+	c := netgate.Credential{Name: k.Name, Host: netgate.CredentialHost(k.Name), Upstream: up, Header: k.Header, Value: k.headerValue(value)}
+	if k.Paths != "" {
+		c.Paths, c.PathsSay = regexp.MustCompile(k.Paths), k.PathsSay
+	}
+	return c, nil
 }
 
 // headerValue is what the header carries for the secret v.
