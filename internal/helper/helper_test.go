@@ -1,6 +1,10 @@
 package helper
 
 import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -41,5 +45,21 @@ func TestDashed(t *testing.T) {
 	}
 	if got := dashed([]string{"a"}); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("dashed = %q", got)
+	}
+}
+
+// TestExecNotFoundIs127: a command that is not there ends the exec with
+// the shell's 127, which the container backend reads as "not found" (run
+// in a child: the exec wrapper changes its process group).
+func TestExecNotFoundIs127(t *testing.T) {
+	if os.Getenv("HELPER_TEST_EXEC") == "1" {
+		os.Exit(Main([]string{"ralph", "sandbox-helper", "exec", filepath.Join(t.TempDir(), "pid"), "--", "/nonexistent/agent"}))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestExecNotFoundIs127$")
+	cmd.Env = append(os.Environ(), "HELPER_TEST_EXEC=1")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 127 {
+		t.Errorf("exit %v, want 127", err)
 	}
 }
