@@ -58,18 +58,6 @@ func runRalph(t *testing.T, ralph, dir string, env []string, args ...string) (in
 	return runCmd(t, cmd)
 }
 
-// runCmd runs cmd; it returns the exit code and what it printed.
-func runCmd(t *testing.T, cmd *exec.Cmd) (int, string) {
-	t.Helper()
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), string(out)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, string(out)
-}
-
 // promiseCase is one scripted conversation and how the loop must end.
 type promiseCase struct {
 	name  string
