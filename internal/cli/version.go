@@ -139,6 +139,8 @@ func versionRun(ctx context.Context, o *versionOptions) error {
 		fmt.Fprintf(o.f.IO.Out, "sandbox helper: %s (%s; the same build)\n", termsafe.Line(b.Helper), fileSize(b.Helper))
 	case runtime.GOOS == "linux":
 		fmt.Fprintf(o.f.IO.Out, "sandbox helper: ralph itself (%s; no %s of this build beside it)\n", fileSize(b.Helper), helperbin.Name)
+	default:
+		fmt.Fprintf(o.f.IO.Out, "sandbox helper: none: docker and podman cannot run here without it (sbx needs none)\n")
 	}
 	return nil
 }

@@ -17,7 +17,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/ralphloop/ralph/internal/atomicfile"
 	"github.com/ralphloop/ralph/internal/helperbin"
@@ -98,13 +101,22 @@ type Running struct {
 	done   chan error
 	died   chan error // gets Serve's error when the gate stops on its own
 	log    *netgate.LogFile
+	after  func(context.Context) error // removes the relay, if any
 	Mount  string
 }
 
-// Close stops the gate and waits for it; connections in flight end.
+// Close stops the gate and waits for it; connections in flight end. A
+// relay ends too, within 20 seconds.
 func (g *Running) Close() error {
 	g.cancel()
 	err := <-g.done
+	if g.after != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if aerr := g.after(ctx); err == nil {
+			err = aerr
+		}
+		cancel()
+	}
 	g.log.Close()
 	return err
 }
@@ -130,40 +142,8 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 // allowed to enter and read (never to write), so neither the agent nor
 // another local user can swap the socket or the binary in it.
 func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, owner *[2]int, creds ...netgate.Credential) (*Running, error) {
-	dir := h.GateDir(name)
-	mnt := h.MountDir(name, owner)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("gate: %w", err)
-	}
-	if strings.HasPrefix(mnt, runGates+"/") {
-		for _, d := range []string{"/run/ralph", runGates} {
-			if err := rootDir(d, 0o711); err != nil {
-				return nil, err
-			}
-		}
-		mode := os.FileMode(0o755)
-		if owner != nil {
-			mode = 0o750
-		}
-		if err := rootDir(mnt, mode); err != nil {
-			// A folder left by an older ralph (owned by the agent): remade.
-			os.RemoveAll(mnt)
-			if err := rootDir(mnt, mode); err != nil {
-				return nil, err
-			}
-		}
-		if owner != nil {
-			if err := os.Lchown(mnt, 0, owner[1]); err != nil {
-				return nil, fmt.Errorf("gate: %w", err)
-			}
-		}
-	} else {
-		if err := os.MkdirAll(mnt, 0o755); err != nil {
-			return nil, fmt.Errorf("gate: %w", err)
-		}
-		os.Chmod(mnt, 0o755)
-	}
-	if err := installSelf(filepath.Join(mnt, "ralph"), filepath.Join(dir, "ralph.installed")); err != nil {
+	dir, mnt, err := h.prepare(name, owner)
+	if err != nil {
 		return nil, err
 	}
 	sock := filepath.Join(mnt, "gate.sock")
@@ -179,23 +159,152 @@ func (h Host) Start(ctx context.Context, name string, defaults []policy.Rule, ow
 	// sandbox's mount only (its host folder is closed to others). The
 	// folder is root's, so nobody can swap the name before the chmod.
 	os.Chmod(sock, 0o666)
-	logf, err := netgate.OpenLog(filepath.Join(dir, "log.jsonl"), 0)
+	g, logf, err := h.open(name, dir, defaults, creds)
 	if err != nil {
 		l.Close()
 		return nil, err
 	}
+	return serveGate(ctx, g, l, logf, mnt), nil
+}
+
+// StartRelayed serves the gate of spec's sandbox on TCP for r's relay
+// (decision 014): on the address r gives, taking only connections that
+// greet with a token made for this run, which r's relay alone is given;
+// the relay is started here and removed when the gate closes. spec's
+// GateDir is set to the gate folder (the helper, mounted read-only).
+func (h Host) StartRelayed(ctx context.Context, r sandbox.Relayer, spec *sandbox.Spec, defaults []policy.Rule, creds ...netgate.Credential) (*Running, error) {
+	dir, mnt, err := h.prepare(spec.Name, nil)
+	if err != nil {
+		return nil, err
+	}
+	listen, dial, err := r.RelayAddrs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g, logf, err := h.open(spec.Name, dir, defaults, creds)
+	if err != nil {
+		return nil, err
+	}
+	token := netgate.NewToken()
+	spec.GateDir = mnt
+	raw, err := net.Listen("tcp", listen)
+	var stop func(context.Context) error
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		// podman makes its bridge with the first container on it: start
+		// the relay on a port free now, then take it once the bridge is up
+		// (the relay dials at its first connection, not before).
+		raw, stop, err = listenLate(ctx, listen, func(port int) (func(context.Context) error, error) {
+			return r.StartRelay(ctx, *spec, net.JoinHostPort(dial, strconv.Itoa(port)), token)
+		})
+	} else if err == nil {
+		if stop, err = r.StartRelay(ctx, *spec, net.JoinHostPort(dial, strconv.Itoa(raw.Addr().(*net.TCPAddr).Port)), token); err != nil {
+			raw.Close()
+			logf.Close()
+			return nil, err
+		}
+	}
+	if err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("gate: listen on %s for the relay: %w", listen, err)
+	}
+	l := netgate.TokenListener(raw, token, g.Refused)
+	rg := serveGate(ctx, g, l, logf, mnt)
+	rg.after = stop
+	return rg, nil
+}
+
+// listenLate takes a loopback port free now, starts the relay with it,
+// then listens on listen's host at that port, trying for ten seconds
+// while the address is not there yet.
+func listenLate(ctx context.Context, listen string, start func(port int) (func(context.Context) error, error)) (net.Listener, func(context.Context) error, error) {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, nil, err
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	stop, err := start(port)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := 0; ; i++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err == nil {
+			return l, stop, nil
+		}
+		if !errors.Is(err, syscall.EADDRNOTAVAIL) || i == 100 {
+			stop(context.WithoutCancel(ctx))
+			return nil, nil, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// prepare makes the gate folders of a sandbox (see Start for owner) and
+// puts ralph's helper in the one the sandbox mounts: it returns the
+// gate's folder and that one.
+func (h Host) prepare(name string, owner *[2]int) (dir, mnt string, err error) {
+	dir = h.GateDir(name)
+	mnt = h.MountDir(name, owner)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("gate: %w", err)
+	}
+	if strings.HasPrefix(mnt, runGates+"/") {
+		for _, d := range []string{"/run/ralph", runGates} {
+			if err := rootDir(d, 0o711); err != nil {
+				return "", "", err
+			}
+		}
+		mode := os.FileMode(0o755)
+		if owner != nil {
+			mode = 0o750
+		}
+		if err := rootDir(mnt, mode); err != nil {
+			// A folder left by an older ralph (owned by the agent): remade.
+			os.RemoveAll(mnt)
+			if err := rootDir(mnt, mode); err != nil {
+				return "", "", err
+			}
+		}
+		if owner != nil {
+			if err := os.Lchown(mnt, 0, owner[1]); err != nil {
+				return "", "", fmt.Errorf("gate: %w", err)
+			}
+		}
+	} else {
+		if err := os.MkdirAll(mnt, 0o755); err != nil {
+			return "", "", fmt.Errorf("gate: %w", err)
+		}
+		os.Chmod(mnt, 0o755)
+	}
+	if err := installSelf(filepath.Join(mnt, "ralph"), filepath.Join(dir, "ralph.installed")); err != nil {
+		return "", "", err
+	}
+	return dir, mnt, nil
+}
+
+// open opens the gate's decision log in dir and its policy: a gate
+// ready to serve.
+func (h Host) open(name, dir string, defaults []policy.Rule, creds []netgate.Credential) (*netgate.Gate, *netgate.LogFile, error) {
+	logf, err := netgate.OpenLog(filepath.Join(dir, "log.jsonl"), 0)
+	if err != nil {
+		return nil, nil, err
+	}
 	w := &policyfile.Watcher{Store: h.Policies, Name: name, Defaults: defaults}
 	w.Current()
 	if err := w.Err(); err != nil {
-		l.Close()
 		logf.Close()
-		return nil, &PolicyError{Err: err}
+		return nil, nil, &PolicyError{Err: err}
 	}
 	g := &netgate.Gate{Sandbox: name, Policy: w.Current, Log: logf, Credentials: creds}
 	g.Errors = func(err error) {
 		fmt.Fprintf(logf, "{\"sandbox\":%q,\"decision\":\"error\",\"rule\":%q}\n", name, "accept: "+err.Error())
 	}
-	return serveGate(ctx, g, l, logf, mnt), nil
+	return g, logf, nil
 }
 
 // serveGate serves g on l until Close; Died tells when it stops first.
@@ -241,6 +350,9 @@ func (h Host) Attach(ctx context.Context, b sandbox.Backend, spec *sandbox.Spec,
 	if !ok {
 		return nil, nil
 	}
+	if r, ok := b.(sandbox.Relayer); ok && r.Relays() {
+		return h.StartRelayed(ctx, r, spec, defaults, creds...)
+	}
 	owner, err := gu.GateOwner(*spec)
 	if err != nil {
 		return nil, err
@@ -276,6 +388,9 @@ func installSelf(dst, stamp string) error {
 		return fmt.Errorf("gate: %w", err)
 	}
 	h, _ := helperbin.Find(exe)
+	if h == "" {
+		return sandbox.Unavailable("%s", helperbin.Missing(exe))
+	}
 	return install(h, dst, stamp)
 }
 

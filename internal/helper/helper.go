@@ -69,6 +69,7 @@ func run(ctx context.Context, sub string, args []string) (int, error) {
 	case "forward":
 		listen := fs.String("listen", "127.0.0.1:3128", "loopback address for HTTP_PROXY")
 		socket := fs.String("socket", "/.ralph/gate.sock", "the gate's Unix socket")
+		wait := fs.Duration("wait", 0, "how long a connection waits for the socket to appear (a relay starting)")
 		if err := parse(fs, args, 0, 0); err != nil {
 			return 64, err
 		}
@@ -76,7 +77,32 @@ func run(ctx context.Context, sub string, args []string) (int, error) {
 		if err != nil {
 			return 1, err
 		}
+		if *wait > 0 {
+			return 0, netgate.Carry(ctx, l, netgate.UnixDialer(*socket, *wait))
+		}
 		return 0, netgate.Forward(ctx, l, *socket)
+	case "relay": // relay --socket PATH --to HOST:PORT, the token in RALPH_GATE_TOKEN
+		socket := fs.String("socket", "/.ralph-gate/gate.sock", "the Unix socket the sandbox's forwarder dials")
+		to := fs.String("to", "", "the gate's TCP address")
+		if err := parse(fs, args, 0, 0); err != nil {
+			return 64, err
+		}
+		token := os.Getenv(netgate.TokenEnv)
+		os.Unsetenv(netgate.TokenEnv)
+		if *to == "" || token == "" {
+			return 64, fmt.Errorf("relay: want --to and the token in %s", netgate.TokenEnv)
+		}
+		os.Remove(*socket)
+		l, err := net.Listen("unix", *socket)
+		if err != nil {
+			return 1, err
+		}
+		// The sandbox runs as another uid; this folder is shared with it
+		// alone, read-only on its side.
+		os.Chmod(*socket, 0o666)
+		return 0, netgate.Carry(ctx, l, func(ctx context.Context) (net.Conn, error) {
+			return netgate.DialToken(ctx, *to, token)
+		})
 	case "exec": // exec PIDFILE -- ARGV...
 		if len(args) < 2 {
 			return 64, errors.New("usage: exec PIDFILE -- ARGV...")

@@ -6,6 +6,7 @@ package helperbin
 
 import (
 	"debug/buildinfo"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,24 +21,50 @@ const Name = "ralph-helper"
 // is the slim one: ralph-helper in self's folder when it is static and
 // built from the same source as self (same Go, module version and sum,
 // VCS revision, time and dirty flag: a helper of another build may not
-// speak the same arguments), else self.
-func Find(self string) (path string, slim bool) {
-	if runtime.GOOS != "linux" {
-		return self, false
-	}
+// speak the same arguments), else self. On macOS and Windows self cannot
+// run in a Linux sandbox: the helper must be there, a Linux build for
+// this machine's architecture (Docker Desktop's and podman machine's VM
+// run the host's), or Find returns "".
+func Find(self string) (path string, slim bool) { return find(self, runtime.GOOS) }
+
+func find(self, goos string) (string, bool) {
 	cand := filepath.Join(filepath.Dir(self), Name)
-	if fi, err := os.Stat(cand); err != nil || !fi.Mode().IsRegular() || !sandbox.Static(cand) {
-		return self, false
+	fi, err := os.Stat(cand)
+	ok := err == nil && fi.Mode().IsRegular() && sandbox.Static(cand) && forLinux(cand) && SameBuild(self, cand)
+	switch {
+	case ok:
+		return cand, true
+	case goos != "linux":
+		return "", false
 	}
-	if !SameBuild(self, cand) {
-		return self, false
+	return self, false
+}
+
+// forLinux reports whether the Go binary at p was built for Linux.
+func forLinux(p string) bool {
+	info, err := buildinfo.ReadFile(p)
+	if err != nil {
+		return false
 	}
-	return cand, true
+	for _, s := range info.Settings {
+		if s.Key == "GOOS" {
+			return s.Value == "linux"
+		}
+	}
+	return false
+}
+
+// Missing says why Find found no helper on this OS, and how to get one.
+func Missing(self string) string {
+	return fmt.Sprintf("ralph's Linux helper, which runs inside the sandbox, is not beside ralph (%s, a static linux/%s build of the same source): "+
+		"install ralph from its release archive, which holds it, or build it: GOOS=linux GOARCH=%s CGO_ENABLED=0 go build -o %s ./cmd/ralph-helper",
+		filepath.Join(filepath.Dir(self), Name), runtime.GOARCH, runtime.GOARCH, filepath.Join(filepath.Dir(self), Name))
 }
 
 // SameBuild reports whether the Go binaries a and b were built from the
 // same source by the same Go (their build settings other than the
-// linker's flags, which a release sets for ralph alone).
+// linker's flags, which a release sets for ralph alone; and the OS: the
+// helper of a macOS ralph is a Linux build).
 func SameBuild(a, b string) bool {
 	ia, err := buildinfo.ReadFile(a)
 	if err != nil {
@@ -54,7 +81,7 @@ func SameBuild(a, b string) bool {
 		m := map[string]string{}
 		for _, s := range i.Settings {
 			switch s.Key {
-			case "vcs.revision", "vcs.time", "vcs.modified", "CGO_ENABLED", "GOOS", "GOARCH":
+			case "vcs.revision", "vcs.time", "vcs.modified", "CGO_ENABLED", "GOARCH":
 				m[s.Key] = s.Value
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,22 @@ func TestFindFallsBack(t *testing.T) {
 		if p, slim := Find(self); p != self || slim {
 			t.Errorf("another program as helper: %s %v", p, slim)
 		}
+	}
+}
+
+// TestFindElsewhere: on macOS and Windows ralph itself cannot stand in
+// for the Linux helper: without one Find gives "" (and Missing says how
+// to get it).
+func TestFindElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	self := filepath.Join(dir, "ralph")
+	os.WriteFile(self, []byte("x"), 0o755)
+	for _, goos := range []string{"darwin", "windows"} {
+		if p, slim := find(self, goos); p != "" || slim {
+			t.Errorf("%s without a helper: %q %v", goos, p, slim)
+		}
+	}
+	if m := Missing(self); !strings.Contains(m, "GOOS=linux") || !strings.Contains(m, filepath.Join(dir, Name)) {
+		t.Errorf("Missing says %q", m)
 	}
 }

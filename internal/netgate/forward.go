@@ -2,8 +2,12 @@ package netgate
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // Forward runs inside a sandbox: it accepts TCP connections on l (a
@@ -11,6 +15,35 @@ import (
 // gate's Unix socket, the sandbox's only way out. If the gate is down, the
 // dial fails and nothing gets out.
 func Forward(ctx context.Context, l net.Listener, socket string) error {
+	return Carry(ctx, l, func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	})
+}
+
+// UnixDialer dials socket; while it is missing or refuses (a relay
+// starting or restarting) it tries again for up to wait.
+func UnixDialer(socket string, wait time.Duration) func(context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		end := time.Now().Add(wait)
+		for {
+			c, err := d.DialContext(ctx, "unix", socket)
+			if err == nil || time.Now().After(end) || !(errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED)) {
+				return c, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// Carry accepts connections on l until ctx ends and pipes each to a
+// connection of dial's; one dial fails, its connection is closed.
+func Carry(ctx context.Context, l net.Listener, dial func(context.Context) (net.Conn, error)) error {
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -27,8 +60,7 @@ func Forward(ctx context.Context, l net.Listener, socket string) error {
 		go func() {
 			defer wg.Done()
 			defer c.Close()
-			var d net.Dialer
-			up, err := d.DialContext(ctx, "unix", socket)
+			up, err := dial(ctx)
 			if err != nil {
 				return
 			}

@@ -14,6 +14,9 @@ const (
 	// ProxyAddr is the loopback address of the in-sandbox forwarder.
 	GateMount = "/.ralph"
 	ProxyAddr = "127.0.0.1:3128"
+	// RelayMount is where a relayed sandbox finds the relay's socket
+	// (Relayer; read-only inside).
+	RelayMount = "/.ralph-gate"
 )
 
 // DiskCapped is how the in-memory places are capped on every backend

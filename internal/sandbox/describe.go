@@ -18,6 +18,24 @@ type GateUser interface {
 	GateOwner(spec Spec) (*[2]int, error)
 }
 
+// Relayer is a backend whose sandboxes may reach the gate through a
+// relay of their own instead of the Unix socket in the gate folder
+// (decision 014: an engine in a VM, such as Docker Desktop's or podman
+// machine's, which a Unix socket does not cross): the gate listens on
+// TCP, the relay (a small container beside the sandbox, sharing a
+// socket with it in a volume of the engine's) dials it and greets it
+// with the run's token.
+type Relayer interface {
+	// Relays reports whether this backend's sandboxes use the relay.
+	Relays() bool
+	// RelayAddrs are where the gate listens on this host (a host:0 to
+	// bind) and the host name the relay dials to reach it.
+	RelayAddrs(ctx context.Context) (listen, dial string, err error)
+	// StartRelay starts spec's relay (the gate folder is spec.GateDir),
+	// dialing the gate at addr with token; stop ends it.
+	StartRelay(ctx context.Context, spec Spec, addr, token string) (stop func(context.Context) error, err error)
+}
+
 // OwnNetwork is a backend whose egress is governed by something other
 // than ralph's gate; Network says what, for the run's header.
 type OwnNetwork interface {

@@ -254,7 +254,9 @@ func sockets(cfg ProbeConfig) Result {
 		if n++; n > 300000 {
 			return filepath.SkipAll
 		}
-		if d.Type()&fs.ModeSocket != 0 && p != "/.ralph/gate.sock" {
+		// The gate's socket: mounted from the host, or the relay's
+		// (decision 014), in a volume it shares with this sandbox alone.
+		if d.Type()&fs.ModeSocket != 0 && p != "/.ralph/gate.sock" && p != "/.ralph-gate/gate.sock" {
 			found = append(found, p)
 		}
 		return nil
@@ -538,7 +540,11 @@ func network(cfg ProbeConfig) []Result {
 
 func state(cfg ProbeConfig) Result {
 	var f finding
-	for _, p := range append([]string{"/.ralph/ralph-selftest-breach", "/.ralph/gate.sock.new"}, cfg.StatePaths...) {
+	paths := []string{"/.ralph/ralph-selftest-breach", "/.ralph/gate.sock.new"}
+	if _, err := os.Stat("/.ralph-gate"); err == nil {
+		paths = append(paths, "/.ralph-gate/ralph-selftest-breach", "/.ralph-gate/gate.sock.new")
+	}
+	for _, p := range append(paths, cfg.StatePaths...) {
 		f.try("create "+p, create(p), "created")
 	}
 	if _, err := os.Stat("/.ralph/ralph"); err == nil {

@@ -67,14 +67,35 @@ func (e *Engine) runArgs(spec sandbox.Spec, user, seccomp string) []string {
 	if spec.GateDir == "" {
 		return append(args, "--label", LabelGate+"=false", spec.Image, "sleep", keepAlive)
 	}
-	args = append(args, "--label", LabelGate+"=true", "--volume", spec.GateDir+":"+sandbox.GateMount+":ro")
+	args = append(args, "--label", LabelGate+"="+e.gateLabel(spec), "--volume", spec.GateDir+":"+sandbox.GateMount+":ro")
 	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"} {
 		args = append(args, "--env", k+"=http://"+sandbox.ProxyAddr)
 	}
+	forward := []string{spec.Image, sandbox.GateMount + "/ralph", "sandbox-helper", "forward", "--listen", sandbox.ProxyAddr}
+	if e.relay {
+		// The relay's socket, in a volume it shares with this sandbox
+		// alone; a connection waits for it while a run's relay starts.
+		args = append(args, "--volume", relayName(spec.Name)+":"+sandbox.RelayMount+":ro")
+		forward = append(forward, "--socket", sandbox.RelayMount+"/gate.sock", "--wait", "15s")
+	} else {
+		forward = append(forward, "--socket", sandbox.GateMount+"/gate.sock")
+	}
 	// The forwarder is the sandbox's main process: if it dies, the
 	// sandbox stops, and nothing gets out either way.
-	return append(args, spec.Image, sandbox.GateMount+"/ralph", "sandbox-helper", "forward",
-		"--listen", sandbox.ProxyAddr, "--socket", sandbox.GateMount+"/gate.sock")
+	return append(args, forward...)
+}
+
+// gateLabel is LabelGate's value for spec: how the sandbox reaches the
+// gate ("true": the socket mounted from the host; "relay"; "false":
+// not at all). A sandbox made one way is never reused another way.
+func (e *Engine) gateLabel(spec sandbox.Spec) string {
+	switch {
+	case spec.GateDir == "":
+		return "false"
+	case e.relay:
+		return "relay"
+	}
+	return "true"
 }
 
 // hostPids is the engine's --pids-limit. Under gVisor the sandbox's

@@ -220,21 +220,27 @@ func ensured(t *testing.T, e *Engine, label string) sandbox.Spec {
 	return spec
 }
 
-// On macOS and Windows docker and podman say plainly that they are not
-// usable yet (the gate cannot reach into their VM); gVisor is Linux-only.
+// On macOS and Windows docker and podman run with the Linux helper
+// beside ralph and say plainly how to get it when it is missing; gVisor
+// is Linux-only.
 func TestHostSupported(t *testing.T) {
+	there := func() string { return "" }
+	missing := func() string { return "ralph's Linux helper ... is not beside ralph" }
 	for _, c := range []struct {
-		e    *Engine
-		goos string
-		want string
+		e       *Engine
+		goos    string
+		missing func() string
+		want    string
 	}{
-		{Docker(), "linux", ""},
-		{Podman(), "linux", ""},
-		{Docker(), "darwin", "docker on darwin: not yet supported"},
-		{Podman(), "windows", "podman on windows: not yet supported"},
-		{GVisor(""), "darwin", "gVisor runs on Linux hosts only"},
+		{Docker(), "linux", missing, ""},
+		{Podman(), "linux", missing, ""},
+		{Docker(), "darwin", there, ""},
+		{Podman(), "windows", there, ""},
+		{Docker(), "darwin", missing, "docker on darwin: ralph's Linux helper"},
+		{Podman(), "windows", missing, "podman on windows: ralph's Linux helper"},
+		{GVisor(""), "darwin", there, "gVisor runs on Linux hosts only"},
 	} {
-		err := c.e.hostSupported(c.goos)
+		err := c.e.hostSupported(c.goos, c.missing)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, sandbox.ErrUnavailable)) {
 			t.Errorf("%s on %s: %v, want %q", c.e.Name(), c.goos, err, c.want)
 		}

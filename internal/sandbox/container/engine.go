@@ -11,11 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/ralphloop/ralph/internal/helperbin"
 	"github.com/ralphloop/ralph/internal/proc"
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -38,6 +39,7 @@ type Engine struct {
 	bin     string // docker or podman
 	runtime string // OCI runtime for --runtime; empty for the default
 	home    string // the user's home directory, never shared
+	relay   bool   // the gate through a relay container (Relays)
 	// SeccompDir is where ralph's seccomp profile is written for the
 	// engine to read (default: $XDG_STATE_HOME/ralph/seccomp).
 	SeccompDir string
@@ -67,7 +69,7 @@ func GVisor(runtime string) *Engine {
 
 func newEngine(name, bin, runtime string) *Engine {
 	home, _ := os.UserHomeDir()
-	return &Engine{name: name, bin: bin, runtime: runtime, home: home, gated: map[string]bool{}, limited: map[string]bool{}, ids: map[string]string{}}
+	return &Engine{name: name, bin: bin, runtime: runtime, home: home, relay: relayWanted(goruntime.GOOS, runtime), gated: map[string]bool{}, limited: map[string]bool{}, ids: map[string]string{}}
 }
 
 func (e *Engine) Name() string { return e.name }
@@ -81,22 +83,38 @@ func (e *Engine) Boundary() sandbox.Boundary {
 
 // hostSupported says whether this backend can run on a host of goos.
 // On macOS and Windows the engine runs in a VM (Docker Desktop, podman
-// machine): the gate's Unix socket does not cross it reliably, and the
-// in-sandbox helper is ralph itself, not a Linux binary on those hosts.
-func (e *Engine) hostSupported(goos string) error {
+// machine): the sandbox reaches the gate through a relay (decision 014),
+// and the helper inside is the Linux ralph-helper beside ralph, which
+// missing says is not there (or ""). gVisor is Linux only.
+func (e *Engine) hostSupported(goos string, missing func() string) error {
 	switch {
 	case goos == "linux":
 		return nil
 	case e.runtime != "":
 		return sandbox.Unavailable("gVisor runs on Linux hosts only (this is %s)", goos)
 	}
-	return sandbox.Unavailable("%s on %s: not yet supported: its engine runs in a VM that ralph's network gate (a Unix socket) and its in-sandbox helper (a Linux ralph) do not reach yet (issue #22); use --sandbox sbx, Docker Sandboxes' own microVMs", e.name, goos)
+	if m := missing(); m != "" {
+		return sandbox.Unavailable("%s on %s: %s", e.name, goos, m)
+	}
+	return nil
+}
+
+// helperMissing says why there is no Linux helper beside this ralph, or "".
+func helperMissing() string {
+	self, err := os.Executable()
+	if err != nil {
+		return err.Error()
+	}
+	if p, _ := helperbin.Find(self); p == "" {
+		return helperbin.Missing(self)
+	}
+	return ""
 }
 
 // Available checks that the engine answers and, for gVisor, that the
 // runtime is registered.
 func (e *Engine) Available(ctx context.Context) error {
-	if err := e.hostSupported(runtime.GOOS); err != nil {
+	if err := e.hostSupported(goruntime.GOOS, helperMissing); err != nil {
 		return err
 	}
 	out, err := e.run(ctx, "version", "--format", "{{.Server.Version}}")

@@ -142,7 +142,7 @@ func (e *Engine) Ensure(ctx context.Context, spec sandbox.Spec) (bool, error) {
 	switch {
 	case st.exists && !st.ours:
 		return false, sandbox.Refused("a container named %s exists and was not made by ralph; rename or remove it", spec.Name)
-	case st.exists && st.gate != fmt.Sprint(spec.GateDir != ""):
+	case st.exists && st.gate != e.gateLabel(spec):
 		return false, fmt.Errorf("%w: sandbox %s was made with another network set-up; remove it (ralph rm -f %s) and run again",
 			sandbox.ErrUnavailable, spec.Name, spec.Name)
 	case st.exists && st.hardening != e.hardening():
@@ -303,6 +303,9 @@ func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
 	}
 	if _, err := e.run(ctx, args...); err != nil {
 		return fmt.Errorf("%s: remove %s: %w", e.name, name, err)
+	}
+	if st.gate == "relay" {
+		e.removeRelayVolume(ctx, name)
 	}
 	return nil
 }
