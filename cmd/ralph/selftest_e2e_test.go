@@ -19,6 +19,12 @@ import (
 
 func runSelftest(t *testing.T, ralph string, args ...string) ([]selftest.Report, int, string) {
 	t.Helper()
+	return runSelftestEnv(t, ralph, nil, args...)
+}
+
+// runSelftestEnv is runSelftest with variables added to ralph's.
+func runSelftestEnv(t *testing.T, ralph string, env []string, args ...string) ([]selftest.Report, int, string) {
+	t.Helper()
 	cmd := exec.Command(ralph, append([]string{"selftest", "--json"}, args...)...)
 	// Without the fake sbx that testscript puts on this process's PATH:
 	// --sandbox all would take it for a real one.
@@ -29,6 +35,7 @@ func runSelftest(t *testing.T, ralph string, args ...string) ([]selftest.Report,
 		}
 	}
 	cmd.Env = append(os.Environ(), "PATH="+strings.Join(path, string(os.PathListSeparator)), "XDG_STATE_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Run()
@@ -68,6 +75,33 @@ func TestSelftestHolds(t *testing.T) {
 				t.Errorf("%s: %d %s: %s: %s", rep.Backend, r.ID, r.Property, r.Status, r.Detail)
 			}
 		}
+	}
+}
+
+// TestSelftestHoldsRelayed runs the battery in docker and podman with
+// the gate reached through the relay of macOS and Windows (decision 014),
+// forced on Linux: every property must hold there too.
+func TestSelftestHoldsRelayed(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	ralph, _ := build(t)
+	for _, b := range []string{"docker", "podman"} {
+		t.Run(b, func(t *testing.T) {
+			if err := map[string]func() error{
+				"docker": func() error { return container.Docker().Available(t.Context()) },
+				"podman": func() error { return container.Podman().Available(t.Context()) },
+			}[b](); err != nil {
+				sandboxtest.Require(t, b, err)
+			}
+			reps, code, stderr := runSelftestEnv(t, ralph, []string{container.WiringEnv + "=relay"}, "--sandbox", b)
+			if code != 0 || len(reps) != 1 {
+				t.Fatalf("exit %d, %d reports:\n%s", code, len(reps), stderr)
+			}
+			for _, r := range reps[0].Results {
+				if r.Status != selftest.Held {
+					t.Errorf("%d %s: %s: %s", r.ID, r.Property, r.Status, r.Detail)
+				}
+			}
+		})
 	}
 }
 
