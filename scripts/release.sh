@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds ralph's release into dist/: an archive per target (linux, darwin,
-# windows; amd64 and arm64) holding the static binary (on Linux with
-# ralph-helper, the slim binary that goes into sandboxes), the README and
+# windows; amd64 and arm64) holding the static binary, ralph-helper (the
+# slim Linux binary that goes into sandboxes, for every OS), the README and
 # the shell completions; SHA256SUMS; and a Homebrew formula (ralph.rb) that
 # points at the archives. The binaries carry the version, commit and the
 # commit's date (ralph version); archives are reproducible (sorted, owner
@@ -52,9 +52,10 @@ for target in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 wi
   [ "$os" = windows ] && exe=ralph.exe
   echo "release: $name" >&2
   GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/$exe" ./cmd/ralph
-  if [ "$os" = linux ]; then
-    GOOS=$os GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/ralph-helper" ./cmd/ralph-helper
-  fi
+  # ralph-helper runs inside the sandboxes, always Linux: on macOS and
+  # Windows in Docker Desktop's or podman machine's VM, of the host's
+  # architecture (decision 014).
+  GOOS=linux GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$dir/ralph-helper" ./cmd/ralph-helper
   cp README.md "$dir/"
   cp -r "$work/completions" "$dir/"
   find "$dir" -exec touch -h -d "@$epoch" {} +
@@ -102,7 +103,7 @@ class Ralph < Formula
 
   def install
     bin.install "ralph"
-    bin.install "ralph-helper" if OS.linux?
+    bin.install "ralph-helper" # Linux: it runs in the sandboxes (in Docker Desktop's VM on macOS)
     bash_completion.install "completions/ralph.bash" => "ralph"
     zsh_completion.install "completions/ralph.zsh" => "_ralph"
     fish_completion.install "completions/ralph.fish"

@@ -79,6 +79,16 @@ case $release_version in
   *"sandbox helper: /tmp/ralph-test/release/ralph-helper ("*"; the same build)"*) ;;
   *) echo "release: ralph does not take its ralph-helper: $release_version" >&2; exit 1 ;;
 esac
+# On macOS and Windows, ralph-helper is the Linux build docker and podman
+# need in their VM (decision 014): of the same build as that ralph.
+for target in darwin_arm64 darwin_amd64 windows_amd64; do
+  mkdir -p "/tmp/ralph-test/release/$target"
+  case $target in
+    windows*) python3 -m zipfile -e dist/ralph_*_"$target".zip "/tmp/ralph-test/release/$target" ;;
+    *) tar -xzf dist/ralph_*_"$target".tar.gz -C "/tmp/ralph-test/release/$target" ;;
+  esac
+done
+RALPH_RELEASE_DIRS="$(ls -d /tmp/ralph-test/release/*_*/ralph_*)" go test -count=1 -run TestReleaseHelpers ./internal/helperbin/
 rm -rf dist
 # Every package and its tests type-check for macOS and Windows (each
 # per-OS file's other variant is compiled, not only written).

@@ -65,3 +65,25 @@ func TestFindElsewhere(t *testing.T) {
 		t.Errorf("Missing says %q", m)
 	}
 }
+
+// TestReleaseHelpers checks the release archives scripts/test.sh
+// unpacked (RALPH_RELEASE_DIRS, one folder per archive, macOS and
+// Windows): the ralph-helper in each is what Find takes there, a static
+// Linux build of the same source as that archive's ralph.
+func TestReleaseHelpers(t *testing.T) {
+	dirs := strings.Fields(os.Getenv("RALPH_RELEASE_DIRS"))
+	if len(dirs) == 0 {
+		t.Skip("RALPH_RELEASE_DIRS is not set (scripts/test.sh sets it after building the release)")
+	}
+	for _, d := range dirs {
+		self := filepath.Join(d, "ralph")
+		if strings.Contains(d, "windows") {
+			self += ".exe"
+		}
+		for _, goos := range []string{"darwin", "windows"} {
+			if p, slim := find(self, goos); p != filepath.Join(d, Name) || !slim {
+				t.Errorf("%s as on %s: Find takes %q (slim %v), want its ralph-helper", d, goos, p, slim)
+			}
+		}
+	}
+}
