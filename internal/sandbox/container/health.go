@@ -30,6 +30,9 @@ func (e *Engine) Health(ctx context.Context, usable bool, image string) sandbox.
 	if e.runtime != "" {
 		h.Limits = limitsGVisor
 	}
+	if e.relay {
+		h.Gate = "enforced: no interface but loopback; a socket shared with ralph's relay container, which reaches the gate over TCP with the run's token (" + e.hostAlias() + ")"
+	}
 	h.Found = found(e.bin) && (e.runtime == "" || found("runsc") || h.Version != "")
 	if usable {
 		if e.HasImage(ctx, image) {

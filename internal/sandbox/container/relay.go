@@ -30,6 +30,9 @@ const LabelRelay = "ralph.relay-for"
 // relay too (an engine in a VM there, or to try the macOS wiring).
 const WiringEnv = "RALPH_GATE_WIRING"
 
+// ListenEnv names the host address the gate listens on for relays.
+const ListenEnv = "RALPH_GATE_LISTEN"
+
 // relayName is the relay container's and its volume's name.
 func relayName(sandboxName string) string { return sandboxName + "-gate" }
 
@@ -59,7 +62,16 @@ func (e *Engine) hostAlias() string {
 // RelayAddrs: in a VM (not Linux) the gate listens on the host's
 // loopback, which the engine's host alias reaches; on Linux, on the
 // gateway of the engine's default bridge, which the relay is on.
+// RALPH_GATE_LISTEN (an address of this host the VM reaches) takes the
+// place of either, for a VM whose alias does not reach the host's
+// loopback (some podman machine versions).
 func (e *Engine) RelayAddrs(ctx context.Context) (listen, dial string, err error) {
+	if ip := os.Getenv(ListenEnv); ip != "" {
+		if net.ParseIP(ip) == nil {
+			return "", "", fmt.Errorf("%s=%q is not an IP address of this host", ListenEnv, ip)
+		}
+		return net.JoinHostPort(ip, "0"), e.hostAlias(), nil
+	}
 	if runtime.GOOS != "linux" {
 		return "127.0.0.1:0", e.hostAlias(), nil
 	}
