@@ -66,20 +66,30 @@ func (e *Engine) hostAlias() string {
 // place of either, for a VM whose alias does not reach the host's
 // loopback (some podman machine versions).
 func (e *Engine) RelayAddrs(ctx context.Context) (listen, dial string, err error) {
-	if ip := os.Getenv(ListenEnv); ip != "" {
-		if net.ParseIP(ip) == nil {
-			return "", "", fmt.Errorf("%s=%q is not an IP address of this host", ListenEnv, ip)
-		}
-		return net.JoinHostPort(ip, "0"), e.hostAlias(), nil
-	}
-	if runtime.GOOS != "linux" {
-		return "127.0.0.1:0", e.hostAlias(), nil
-	}
-	gw, err := e.bridgeGateway(ctx)
+	ip, err := e.hostIP(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	return net.JoinHostPort(gw, "0"), e.hostAlias(), nil
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	return net.JoinHostPort(ip, "0"), e.hostAlias(), nil
+}
+
+// hostIP is the address of this host the gate listens on for a relay
+// and, on Linux, what ralph maps the relay's host alias to: "" in a VM
+// (macOS, Windows), where the engine maps the alias to the host itself.
+func (e *Engine) hostIP(ctx context.Context) (string, error) {
+	if ip := os.Getenv(ListenEnv); ip != "" {
+		if net.ParseIP(ip) == nil {
+			return "", fmt.Errorf("%s=%q is not an IP address of this host", ListenEnv, ip)
+		}
+		return ip, nil
+	}
+	if runtime.GOOS != "linux" {
+		return "", nil
+	}
+	return e.bridgeGateway(ctx)
 }
 
 // bridgeGateway is the host's address on the engine's default network.
@@ -135,12 +145,9 @@ func (e *Engine) StartRelay(ctx context.Context, spec sandbox.Spec, addr, token 
 	if err := e.removeRelay(ctx, spec.Name); err != nil {
 		return nil, err
 	}
-	gw := "" // in a VM, the engine maps the alias itself
-	if runtime.GOOS == "linux" {
-		var err error
-		if gw, err = e.bridgeGateway(ctx); err != nil {
-			return nil, err
-		}
+	gw, err := e.hostIP(ctx)
+	if err != nil {
+		return nil, err
 	}
 	env := append(proc.MinimalEnv(), netgate.TokenEnv+"="+token)
 	if err := proc.Run(ctx, proc.Cmd{Argv: append([]string{e.bin}, e.relayArgs(spec, addr, gw)...), Env: env}); err != nil {
