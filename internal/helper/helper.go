@@ -116,6 +116,19 @@ func run(ctx context.Context, sub string, args []string) (int, error) {
 			return 127, nil // the shell's "command not found", quietly
 		}
 		return 1, err
+	case "exec-reap": // exec-reap PIDFILE -- ARGV...: exec, then end what it left
+		if len(args) < 2 {
+			return 64, errors.New("usage: exec-reap PIDFILE -- ARGV...")
+		}
+		argv := dashed(args[1:])
+		if len(argv) == 0 {
+			return 64, errors.New("usage: exec-reap PIDFILE -- ARGV...")
+		}
+		code, err := container.ExecReap(args[0], argv)
+		if errors.Is(err, exec.ErrNotFound) {
+			return 127, nil // the shell's "command not found", quietly
+		}
+		return code, err
 	case "kill": // kill PIDFILE [EXEC-ID]
 		if len(args) < 1 || len(args) > 2 {
 			return 64, errors.New("usage: kill PIDFILE [EXEC-ID]")

@@ -52,10 +52,13 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(append(proc.MinimalEnv(), cmd.EnvList()...), reap.Var+"="+id),
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
 	})
-	if !gone.Load() && ctx.Err() == nil && e.isGated(name) {
+	alive := false
+	if !gone.Load() && ctx.Err() == nil && e.isGated(name) && cmd.TTY {
 		// The agent is done: what its tools left running (in sessions of
-		// their own) must not live into the next iteration.
-		e.killExec(ctx, name, id)
+		// their own) must not live into the next iteration (without a
+		// TTY, the helper's exec-reap has ended them inside already).
+		// That the helper ran in the sandbox also says it is running.
+		alive = e.killExec(ctx, name, id) == nil
 	}
 	if gone.Load() && ctx.Err() == nil {
 		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
@@ -73,7 +76,11 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	// Exit status 1 is both the agent's own failure and the engine's "no
 	// such container", 255 is also an engine that died mid-exec, and an
 	// exec under a removal can even end with 0 (Docker 20.10): tell them
-	// apart by looking, once per exec.
+	// apart by looking, once per exec, unless the kill that followed
+	// already ran inside the sandbox (the engine answered; it runs).
+	if alive && code < 126 {
+		return code, nil
+	}
 	st, ierr := e.inspect(ctx, name)
 	// Killed (137), or the engine's own codes: the engine may not have
 	// recorded a removal or stop yet when the exec client returns. Look a
@@ -119,23 +126,32 @@ func (e *Engine) execArgv(name string, cmd sandbox.Cmd, gated bool, id string) [
 	// its own, carries the exec's id: what is left of it is found by it.
 	argv = append(argv, "--env", reap.Var) // by name, like every variable
 	if gated {
-		// ralph's own helper: no shell needed in the image.
-		argv = append(argv, name, sandbox.GateMount+"/ralph", "sandbox-helper", "exec", pidFile(id), "--")
+		// ralph's own helper: no shell needed in the image. Without a
+		// TTY it stays the command's parent and ends what the command
+		// left once it exits (exec-reap); with one (ralph shell), it
+		// becomes the command, which keeps the terminal's job control.
+		sub := "exec-reap"
+		if cmd.TTY {
+			sub = "exec"
+		}
+		argv = append(argv, name, sandbox.GateMount+"/ralph", "sandbox-helper", sub, pidFile(id), "--")
 	} else {
 		argv = append(argv, name, "sh", "-c", `echo $$ > `+pidFile(id)+` 2>/dev/null; exec "$@"`, "ralph-exec")
 	}
 	return append(argv, cmd.Argv...)
 }
 
-// killExec kills the process group of the last exec inside the sandbox.
-func (e *Engine) killExec(ctx context.Context, name, id string) {
+// killExec kills the process group of the last exec inside the sandbox;
+// nil when the kill ran there.
+func (e *Engine) killExec(ctx context.Context, name, id string) error {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if e.isGated(name) {
-		e.run(kctx, "exec", name, sandbox.GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
-		return
+		_, err := e.run(kctx, "exec", name, sandbox.GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
+		return err
 	}
-	e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)
+	_, err := e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)
+	return err
 }
 
 // isGated reports whether Ensure made or found name with the gate mount
