@@ -15,4 +15,5 @@ echo "$out" | awk -v e="$engine" '
     printf "%s: ralph create+exec+stop %.0f ms vs raw run --rm %.0f ms: %.2fx\n", e, t["ralph-create"]/1e6, t["raw-run-rm"]/1e6, t["ralph-create"]/t["raw-run-rm"]
     printf "%s: ralph create+exec+stop %.0f ms vs the same run -d + exec + stop by hand %.0f ms: %.2fx\n", e, t["ralph-create"]/1e6, t["raw-lifecycle"]/1e6, t["ralph-create"]/t["raw-lifecycle"]
     printf "%s: ralph attach+exec      %.0f ms vs raw exec     %.0f ms: %.2fx\n", e, t["ralph-exec"]/1e6, t["raw-exec"]/1e6, t["ralph-exec"]/t["raw-exec"]
+    printf "%s: ralph attach+exec, gated (the loop'"'"'s path) %.0f ms vs raw exec %.0f ms: %.2fx\n", e, t["ralph-exec-gated"]/1e6, t["raw-exec"]/1e6, t["ralph-exec-gated"]/t["raw-exec"]
   }'

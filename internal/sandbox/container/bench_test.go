@@ -3,7 +3,9 @@ package container
 import (
 	"context"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
@@ -19,6 +21,8 @@ import (
 //	ralph-create      Ensure (create) + Exec true + Stop
 //	raw-exec          docker exec NAME true
 //	ralph-exec        Exec true (an iteration's attach + exec)
+//	ralph-exec-gated  the same in a sandbox with the gate's helper, as a
+//	                  loop runs it (exec-reap, then one inspect)
 //
 // Select the engine with -bench 'Lifecycle/docker' (or gvisor, podman).
 func BenchmarkLifecycle(b *testing.B) {
@@ -100,6 +104,34 @@ func BenchmarkLifecycle(b *testing.B) {
 				}
 			})
 			e.Remove(ctx, spec.Name, true)
+			gated := spec
+			gated.Name += "-gated"
+			gated.GateDir = helperDir(b)
+			sandboxtest.Cleanup(b, e.bin, gated.Name)
+			if _, err := e.Ensure(ctx, gated); err != nil {
+				b.Fatal(err)
+			}
+			b.Run("ralph-exec-gated", func(b *testing.B) {
+				for b.Loop() {
+					if code, err := e.Exec(ctx, gated.Name, trueCmd); err != nil || code != 0 {
+						b.Fatal(code, err)
+					}
+				}
+			})
+			e.Remove(ctx, gated.Name, true)
 		})
 	}
+}
+
+// helperDir is a gate folder holding ralph-helper (built static) as
+// the sandbox sees it, /.ralph/ralph.
+func helperDir(b *testing.B) string {
+	dir := b.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "ralph"), "../../../cmd/ralph-helper")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build ralph-helper: %v: %s", err, out)
+	}
+	os.Chmod(dir, 0o755)
+	return dir
 }
