@@ -3,7 +3,10 @@ package container
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +247,37 @@ func TestHostSupported(t *testing.T) {
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, sandbox.ErrUnavailable)) {
 			t.Errorf("%s on %s: %v, want %q", c.e.Name(), c.goos, err, c.want)
 		}
+	}
+}
+
+// TestOOMLeavesNoFile: podman 4's conmon writes an empty "oom" file into
+// the folder podman was started in when the memory limit kills a
+// process; ralph starts the engine in a folder of its own, so nothing
+// appears where ralph runs (the project, for a loop).
+func TestOOMLeavesNoFile(t *testing.T) {
+	sandboxtest.SkipShort(t)
+	e := Podman()
+	e.SeccompDir = filepath.Join(t.TempDir(), "seccomp")
+	if err := e.Available(t.Context()); err != nil {
+		sandboxtest.Require(t, e.name, err)
+	}
+	sandboxtest.BusyboxImage(t, e.bin, "ralph-test:busybox", nil)
+	proj := sandboxtest.Project(t, 1000, 1000)
+	t.Chdir(proj)
+	spec := sandbox.Spec{Name: sandbox.Name("oom", proj), Agent: "claude", Project: proj, Image: "ralph-test:busybox", Memory: "32m"}
+	sandboxtest.Cleanup(t, e.bin, spec.Name)
+	if _, err := e.Ensure(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	code, err := e.Exec(t.Context(), spec.Name, sandbox.Cmd{Argv: []string{"sh", "-c", "head -c 200m /dev/zero | tail >/dev/null"}, Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil || code != 137 {
+		t.Fatalf("the memory fill ended with %d, %v; want 137 (killed by the limit), or the test proves nothing", code, err)
+	}
+	e.Stop(t.Context(), spec.Name)
+	if _, err := os.Stat(filepath.Join(proj, "oom")); err == nil {
+		t.Error(`an "oom" file appeared in the folder ralph ran from`)
+	}
+	if _, err := os.Stat(filepath.Join(e.cwd(), "oom")); err != nil {
+		t.Logf("conmon wrote no oom file in ralph's engine folder either (%v)", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ type Engine struct {
 	// SeccompDir is where ralph's seccomp profile is written for the
 	// engine to read (default: $XDG_STATE_HOME/ralph/seccomp).
 	SeccompDir string
+
+	cwdOnce sync.Once
+	cwdDir  string
 
 	mu      sync.Mutex
 	gated   map[string]bool   // sandboxes known to have the gate mount
@@ -167,7 +171,24 @@ func daemon(bin string) string {
 
 // run runs the engine CLI and returns its standard output.
 func (e *Engine) run(ctx context.Context, args ...string) ([]byte, error) {
-	return proc.Output(ctx, proc.Cmd{Argv: append([]string{e.bin}, args...)})
+	return proc.Output(ctx, proc.Cmd{Argv: append([]string{e.bin}, args...), Dir: e.cwd()})
+}
+
+// cwd is the folder the engine's CLI runs in: one of ralph's own, never
+// the project. podman 4's conmon, which lives as long as the container,
+// writes an empty file named "oom" into the folder podman was started in
+// when the container's memory limit kills a process: run from the
+// project, that would put a file of root's into the user's workspace.
+func (e *Engine) cwd() string {
+	e.cwdOnce.Do(func() {
+		dir := filepath.Join(filepath.Dir(e.seccompDir()), "engine")
+		if os.MkdirAll(dir, 0o700) == nil {
+			e.cwdDir = dir
+		} else {
+			e.cwdDir = os.TempDir()
+		}
+	})
+	return e.cwdDir
 }
 
 // Version reports the engine's version (and the runtime's, for gVisor),
@@ -214,7 +235,7 @@ func (e *Engine) Label(ctx context.Context, image, key string) string {
 
 // Import makes an image named tag from a root filesystem tarball.
 func (e *Engine) Import(ctx context.Context, tag string, rootfs io.Reader) error {
-	return proc.Run(ctx, proc.Cmd{Argv: []string{e.bin, "import", "-", tag}, Stdin: rootfs, Stdout: io.Discard})
+	return proc.Run(ctx, proc.Cmd{Argv: []string{e.bin, "import", "-", tag}, Stdin: rootfs, Stdout: io.Discard, Dir: e.cwd()})
 }
 
 // Bin is the engine's CLI (docker or podman).

@@ -50,7 +50,7 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	}()
 	err := proc.Run(ectx, proc.Cmd{
 		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(append(proc.MinimalEnv(), cmd.EnvList()...), reap.Var+"="+id),
-		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr,
+		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Dir: e.cwd(),
 	})
 	alive := false
 	if !gone.Load() && ctx.Err() == nil && e.isGated(name) && cmd.TTY {

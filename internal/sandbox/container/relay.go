@@ -150,7 +150,7 @@ func (e *Engine) StartRelay(ctx context.Context, spec sandbox.Spec, addr, token 
 		return nil, err
 	}
 	env := append(proc.MinimalEnv(), netgate.TokenEnv+"="+token)
-	if err := proc.Run(ctx, proc.Cmd{Argv: append([]string{e.bin}, e.relayArgs(spec, addr, gw)...), Env: env}); err != nil {
+	if err := proc.Run(ctx, proc.Cmd{Argv: append([]string{e.bin}, e.relayArgs(spec, addr, gw)...), Env: env, Dir: e.cwd()}); err != nil {
 		if isNoImage(err) {
 			return nil, fmt.Errorf("%w: image %s is not present in %s (the relay runs in the sandbox's image; ralph never pulls)", sandbox.ErrUnavailable, spec.Image, e.bin)
 		}
