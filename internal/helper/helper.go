@@ -77,10 +77,7 @@ func run(ctx context.Context, sub string, args []string) (int, error) {
 		if err != nil {
 			return 1, err
 		}
-		if *wait > 0 {
-			return 0, netgate.Carry(ctx, l, netgate.UnixDialer(*socket, *wait))
-		}
-		return 0, netgate.Forward(ctx, l, *socket)
+		return 0, netgate.Carry(ctx, l, netgate.UnixDialer(*socket, *wait))
 	case "relay": // relay --socket PATH --to HOST:PORT, the token in RALPH_GATE_TOKEN
 		socket := fs.String("socket", "/.ralph-gate/gate.sock", "the Unix socket the sandbox's forwarder dials")
 		to := fs.String("to", "", "the gate's TCP address")
@@ -103,28 +100,16 @@ func run(ctx context.Context, sub string, args []string) (int, error) {
 		return 0, netgate.Carry(ctx, l, func(ctx context.Context) (net.Conn, error) {
 			return netgate.DialToken(ctx, *to, token)
 		})
-	case "exec": // exec PIDFILE -- ARGV...
-		if len(args) < 2 {
-			return 64, errors.New("usage: exec PIDFILE -- ARGV...")
+	case "exec", "exec-reap": // exec PIDFILE -- ARGV...: record the group, become ARGV; exec-reap: run it, then end what it left
+		if len(args) < 2 || len(dashed(args[1:])) == 0 {
+			return 64, fmt.Errorf("usage: %s PIDFILE -- ARGV...", sub)
 		}
-		argv := dashed(args[1:])
-		if len(argv) == 0 {
-			return 64, errors.New("usage: exec PIDFILE -- ARGV...")
+		code, err := 1, error(nil)
+		if sub == "exec" {
+			err = container.ExecHelper(args[0], dashed(args[1:])) // returns only on failure
+		} else {
+			code, err = container.ExecReap(args[0], dashed(args[1:]))
 		}
-		err := container.ExecHelper(args[0], argv)
-		if errors.Is(err, exec.ErrNotFound) {
-			return 127, nil // the shell's "command not found", quietly
-		}
-		return 1, err
-	case "exec-reap": // exec-reap PIDFILE -- ARGV...: exec, then end what it left
-		if len(args) < 2 {
-			return 64, errors.New("usage: exec-reap PIDFILE -- ARGV...")
-		}
-		argv := dashed(args[1:])
-		if len(argv) == 0 {
-			return 64, errors.New("usage: exec-reap PIDFILE -- ARGV...")
-		}
-		code, err := container.ExecReap(args[0], argv)
 		if errors.Is(err, exec.ErrNotFound) {
 			return 127, nil // the shell's "command not found", quietly
 		}

@@ -15,14 +15,11 @@ import (
 // gate's Unix socket, the sandbox's only way out. If the gate is down, the
 // dial fails and nothing gets out.
 func Forward(ctx context.Context, l net.Listener, socket string) error {
-	return Carry(ctx, l, func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	})
+	return Carry(ctx, l, UnixDialer(socket, 0))
 }
 
 // UnixDialer dials socket; while it is missing or refuses (a relay
-// starting or restarting) it tries again for up to wait.
+// starting or restarting) it tries again for up to wait (0: once).
 func UnixDialer(socket string, wait time.Duration) func(context.Context) (net.Conn, error) {
 	return func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
