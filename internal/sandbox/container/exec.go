@@ -52,13 +52,11 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 		Argv: e.execArgv(name, cmd, e.isGated(name), id), Env: append(append(proc.MinimalEnv(), cmd.EnvList()...), reap.Var+"="+id),
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Dir: e.cwd(),
 	})
-	alive := false
 	if !gone.Load() && ctx.Err() == nil && e.isGated(name) && cmd.TTY {
-		// The agent is done: what its tools left running (in sessions of
-		// their own) must not live into the next iteration (without a
-		// TTY, the helper's exec-reap has ended them inside already).
-		// That the helper ran in the sandbox also says it is running.
-		alive = e.killExec(ctx, name, id) == nil
+		// The command is done: what it left running (in sessions of their
+		// own) must not live on (without a TTY, the helper's exec-reap
+		// has ended them inside already).
+		e.killExec(ctx, name, id)
 	}
 	if gone.Load() && ctx.Err() == nil {
 		return -1, fmt.Errorf("%s: %s is gone or stopped: %w", e.name, name, sandbox.ErrNotFound)
@@ -76,11 +74,7 @@ func (e *Engine) Exec(ctx context.Context, name string, cmd sandbox.Cmd) (int, e
 	// Exit status 1 is both the agent's own failure and the engine's "no
 	// such container", 255 is also an engine that died mid-exec, and an
 	// exec under a removal can even end with 0 (Docker 20.10): tell them
-	// apart by looking, once per exec, unless the kill that followed
-	// already ran inside the sandbox (the engine answered; it runs).
-	if alive && code < 126 {
-		return code, nil
-	}
+	// apart by looking, once per exec.
 	st, ierr := e.inspect(ctx, name)
 	// Killed (137), or the engine's own codes: the engine may not have
 	// recorded a removal or stop yet when the exec client returns. Look a
@@ -141,17 +135,15 @@ func (e *Engine) execArgv(name string, cmd sandbox.Cmd, gated bool, id string) [
 	return append(argv, cmd.Argv...)
 }
 
-// killExec kills the process group of the last exec inside the sandbox;
-// nil when the kill ran there.
-func (e *Engine) killExec(ctx context.Context, name, id string) error {
+// killExec kills the process group of the last exec inside the sandbox.
+func (e *Engine) killExec(ctx context.Context, name, id string) {
 	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if e.isGated(name) {
-		_, err := e.run(kctx, "exec", name, sandbox.GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
-		return err
+		e.run(kctx, "exec", name, sandbox.GateMount+"/ralph", "sandbox-helper", "kill", pidFile(id), id)
+		return
 	}
-	_, err := e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)
-	return err
+	e.run(kctx, "exec", name, "sh", "-c", `p=$(cat `+pidFile(id)+` 2>/dev/null) && kill -KILL -- -"$p" 2>/dev/null; true`)
 }
 
 // isGated reports whether Ensure made or found name with the gate mount
