@@ -187,25 +187,25 @@ func (h Host) StartRelayed(ctx context.Context, r sandbox.Relayer, spec *sandbox
 	}
 	token := netgate.NewToken()
 	spec.GateDir = mnt
-	raw, err := net.Listen("tcp", listen)
-	var stop func(context.Context) error
-	if errors.Is(err, syscall.EADDRNOTAVAIL) {
-		// podman makes its bridge with the first container on it: start
-		// the relay on a port free now, then take it once the bridge is up
-		// (the relay dials at its first connection, not before).
-		raw, stop, err = listenLate(ctx, listen, func(port int) (func(context.Context) error, error) {
-			return r.StartRelay(ctx, *spec, net.JoinHostPort(dial, strconv.Itoa(port)), token)
-		})
-	} else if err == nil {
-		if stop, err = r.StartRelay(ctx, *spec, net.JoinHostPort(dial, strconv.Itoa(raw.Addr().(*net.TCPAddr).Port)), token); err != nil {
-			raw.Close()
-			logf.Close()
-			return nil, err
+	raw, port, err := listenOrLater(listen)
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	stop, err := r.StartRelay(ctx, *spec, net.JoinHostPort(dial, strconv.Itoa(port)), token)
+	if err == nil && raw == nil {
+		// The relay dials at its first connection, not before: the
+		// address is taken now that the relay's network is up.
+		if raw, err = listenRetry(listen, port); err != nil {
+			stop(context.WithoutCancel(ctx))
 		}
 	}
 	if err != nil {
+		if raw != nil {
+			raw.Close()
+		}
 		logf.Close()
-		return nil, fmt.Errorf("gate: listen on %s for the relay: %w", listen, err)
+		return nil, err
 	}
 	l := netgate.TokenListener(raw, token, g.Refused)
 	rg := serveGate(ctx, g, l, logf, mnt)
@@ -213,32 +213,38 @@ func (h Host) StartRelayed(ctx context.Context, r sandbox.Relayer, spec *sandbox
 	return rg, nil
 }
 
-// listenLate takes a loopback port free now, starts the relay with it,
-// then listens on listen's host at that port, trying for ten seconds
-// while the address is not there yet.
-func listenLate(ctx context.Context, listen string, start func(port int) (func(context.Context) error, error)) (net.Listener, func(context.Context) error, error) {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, nil, err
+// listenOrLater listens on listen (a host:0) and returns the port it got;
+// when the host has no such address yet (podman makes its bridge with the
+// first container on it), it returns no listener and a port free now on
+// the loopback, for listenRetry once the relay is up.
+func listenOrLater(listen string) (net.Listener, int, error) {
+	l, err := net.Listen("tcp", listen)
+	if err == nil {
+		return l, l.Addr().(*net.TCPAddr).Port, nil
+	}
+	if !errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return nil, 0, fmt.Errorf("gate: listen on %s for the relay: %w", listen, err)
 	}
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, fmt.Errorf("gate: a port for the relay: %w", err)
 	}
-	port := probe.Addr().(*net.TCPAddr).Port
-	probe.Close()
-	stop, err := start(port)
-	if err != nil {
-		return nil, nil, err
-	}
+	defer probe.Close()
+	return nil, probe.Addr().(*net.TCPAddr).Port, nil
+}
+
+// listenRetry listens on listen's host at port, trying for ten seconds
+// while the address is not there yet.
+func listenRetry(listen string, port int) (net.Listener, error) {
+	host, _, _ := net.SplitHostPort(listen)
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	for i := 0; ; i++ {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		l, err := net.Listen("tcp", addr)
 		if err == nil {
-			return l, stop, nil
+			return l, nil
 		}
 		if !errors.Is(err, syscall.EADDRNOTAVAIL) || i == 100 {
-			stop(context.WithoutCancel(ctx))
-			return nil, nil, err
+			return nil, fmt.Errorf("gate: listen on %s for the relay: %w", addr, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -383,15 +389,11 @@ func (h Host) NetworkLine(b sandbox.Backend, name string, defaults []policy.Rule
 // which binary dst holds, and while neither has changed since, the next
 // run finds it there.
 func installSelf(dst, stamp string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("gate: %w", err)
+	f := helperbin.Running()
+	if f.Path == "" {
+		return sandbox.Unavailable("%s", helperbin.Missing(f.Self))
 	}
-	h, _ := helperbin.Find(exe)
-	if h == "" {
-		return sandbox.Unavailable("%s", helperbin.Missing(exe))
-	}
-	return install(h, dst, stamp)
+	return install(f.Path, dst, stamp)
 }
 
 func install(exe, dst, stamp string) error {
