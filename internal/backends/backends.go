@@ -35,9 +35,8 @@ type Registry struct {
 
 // New is the registry of this process: state under stateDir.
 func New(stateDir string) *Registry {
-	self, _ := os.Executable()
-	h, _ := helperbin.Find(self)
-	return &Registry{State: stateDir, Self: self, Helper: h}
+	f := helperbin.Running()
+	return &Registry{State: stateDir, Self: f.Self, Helper: f.Path}
 }
 
 // Isolating lists the isolating backends, strongest boundary first: the

@@ -122,9 +122,8 @@ func newVersion(f *Factory, runF func(context.Context, *versionOptions) error) *
 // versionRun prints what this ralph was built from.
 func versionRun(ctx context.Context, o *versionOptions) error {
 	b := readBuildInfo()
-	if self, err := os.Executable(); err == nil {
-		b.Helper, b.HelperSlim = helperbin.Find(self)
-	}
+	f := helperbin.Running()
+	b.Helper, b.HelperSlim = f.Path, f.Slim
 	if o.asJSON {
 		return json.NewEncoder(o.f.IO.Out).Encode(b)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 
 	"github.com/ralphloop/ralph/internal/sandbox"
 )
@@ -27,31 +28,52 @@ const Name = "ralph-helper"
 // run the host's), or Find returns "".
 func Find(self string) (path string, slim bool) { return find(self, runtime.GOOS) }
 
+// Found is where the running ralph is and which helper goes with it.
+type Found struct {
+	Self string // the running ralph
+	Path string // its helper: "" when there is none (off Linux)
+	Slim bool   // the helper is ralph-helper, not ralph itself
+}
+
+// Running is Find for the running ralph, worked out once per process.
+var Running = sync.OnceValue(func() Found {
+	self, err := os.Executable()
+	if err != nil {
+		return Found{}
+	}
+	p, slim := Find(self)
+	return Found{self, p, slim}
+})
+
 func find(self, goos string) (string, bool) {
 	cand := filepath.Join(filepath.Dir(self), Name)
-	fi, err := os.Stat(cand)
-	ok := err == nil && fi.Mode().IsRegular() && sandbox.Static(cand) && forLinux(cand) && SameBuild(self, cand)
-	switch {
-	case ok:
-		return cand, true
-	case goos != "linux":
+	if fi, err := os.Stat(cand); err == nil && fi.Mode().IsRegular() && sandbox.Static(cand) {
+		ia, ib := read(self), read(cand)
+		if ia != nil && ib != nil && setting(ib, "GOOS") == "linux" && same(ia, ib) {
+			return cand, true
+		}
+	}
+	if goos != "linux" {
 		return "", false
 	}
 	return self, false
 }
 
-// forLinux reports whether the Go binary at p was built for Linux.
-func forLinux(p string) bool {
+func read(p string) *buildinfo.BuildInfo {
 	info, err := buildinfo.ReadFile(p)
 	if err != nil {
-		return false
+		return nil
 	}
+	return info
+}
+
+func setting(info *buildinfo.BuildInfo, key string) string {
 	for _, s := range info.Settings {
-		if s.Key == "GOOS" {
-			return s.Value == "linux"
+		if s.Key == key {
+			return s.Value
 		}
 	}
-	return false
+	return ""
 }
 
 // Missing says why Find found no helper on this OS, and how to get one.
@@ -66,33 +88,16 @@ func Missing(self string) string {
 // linker's flags, which a release sets for ralph alone; and the OS: the
 // helper of a macOS ralph is a Linux build).
 func SameBuild(a, b string) bool {
-	ia, err := buildinfo.ReadFile(a)
-	if err != nil {
-		return false
-	}
-	ib, err := buildinfo.ReadFile(b)
-	if err != nil {
-		return false
-	}
+	ia, ib := read(a), read(b)
+	return ia != nil && ib != nil && same(ia, ib)
+}
+
+func same(ia, ib *buildinfo.BuildInfo) bool {
 	if ia.GoVersion != ib.GoVersion || ia.Main.Path != ib.Main.Path || ia.Main.Version != ib.Main.Version || ia.Main.Sum != ib.Main.Sum {
 		return false
 	}
-	set := func(i *buildinfo.BuildInfo) map[string]string {
-		m := map[string]string{}
-		for _, s := range i.Settings {
-			switch s.Key {
-			case "vcs.revision", "vcs.time", "vcs.modified", "CGO_ENABLED", "GOARCH":
-				m[s.Key] = s.Value
-			}
-		}
-		return m
-	}
-	sa, sb := set(ia), set(ib)
-	if len(sa) != len(sb) {
-		return false
-	}
-	for k, v := range sa {
-		if sb[k] != v {
+	for _, k := range []string{"vcs.revision", "vcs.time", "vcs.modified", "CGO_ENABLED", "GOARCH"} {
+		if setting(ia, k) != setting(ib, k) {
 			return false
 		}
 	}

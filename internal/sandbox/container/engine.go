@@ -52,6 +52,7 @@ type Engine struct {
 	gated   map[string]bool   // sandboxes known to have the gate mount
 	limited map[string]bool   // gVisor sandboxes whose guest pids limit this process set
 	ids     map[string]string // name -> ID of the container Ensure made or found to be ralph's
+	gateway string            // the default network's gateway, once asked (bridgeGateway)
 }
 
 var _ sandbox.Backend = (*Engine)(nil)
@@ -105,12 +106,8 @@ func (e *Engine) hostSupported(goos string, missing func() string) error {
 
 // helperMissing says why there is no Linux helper beside this ralph, or "".
 func helperMissing() string {
-	self, err := os.Executable()
-	if err != nil {
-		return err.Error()
-	}
-	if p, _ := helperbin.Find(self); p == "" {
-		return helperbin.Missing(self)
+	if f := helperbin.Running(); f.Path == "" {
+		return helperbin.Missing(f.Self)
 	}
 	return ""
 }

@@ -92,8 +92,20 @@ func (e *Engine) hostIP(ctx context.Context) (string, error) {
 	return e.bridgeGateway(ctx)
 }
 
-// bridgeGateway is the host's address on the engine's default network.
+// bridgeGateway is the host's address on the engine's default network,
+// asked of the engine once per process.
 func (e *Engine) bridgeGateway(ctx context.Context) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.gateway != "" {
+		return e.gateway, nil
+	}
+	gw, err := e.askGateway(ctx)
+	e.gateway = gw
+	return gw, err
+}
+
+func (e *Engine) askGateway(ctx context.Context) (string, error) {
 	args := []string{"network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}"}
 	if e.bin == "podman" {
 		args = []string{"network", "inspect", "podman", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}"}
@@ -150,14 +162,20 @@ func (e *Engine) StartRelay(ctx context.Context, spec sandbox.Spec, addr, token 
 		return nil, err
 	}
 	env := append(proc.MinimalEnv(), netgate.TokenEnv+"="+token)
-	if err := proc.Run(ctx, proc.Cmd{Argv: append([]string{e.bin}, e.relayArgs(spec, addr, gw)...), Env: env, Dir: e.cwd()}); err != nil {
+	out, err := proc.Output(ctx, proc.Cmd{Argv: append([]string{e.bin}, e.relayArgs(spec, addr, gw)...), Env: env, Dir: e.cwd()})
+	if err != nil {
 		if isNoImage(err) {
 			return nil, fmt.Errorf("%w: image %s is not present in %s (the relay runs in the sandbox's image; ralph never pulls)", sandbox.ErrUnavailable, spec.Image, e.bin)
 		}
 		return nil, fmt.Errorf("%s: start the gate's relay %s: %w%s", e.name, name, err, quirkHint(err))
 	}
+	// Removed by the ID it was made with: no other container carries it.
+	id := lastLine(out)
 	return func(ctx context.Context) error {
-		return e.removeRelay(ctx, spec.Name)
+		if _, err := e.run(ctx, "rm", "--force", id); err != nil && !isNoSuch(err) {
+			return fmt.Errorf("%s: remove the gate's relay %s: %w", e.name, name, err)
+		}
+		return nil
 	}, nil
 }
 
