@@ -60,7 +60,8 @@ func DialToken(ctx context.Context, addr, token string) (net.Conn, error) {
 // holds up nobody else, and at most maxGreeting greet at once (the rest
 // are closed at once).
 func TokenListener(l net.Listener, token string, refused func(from net.Addr, why string)) net.Listener {
-	t := &tokenListener{Listener: l, want: greeting(token), ready: make(chan net.Conn), errs: make(chan error), closed: make(chan struct{}), refused: refused}
+	t := &tokenListener{Listener: l, want: greeting(token), ready: make(chan net.Conn), errs: make(chan error), closed: make(chan struct{}),
+		slots: make(chan struct{}, maxGreeting), refused: refused}
 	if t.refused == nil {
 		t.refused = func(net.Addr, string) {}
 	}
@@ -80,7 +81,6 @@ type tokenListener struct {
 }
 
 func (t *tokenListener) accept() {
-	t.slots = make(chan struct{}, maxGreeting)
 	for {
 		c, err := t.Listener.Accept()
 		if err != nil {

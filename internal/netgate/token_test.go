@@ -99,3 +99,41 @@ func TestTokenListener(t *testing.T) {
 		t.Error("Accept returned a connection after Close")
 	}
 }
+
+// TestTokenListenerCapsGreeters: silent connections hold at most
+// maxGreeting slots; one more is closed at once and reported, so a flood
+// of them cannot pile up goroutines and descriptors for 5 s each.
+func TestTokenListenerCapsGreeters(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := make(chan string, maxGreeting+8)
+	l := TokenListener(raw, NewToken(), func(_ net.Addr, why string) { refused <- why })
+	defer l.Close()
+	for range maxGreeting {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	time.Sleep(200 * time.Millisecond) // all accepted and waiting
+	extra, err := net.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	select {
+	case why := <-refused:
+		if !strings.Contains(why, "too many") {
+			t.Errorf("refused for %q, want too many greeting", why)
+		}
+	case <-time.After(TokenCheckTime - time.Second):
+		t.Fatal("the connection past the cap was not refused at once")
+	}
+	extra.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := extra.Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Errorf("the connection past the cap is still open: %v", err)
+	}
+}
